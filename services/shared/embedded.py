@@ -110,7 +110,7 @@ class EmbeddedPostgres:
         self._prepare_root()
         self._initdb()
         self._stop_stale()
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [str(self.bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
              "-h", "127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200",
@@ -179,7 +179,7 @@ class EmbeddedRedis:
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is already in use; set TME_REDIS_URL or another port")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",

@@ -1,0 +1,41 @@
+# Track My Events — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup lint fmt bench clean help
+
+help:
+	@echo "make run    - set up and start the whole stack on http://localhost:8000"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks under bench/ (not part of the tests)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/tme dev
+
+test: setup
+	$(BIN)/ruff check services tests bench
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check services tests bench
+
+fmt: setup
+	$(BIN)/ruff format services tests bench
+
+bench: setup
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .tme tests/.logs
