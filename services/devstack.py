@@ -152,10 +152,16 @@ class DevStack:
         env["TME_HOST"] = env.get("TME_HOST", "127.0.0.1") if name == "gateway" else "127.0.0.1"
         return env
 
-    def start_service(self, name: str, *, wait: bool = True, env: dict[str, str] | None = None) -> ServiceProcess:
-        svc = ServiceProcess(name, self.ports[name], {**self.service_env(name), **(env or {})}, self.sink)
+    def start_service(
+        self, name: str, *, wait: bool = True, env: dict[str, str] | None = None, key: str | None = None,
+        port: int | None = None,
+    ) -> ServiceProcess:
+        """Start `python -m services.<name>`; `key`/`port` run an extra instance (e.g. a 2nd subscriber)."""
+        port = port or self.ports[name]
+        svc_env = {**self.service_env(name), "TME_PORT": str(port), **(env or {})}
+        svc = ServiceProcess(name, port, svc_env, self.sink)
         svc.start()
-        self.services[name] = svc
+        self.services[key or name] = svc
         if wait:
             svc.wait_healthy()
         return svc
@@ -178,8 +184,9 @@ class DevStack:
     def supervise(self, poll: float = 1.0) -> None:
         """Restart any service that died, with a back-off, until stop() is called."""
         while not self._stopping:
-            for name, svc in list(self.services.items()):
+            for key, svc in list(self.services.items()):
                 if not svc.alive() and not self._stopping:
+                    name = svc.name
                     code = svc.proc.returncode if svc.proc else None
                     delay = min(30, 2 ** min(svc.restarts, 5))
                     self.sink("tme", f"{name} exited with code {code}; restarting in {delay}s "
@@ -188,18 +195,17 @@ class DevStack:
                     if self._stopping:
                         break
                     restarts = svc.restarts + 1
-                    new = self.start_service(name, wait=False)
+                    new = self.start_service(name, wait=False, key=key, port=svc.port, env=svc.env)
                     new.restarts = restarts
             time.sleep(poll)
 
     def stop(self) -> None:
         self._stopping = True
-        for name in reversed(SERVICES):
-            if name in self.services:
-                self.services[name].signal(signal.SIGTERM)
-        for name in reversed(SERVICES):
-            if name in self.services:
-                self.services[name].stop()
+        running = list(reversed(self.services.values()))
+        for svc in running:
+            svc.signal(signal.SIGTERM)
+        for svc in running:
+            svc.stop()
         if self.redis:
             self.redis.stop()
         if self.postgres:
