@@ -1,0 +1,81 @@
+"""SQLModel table models over the tables created by migration 0001_accounts (never create_all)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, LargeBinary
+from sqlalchemy.dialects.postgresql import UUID
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _bigint(**kwargs: Any) -> Any:
+    return Field(sa_type=BigInteger, **kwargs)
+
+
+def _uuid(**kwargs: Any) -> Any:
+    return Field(sa_type=UUID(as_uuid=True), **kwargs)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), **kwargs)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = _bigint(default=None, primary_key=True)
+    name: str
+    email: str
+    password_hash: str
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    updated_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+
+    id: int | None = _bigint(default=None, primary_key=True)
+    owner_id: int = _bigint(foreign_key="users.id")
+    name: str
+    domain: str | None = None
+    write_key: str
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    updated_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class AuthSession(SQLModel, table=True):
+    """One login: its refresh tokens rotate inside it, and revoking it ends all of its tokens."""
+
+    __tablename__ = "auth_sessions"
+
+    id: uuid.UUID = _uuid(default_factory=uuid.uuid4, primary_key=True)
+    user_id: int = _bigint(foreign_key="users.id")
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    revoked_at: dt.datetime | None = _timestamp(default=None)
+    user_agent: str | None = None
+
+
+class AccessToken(SQLModel, table=True):
+    __tablename__ = "access_tokens"
+
+    token_hash: bytes = Field(primary_key=True, sa_type=LargeBinary)
+    session_id: uuid.UUID = _uuid(foreign_key="auth_sessions.id")
+    user_id: int = _bigint(foreign_key="users.id")
+    expires_at: dt.datetime = _timestamp()
+
+
+class RefreshToken(SQLModel, table=True):
+    __tablename__ = "refresh_tokens"
+
+    token_hash: bytes = Field(primary_key=True, sa_type=LargeBinary)
+    session_id: uuid.UUID = _uuid(foreign_key="auth_sessions.id")
+    expires_at: dt.datetime = _timestamp()
+    used_at: dt.datetime | None = _timestamp(default=None)
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)

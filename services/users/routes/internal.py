@@ -1,0 +1,52 @@
+"""Service-to-service routes (never routed by the gateway): verify an access token, look up a
+project or a write key."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.shared.errors import ApiError
+from services.shared.jsonutil import JSONResponse, isoformat
+from services.users.bearer import authenticate
+from services.users.models import Project
+from services.users.routes.projects import parse_project_id, project_not_found
+from services.users.state import users_state
+from services.users.tokens import WRITE_KEY_PREFIX
+
+
+async def verify(request: Request) -> Response:
+    async with users_state(request).sessions() as db:
+        principal = await authenticate(request, db)
+    return JSONResponse({"userId": principal.user_id, "sessionId": str(principal.session_id),
+                         "expiresAt": isoformat(principal.expires_at)})
+
+
+async def project(request: Request) -> Response:
+    project_id = parse_project_id(request.path_params["project_id"])
+    async with users_state(request).sessions() as db:
+        found = await db.get(Project, project_id)
+    if found is None:
+        raise project_not_found()
+    return JSONResponse({"id": found.id, "ownerId": found.owner_id, "name": found.name, "writeKey": found.write_key})
+
+
+async def write_key(request: Request) -> Response:
+    key: str = request.path_params["write_key"]
+    not_found = ApiError(404, "Unknown write key.", code="not_found")
+    if not key.startswith(WRITE_KEY_PREFIX) or len(key) > 200:
+        raise not_found
+    async with users_state(request).sessions() as db:
+        found = (await db.exec(select(Project).where(Project.write_key == key))).first()
+    if found is None:
+        raise not_found
+    return JSONResponse({"projectId": found.id, "ownerId": found.owner_id})
+
+
+routes = [
+    Route("/internal/auth/verify", verify, methods=["GET"]),
+    Route("/internal/projects/{project_id}", project, methods=["GET"]),
+    Route("/internal/write-keys/{write_key}", write_key, methods=["GET"]),
+]

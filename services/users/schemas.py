@@ -1,0 +1,127 @@
+"""Request bodies (pydantic), with the field rules and messages clients see. Unknown fields are
+ignored; names are trimmed; public field names are camelCase."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+NAME_MAX = 100
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+EMAIL_MAX = 254
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST = re.compile(rf"^{_LABEL}(\.{_LABEL})*(:\d{{1,5}})?$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+def _name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > NAME_MAX:
+        raise ValueError(f"must be at most {NAME_MAX} characters")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > EMAIL_MAX or not _EMAIL.match(value):
+        raise ValueError("must be a valid email address")
+    return value
+
+
+def _given_email(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > EMAIL_MAX:
+        raise ValueError(f"must be at most {EMAIL_MAX} characters")
+    return value
+
+
+def _new_password(value: str) -> str:
+    if len(value) < PASSWORD_MIN:
+        raise ValueError(f"must be at least {PASSWORD_MIN} characters")
+    if len(value) > PASSWORD_MAX:
+        raise ValueError(f"must be at most {PASSWORD_MAX} characters")
+    return value
+
+
+def _given_password(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > 1024:
+        raise ValueError("is too long")
+    return value
+
+
+def _domain(value: Any) -> Any:
+    """'https://Example.com/' -> 'example.com'; '' -> None; anything not a hostname is refused."""
+    if not isinstance(value, str):
+        return value
+    host = _SCHEME.sub("", value.strip().lower()).rstrip("/")
+    if not host:
+        return None
+    if len(host) > 253 or not _HOST.match(host):
+        raise ValueError("must be a hostname such as example.com")
+    return host
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+Email = Annotated[str, AfterValidator(_email)]
+NewPassword = Annotated[str, AfterValidator(_new_password)]
+GivenPassword = Annotated[str, AfterValidator(_given_password)]
+Domain = Annotated[str | None, BeforeValidator(_domain)]
+# optional in a PATCH (absent = unchanged) but never null when given
+PatchName = Annotated[Name | None, BeforeValidator(_not_null)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RegisterIn(_Body):
+    name: Name
+    email: Email
+    password: NewPassword
+
+
+class LoginIn(_Body):
+    email: Annotated[str, AfterValidator(_given_email)]
+    password: GivenPassword
+
+
+class RefreshIn(_Body):
+    refresh_token: Annotated[str, Field(alias="refreshToken", min_length=1, max_length=1024)]
+
+
+class MePatch(_Body):
+    name: PatchName = None
+
+
+class PasswordChangeIn(_Body):
+    current_password: GivenPassword = Field(alias="currentPassword")
+    new_password: NewPassword = Field(alias="newPassword")
+
+
+class ProjectIn(_Body):
+    name: Name
+    domain: Domain = None
+
+
+class ProjectPatch(_Body):
+    """Only the fields given change; `domain: null` clears the domain."""
+
+    name: PatchName = None
+    domain: Domain = None
