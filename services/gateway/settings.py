@@ -1,4 +1,11 @@
+"""Gateway settings (`TME_*` environment variables)."""
+
 from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from services.shared.settings import ServiceSettings
 
@@ -6,5 +13,56 @@ from services.shared.settings import ServiceSettings
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     port: int = 8000
-    users_url: str = "http://127.0.0.1:8001"
-    tracking_url: str = "http://127.0.0.1:8002"
+
+    # upstream services (internal network only)
+    users_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of the users service")
+    tracking_url: str = Field(default="http://127.0.0.1:8002", description="Base URL of the tracking service")
+    upstream_timeout_seconds: float = Field(default=30.0, gt=0, description="Read/write timeout for upstream calls")
+    upstream_connect_timeout_seconds: float = Field(default=3.0, gt=0, description="Connect timeout for upstreams")
+    upstream_max_connections: int = Field(default=200, ge=1, description="Pooled connections per upstream")
+    upstream_stream_timeout_seconds: float = Field(
+        default=3600.0, gt=0, description="Read timeout for event streams (text/event-stream), between chunks"
+    )
+
+    # authentication cache: how long a verified token / project owner is trusted without asking users
+    auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, description="0 disables the cache")
+    auth_cache_max_entries: int = Field(default=10_000, ge=1)
+    auth_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout for token/ownership checks")
+
+    # CORS for the dashboard API; empty = same origin only (no CORS headers at all).
+    # Comma-separated list of origins, e.g. "https://dash.example.com,https://admin.example.com".
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    # --- ingest ---
+    # Fields used by services/gateway/ingest/ are added below by the ingest package's author.
+    ingest_max_backlog: int = Field(
+        default=100_000, ge=1,
+        description="Stream entries (accepted requests) waiting for subscribers above which ingest answers 503 "
+                    "(also give Redis a maxmemory with the noeviction policy: a full Redis refuses, and ingest "
+                    "answers 503 too)",
+    )
+    ingest_backlog_check_seconds: float = Field(
+        default=0.5, ge=0, description="How long a measured stream length is reused before asking Redis again"
+    )
+    ingest_retry_after_seconds: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    ingest_enqueue_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long a request waits for Redis to take its batch before a 503"
+    )
+    ingest_max_event_bytes: int = Field(default=32 * 1024, ge=1024, description="Largest event (Segment: 32 KB)")
+    ingest_max_batch_bytes: int = Field(default=500 * 1024, ge=1024, description="Largest request body (500 KB)")
+    ingest_max_batch_events: int = Field(default=2_500, ge=1, description="Most events in one request")
+    ingest_max_future_seconds: float = Field(
+        default=86_400, ge=0, description="Event times further ahead than this are replaced by receivedAt"
+    )
+    ingest_key_cache_ttl_seconds: float = Field(default=60.0, ge=0, description="How long a known write key is kept")
+    ingest_key_negative_ttl_seconds: float = Field(default=5.0, ge=0, description="How long an unknown key is kept")
+    ingest_key_cache_max_entries: int = Field(default=100_000, ge=1)
+    ingest_key_lookup_timeout_seconds: float = Field(default=3.0, gt=0, description="Timeout of a write key lookup")
+    ingest_ua_cache_size: int = Field(default=20_000, ge=0, description="Parsed user agents kept in memory (LRU)")

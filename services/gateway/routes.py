@@ -1,0 +1,98 @@
+"""The gateway's routing table for the dashboard API: which public path goes to which upstream.
+
+Account, session and project routes go to the users service unchanged (it checks tokens
+itself). Analytics routes under `/api/projects/{id}/<section>/...` go to the tracking service
+after the gateway has verified the token and the project's owner, with the caller's identity in
+`X-TME-User-Id` / `X-TME-Project-Id`. Nothing else is routed (so `/internal/*` is a 404)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from services.gateway.auth import MAX_PROJECT_ID, Authenticator, Identity, bearer_token, project_not_found
+from services.gateway.proxy import forward
+from services.shared.errors import ApiError
+
+TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons"})
+TRACKING_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _auth(request: Request) -> Authenticator:
+    return request.app.state.auth  # type: ignore[no-any-return]
+
+
+async def _identity_or_none(request: Request) -> Identity | None:
+    try:
+        return await _auth(request).identify(request)
+    except ApiError:
+        return None
+
+
+async def to_users(request: Request) -> Response:
+    return await forward(request, request.app.state.users, "users")
+
+
+async def logout(request: Request) -> Response:
+    """Proxy a logout, then forget that login's tokens here too (no grace period)."""
+    token = bearer_token(request)
+    identity = await _identity_or_none(request) if token else None
+    response = await forward(request, request.app.state.users, "users")
+    if token:
+        _auth(request).forget_token(token)
+    if identity is not None and response.status_code < 400:
+        _auth(request).forget_session(identity.session_id)
+    return response
+
+
+async def change_password(request: Request) -> Response:
+    """Proxy a password change, which revokes the user's other logins: forget them all here."""
+    identity = await _identity_or_none(request) if bearer_token(request) else None
+    response = await forward(request, request.app.state.users, "users")
+    if identity is not None and response.status_code < 400:
+        _auth(request).forget_user(identity.user_id)
+    return response
+
+
+async def project(request: Request) -> Response:
+    if request.path_params["project_id"] > MAX_PROJECT_ID:
+        raise project_not_found()  # cannot exist; spare the users service an out-of-range id
+    response = await forward(request, request.app.state.users, "users")
+    if request.method == "DELETE" and response.status_code < 400:
+        _auth(request).forget_project(request.path_params["project_id"])
+    return response
+
+
+async def to_tracking(request: Request) -> Response:
+    project_id: int = request.path_params["project_id"]
+    segments = request.path_params["rest"].split("/")
+    if segments[0] not in TRACKING_SECTIONS or any(s in (".", "..") for s in segments):
+        raise ApiError(404, "Not found.")
+    auth = _auth(request)
+    identity = await auth.identify(request)
+    await auth.require_project(request, identity, project_id)
+    return await forward(
+        request,
+        request.app.state.tracking,
+        "tracking",
+        extra_headers={"x-tme-user-id": str(identity.user_id), "x-tme-project-id": str(project_id)},
+        stream_read_timeout=request.app.state.settings.upstream_stream_timeout_seconds,
+    )
+
+
+def proxy_routes() -> list[BaseRoute]:
+    return [
+        Route("/api/auth/register", to_users, methods=["POST"]),
+        Route("/api/auth/login", to_users, methods=["POST"]),
+        Route("/api/auth/refresh", to_users, methods=["POST"]),
+        Route("/api/auth/logout", logout, methods=["POST"]),
+        Route("/api/me", to_users, methods=["GET", "PATCH"]),
+        Route("/api/me/password", change_password, methods=["POST"]),
+        Route("/api/projects", to_users, methods=["GET", "POST"]),
+        Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/projects/{project_id:int}/rotate-key", project, methods=["POST"]),
+        # Analytics paths are documented by the tracking service's own OpenAPI paths, not as one route.
+        Route("/api/projects/{project_id:int}/{rest:path}", to_tracking, methods=TRACKING_METHODS,
+              include_in_schema=False),
+    ]
