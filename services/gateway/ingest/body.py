@@ -1,0 +1,94 @@
+"""Reading an ingest request: body with a size cap (also after gzip/deflate), any content type
+(`text/plain` from `navigator.sendBeacon` included), JSON, and the write key wherever a client
+puts it (HTTP Basic username, `X-Write-Key`, `writeKey`/`apiKey` in the body)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+
+from services.shared.errors import ApiError
+from services.shared.jsonutil import JSONDecodeError, loads
+
+
+def _too_large(limit: int, what: str = "Request body") -> ApiError:
+    return ApiError(413, f"{what} is larger than {limit // 1024} KB, the limit per request; "
+                         "send fewer events per batch.", code="payload_too_large")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The (decompressed) body, refusing more than `limit` bytes without reading it all."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, "The client went away before sending the whole body.", code="incomplete_body") from None
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return _inflate(body, limit)
+    raise ApiError(415, f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none.",
+                   code="unsupported_encoding")
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+    try:
+        out = inflater.decompress(body, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise _too_large(limit, "Decompressed request body")
+        if not inflater.eof:
+            raise ApiError(400, "The compressed body is truncated.", code="invalid_encoding")
+    except zlib.error:
+        raise ApiError(400, "The body is not valid gzip/deflate data.", code="invalid_encoding") from None
+    return out
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise ApiError(400, "Request body is empty; a JSON object is expected.", code="invalid_json")
+    try:
+        data = loads(body)
+    except JSONDecodeError as exc:
+        raise ApiError(400, f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "Request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def basic_username(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApiError(401, "The Authorization header is not valid HTTP Basic credentials.",
+                       code="invalid_write_key") from None
+    return decoded.partition(":")[0] or None
+
+
+def write_key(request: Request, data: dict[str, Any], *body_names: str) -> str | None:
+    key = basic_username(request) or request.headers.get("x-write-key")
+    if key:
+        return key.strip()
+    for name in body_names:
+        value = data.get(name)
+        if isinstance(value, str) and value:
+            return value.strip()
+    return None

@@ -1,0 +1,46 @@
+"""Per-app ingest state (write-key cache, queue, user-agent parser), built on first use from
+the gateway settings and kept on `app.state.ingest`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from services.gateway.ingest.enrich import AgentParser
+from services.gateway.ingest.queue import EventQueue
+from services.gateway.ingest.writekeys import WriteKeyResolver
+from services.gateway.settings import GatewaySettings
+
+
+@dataclass
+class IngestState:
+    settings: GatewaySettings
+    keys: WriteKeyResolver
+    queue: EventQueue
+    agents: AgentParser
+
+
+def ingest_state(app: Starlette) -> IngestState:
+    state: IngestState | None = getattr(app.state, "ingest", None)
+    if state is None:
+        settings: GatewaySettings = app.state.settings
+        state = IngestState(
+            settings=settings,
+            keys=WriteKeyResolver(
+                ttl=settings.ingest_key_cache_ttl_seconds,
+                negative_ttl=settings.ingest_key_negative_ttl_seconds,
+                max_entries=settings.ingest_key_cache_max_entries,
+                timeout=settings.ingest_key_lookup_timeout_seconds,
+                retry_after=settings.ingest_retry_after_seconds,
+            ),
+            queue=EventQueue(
+                max_backlog=settings.ingest_max_backlog,
+                check_interval=settings.ingest_backlog_check_seconds,
+                retry_after=settings.ingest_retry_after_seconds,
+                timeout=settings.ingest_enqueue_timeout_seconds,
+            ),
+            agents=AgentParser(settings.ingest_ua_cache_size),
+        )
+        app.state.ingest = state
+    return state

@@ -1,0 +1,118 @@
+"""The event stream's entry format, written by the gateway and read by the subscriber.
+
+One Redis Stream entry carries one accepted ingest request: the project it belongs to, the
+write key it came with, when it was received, the W3C trace context of the request, and the
+whole batch of validated, enriched events as one orjson array (one entry per request, not per
+event: redis-py spends most of an XADD's cost in the client).
+
+Fields (bytes): ``v`` format version, ``p`` project id, ``k`` write key, ``r`` receivedAt
+(epoch ms), ``e`` the events (JSON array of :class:`StreamEvent`), ``tp``/``ts`` traceparent and
+tracestate when a span was active."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+import orjson
+
+FORMAT_VERSION = b"1"
+
+
+class StreamEvent(TypedDict, total=False):
+    """One normalised event as the gateway enqueues it (times are epoch milliseconds)."""
+
+    messageId: str
+    type: str  # track | page | screen | identify | group | alias
+    event: str  # the event name stored in events.event_name
+    userId: str | None
+    anonymousId: str | None
+    sessionId: str | None
+    groupId: str | None
+    previousId: str | None
+    timestamp: int  # event time after clock-skew correction: the partition key
+    sentAt: int | None
+    page: str | None
+    path: str | None
+    referrer: str | None
+    referrerHost: str | None
+    utmSource: str | None
+    utmMedium: str | None
+    utmCampaign: str | None
+    utmTerm: str | None
+    utmContent: str | None
+    properties: dict[str, Any]
+    traits: dict[str, Any] | None
+    context: dict[str, Any]
+    userAgent: str | None
+    browser: str | None
+    browserVersion: str | None
+    os: str | None
+    osVersion: str | None
+    deviceType: str | None
+    isBot: bool
+
+
+class StreamFormatError(ValueError):
+    """An entry that no version of this code can read (it goes to the dead-letter stream)."""
+
+
+@dataclass
+class StreamBatch:
+    entry_id: bytes
+    project_id: int
+    write_key: str
+    received_at: int
+    events: list[StreamEvent]
+    carrier: dict[str, str] = field(default_factory=dict)
+
+
+def encode_batch(
+    project_id: int, write_key: str, received_at: int, events: list[StreamEvent], carrier: dict[str, str]
+) -> dict[bytes, bytes]:
+    fields: dict[bytes, bytes] = {
+        b"v": FORMAT_VERSION,
+        b"p": str(project_id).encode(),
+        b"k": write_key.encode(),
+        b"r": str(received_at).encode(),
+        b"e": orjson.dumps(events),
+    }
+    if "traceparent" in carrier:
+        fields[b"tp"] = carrier["traceparent"].encode()
+    if "tracestate" in carrier:
+        fields[b"ts"] = carrier["tracestate"].encode()
+    return fields
+
+
+def _text(fields: dict[bytes, bytes], key: bytes) -> str:
+    value = fields.get(key)
+    if value is None:
+        raise StreamFormatError(f"field {key.decode()!r} is missing")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def decode_batch(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamBatch:
+    try:
+        version = fields.get(b"v")
+        if version != FORMAT_VERSION:
+            raise StreamFormatError(f"unknown entry format {version!r}")
+        events = orjson.loads(fields[b"e"]) if b"e" in fields else None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise StreamFormatError("field 'e' is not a JSON array of objects")
+        carrier = {}
+        if b"tp" in fields:
+            carrier["traceparent"] = _text(fields, b"tp")
+        if b"ts" in fields:
+            carrier["tracestate"] = _text(fields, b"ts")
+        return StreamBatch(
+            entry_id=entry_id,
+            project_id=int(_text(fields, b"p")),
+            write_key=_text(fields, b"k"),
+            received_at=int(_text(fields, b"r")),
+            events=events,  # type: ignore[arg-type]
+            carrier=carrier,
+        )
+    except StreamFormatError:
+        raise
+    except (ValueError, UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+        raise StreamFormatError(f"unreadable entry: {exc}") from None

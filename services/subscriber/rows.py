@@ -1,0 +1,89 @@
+"""Stream events -> rows of the staging table (plain types: JSON as text, times as epoch ms;
+the INSERT ... SELECT converts them), plus the identify/alias facts for persons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from services.shared.stream import StreamBatch, StreamFormatError
+
+STAGING_COLUMNS = (
+    "seq", "project_id", "event_time_ms", "message_id", "type", "event_name", "user_id", "anonymous_id",
+    "session_id", "group_id", "previous_id", "page", "path", "referrer", "referrer_host", "utm_source",
+    "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties", "traits", "context", "user_agent",
+    "browser", "browser_version", "os", "os_version", "device_type", "is_bot", "sent_at_ms", "received_at_ms",
+)
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PersonFact:
+    """An identify (traits for a visitor) or a link between two ids, from one new event."""
+
+    project_id: int
+    message_id: str
+    kind: str  # identify | alias
+    visitor_id: str
+    alias_id: str | None
+    traits: dict[str, Any] | None
+    time_ms: int
+
+
+_TEXT_KEYS = ("userId", "anonymousId", "sessionId", "groupId", "previousId", "page", "path", "referrer",
+              "referrerHost", "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
+_AGENT_KEYS = ("userAgent", "browser", "browserVersion", "os", "osVersion", "deviceType")
+
+
+def _json(value: Any, default: str | None) -> str | None:
+    return default if value is None else orjson.dumps(value).decode()
+
+
+def batch_rows(batch: StreamBatch, seq_start: int) -> list[Row]:
+    """Rows for every event of one entry. The identity fields are checked here (StreamFormatError);
+    any other field of a wrong type makes the row encoder raise TypeError/ValueError, which the
+    consumer treats like a refusal by the database (retried alone, then dead-lettered)."""
+    rows: list[Row] = []
+    project_id = batch.project_id
+    received = batch.received_at
+    seq = seq_start
+    for e in batch.events:
+        g = e.get
+        message_id, type_, name, when = g("messageId"), g("type"), g("event"), g("timestamp")
+        if type(message_id) is not str or not message_id or type(type_) is not str or type(name) is not str \
+                or type(when) is not int:
+            raise StreamFormatError("event without a valid messageId, type, event or timestamp")
+        rows.append((
+            seq, project_id, when, message_id, type_, name, *[g(k) for k in _TEXT_KEYS],
+            _json(g("properties"), "{}"), _json(g("traits"), None), _json(g("context"), "{}"),
+            *[g(k) for k in _AGENT_KEYS], bool(g("isBot")), g("sentAt"), received,
+        ))
+        seq += 1
+    return rows
+
+
+def person_facts(batch: StreamBatch) -> list[PersonFact]:
+    """identify: traits for userId (else anonymousId), and anonymousId -> userId;
+    alias: previousId -> userId."""
+    facts: list[PersonFact] = []
+    for e in batch.events:
+        type_ = e.get("type")
+        if type_ not in ("identify", "alias"):
+            continue
+        user_id, anonymous_id = e.get("userId"), e.get("anonymousId")
+        message_id, when = str(e.get("messageId")), int(e.get("timestamp") or batch.received_at)
+        if type_ == "identify":
+            visitor = user_id or anonymous_id
+            if not visitor:
+                continue
+            traits = e.get("traits")
+            facts.append(PersonFact(batch.project_id, message_id, "identify", visitor,
+                                    anonymous_id if user_id and anonymous_id and anonymous_id != user_id else None,
+                                    traits if isinstance(traits, dict) else {}, when))
+        else:
+            previous = e.get("previousId")
+            if user_id and previous and previous != user_id:
+                facts.append(PersonFact(batch.project_id, message_id, "alias", user_id, previous, None, when))
+    return facts
