@@ -1,4 +1,6 @@
-"""Tracking service: analytics over stored events (answers come in the analytics issue)."""
+"""Tracking service: analytics over stored events (stats, funnels, retention, sessions,
+realtime, the event explorer, exports and the person view). Never public: the gateway checks
+the caller and forwards `/api/projects/{id}/...` here."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from starlette.applications import Starlette
 
 from services.shared.app import create_service_app, postgres_check
 from services.shared.db import create_pool
+from services.tracking.routes import tracking_routes
 from services.tracking.settings import TrackingSettings
 
 
@@ -25,5 +28,5 @@ def create_app(settings: TrackingSettings | None = None) -> Starlette:
         finally:
             await app.state.pool.close()
 
-    return create_service_app(settings=settings, routes=[], lifespan=lifespan,
+    return create_service_app(settings=settings, routes=tracking_routes(), lifespan=lifespan,
                               ready_checks={"postgres": postgres_check})

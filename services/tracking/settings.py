@@ -1,4 +1,8 @@
+"""Tracking service settings (`TME_*`): query limits, realtime stream, rollup job."""
+
 from __future__ import annotations
+
+from pydantic import Field
 
 from services.shared.settings import ServiceSettings
 
@@ -6,3 +10,26 @@ from services.shared.settings import ServiceSettings
 class TrackingSettings(ServiceSettings):
     service_name: str = "tracking"
     port: int = 8002
+
+    # guards on what one analytics request may ask for
+    max_range_days: int = Field(default=1100, ge=1, description="Longest from..to range a query may cover")
+    max_buckets: int = Field(default=2000, ge=10, description="Most buckets one timeseries may return")
+    query_timeout_seconds: float = Field(default=30.0, gt=0, description="An analytics query taking longer -> 503")
+
+    # realtime
+    realtime_window_seconds: int = Field(default=300, ge=10, description="'Visitors right now' look-back")
+    stream_poll_seconds: float = Field(default=1.0, gt=0, description="How often the SSE stream looks for new rows")
+    stream_keepalive_seconds: float = Field(default=15.0, gt=0, description="Comment line sent when idle")
+    stream_max_seconds: float = Field(default=600.0, gt=0, description="An SSE stream ends after this long")
+    stream_overlap_seconds: float = Field(
+        default=10.0, ge=0,
+        description="How far back each poll looks again (rows committed late by concurrent writers are not missed)",
+    )
+
+    # rollups: hourly aggregates kept current by a periodic job (0 turns the job off)
+    rollup_interval_seconds: float = Field(default=5.0, ge=0, description="How often the rollup job runs")
+    rollup_margin_seconds: float = Field(
+        default=300.0, ge=0,
+        description="Rows inserted up to this long before the watermark are looked at again (late commits)",
+    )
+    rollups_enabled: bool = Field(default=True, description="Answer dashboard queries from rollups when possible")

@@ -1,0 +1,54 @@
+"""The funnel definition posted to `POST /api/projects/{id}/funnels`, validated into steps, a
+window and a range; every problem is a 400 naming the field (`steps[2].event`, `windowSeconds`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from services.shared.errors import ApiError
+from services.tracking.filters import Condition, parse_filters
+from services.tracking.params import TimeRange, parse_range
+from services.tracking.queries.funnels import Step
+
+MIN_STEPS, MAX_STEPS = 2, 10
+MAX_WINDOW_SECONDS = 90 * 86_400
+DEFAULT_WINDOW_SECONDS = 86_400
+MAX_EVENT_NAME = 200
+
+
+@dataclass(frozen=True)
+class FunnelRequest:
+    steps: list[Step]
+    window: dt.timedelta
+    range: TimeRange
+    conditions: list[Condition]
+
+
+def _bad(field: str, message: str) -> ApiError:
+    return ApiError(400, f"{field}: {message}.", code="invalid_parameter", fields={field: message})
+
+
+def _step(item: Any, index: int) -> Step:
+    where = f"steps[{index}]"
+    if not isinstance(item, dict):
+        raise _bad(where, "must be an object with event and optional filters")
+    event = item.get("event")
+    if not isinstance(event, str) or not 0 < len(event) <= MAX_EVENT_NAME:
+        raise _bad(f"{where}.event", f"must be an event name (1 to {MAX_EVENT_NAME} characters)")
+    conditions = parse_filters(item["filters"], f"{where}.filters") if item.get("filters") is not None else []
+    return Step(event, conditions)
+
+
+def parse_funnel(body: dict[str, Any], *, max_days: int) -> FunnelRequest:
+    steps = body.get("steps")
+    if not isinstance(steps, list) or not MIN_STEPS <= len(steps) <= MAX_STEPS:
+        raise _bad("steps", f"must be a list of {MIN_STEPS} to {MAX_STEPS} steps")
+    parsed = [_step(item, i) for i, item in enumerate(steps)]
+    window = body.get("windowSeconds", DEFAULT_WINDOW_SECONDS)
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_WINDOW_SECONDS:
+        raise _bad("windowSeconds", f"must be an integer between 1 and {MAX_WINDOW_SECONDS}")
+    conditions = parse_filters(body["filters"], "filters") if body.get("filters") is not None else []
+    rng = parse_range(body, max_days=max_days)
+    return FunnelRequest(parsed, dt.timedelta(seconds=window), rng, conditions)

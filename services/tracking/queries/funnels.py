@@ -1,0 +1,106 @@
+"""Funnels: ordered steps within a conversion window, computed in one SQL statement.
+
+Each visitor's matching events are numbered in time order. For every event that matches step 1
+(a possible start), the chain follows, for each next step, the first matching event strictly
+after the previous step's event: taking the earliest next event can only help the steps after
+it. A start reaches step k when step k's event lies within `window` of the start. A visitor
+counts for the deepest step any of their starts reaches; their times to convert are those of the
+earliest start that reaches it. So a visitor who did step 2 before step 1 converts only when
+they do step 2 again after step 1, within the window.
+
+Visitors are resolved through `person_aliases`, so an anonymous visitor who later identifies
+is one person across the funnel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from services.tracking.db import Db
+from services.tracking.filters import Condition, conditions_sql
+from services.tracking.params import TimeRange
+from services.tracking.scope import analytics_where
+from services.tracking.sql import Params
+
+
+@dataclass(frozen=True)
+class Step:
+    event: str
+    conditions: list[Condition]
+
+
+def _step_sql(step: Step, params: Params) -> str:
+    sql = f"e.event_name = {params.add(step.event)}"
+    if step.conditions:
+        sql += f" AND {conditions_sql(step.conditions, params)}"
+    return f"({sql})"
+
+
+def funnel_sql(params: Params, project_id: int, rng: TimeRange, conditions: list[Condition], steps: list[Step],
+               window: dt.timedelta) -> str:
+    n = len(steps)
+    where = analytics_where(params, project_id, rng.start, rng.end, conditions)
+    matches = [_step_sql(step, params) for step in steps]
+    w = params.add(window, "interval")
+    flags = ", ".join(f"{m} AS s{i + 1}" for i, m in enumerate(matches))
+    nexts = ", ".join(f"min(CASE WHEN s{k} THEN rn END) OVER later AS n{k}" for k in range(2, n + 1))
+    joins = "\n".join(
+        f"LEFT JOIN numbered x{k} ON x{k}.vid = x{k - 1}.vid AND x{k}.rn = x{k - 1}.n{k}" for k in range(2, n + 1)
+    )
+    times = ", ".join(f"x{k}.t AS t{k}" for k in range(1, n + 1))
+    reached = " + ".join(f"coalesce((t{k} <= t1 + {w})::int, 0)" for k in range(2, n + 1))
+    aggregates = ", ".join(
+        [f"count(*) FILTER (WHERE depth >= {k}) AS users{k}" for k in range(1, n + 1)]
+        + [f"percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t{k} - t{k - 1})) "
+           f"FILTER (WHERE depth >= {k}) AS median{k}" for k in range(2, n + 1)]
+    )
+    return f"""
+    WITH ev AS (
+        SELECT coalesce(a.visitor_id, e.visitor_id) AS vid, e.event_time AS t, e.message_id, {flags}
+        FROM events e
+        LEFT JOIN person_aliases a ON a.project_id = e.project_id AND a.alias_id = e.visitor_id
+        WHERE {where} AND e.visitor_id IS NOT NULL AND ({' OR '.join(matches)})
+    ),
+    ordered AS (
+        SELECT *, row_number() OVER (PARTITION BY vid ORDER BY t, message_id) AS rn FROM ev
+    ),
+    numbered AS MATERIALIZED (
+        SELECT vid, rn, t, s1, {nexts}
+        FROM ordered
+        WINDOW later AS (PARTITION BY vid ORDER BY rn ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
+    ),
+    chains AS (
+        SELECT x1.vid, {times}
+        FROM numbered x1
+        {joins}
+        WHERE x1.s1
+    ),
+    scored AS (
+        SELECT DISTINCT ON (vid) vid, {', '.join(f't{k}' for k in range(1, n + 1))}, 1 + {reached} AS depth
+        FROM chains
+        ORDER BY vid, depth DESC, t1
+    )
+    SELECT {aggregates} FROM scored"""
+
+
+async def funnel(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], steps: list[Step],
+                 window: dt.timedelta) -> list[dict[str, Any]]:
+    params = Params()
+    row = await db.fetchrow(funnel_sql(params, project_id, rng, conditions, steps, window), params.values)
+    assert row is not None
+    out: list[dict[str, Any]] = []
+    first = row["users1"]
+    for k, step in enumerate(steps, start=1):
+        users = row[f"users{k}"]
+        prev = row[f"users{k - 1}"] if k > 1 else users
+        median = row[f"median{k}"] if k > 1 else None
+        out.append({
+            "event": step.event,
+            "users": users,
+            "conversionFromFirst": round(users / first, 4) if first else 0.0,
+            "conversionFromPrevious": round(users / prev, 4) if prev else 0.0,
+            "medianSecondsToConvert": round(median, 1) if median is not None else None,
+            "dropOff": prev - users,
+        })
+    return out

@@ -1,0 +1,103 @@
+"""Retention: cohorts of visitors by the period (in `tz`) of their first-ever start event, and
+how many of each cohort came back (did the returning event) in each following period.
+
+A visitor belongs to the cohort of their first start event over all time, so only visitors
+first seen within [from, to) form cohorts. Returning activity counts up to `to`, which is what
+makes the answer a triangle: a cohort has one entry per period from its own up to the period
+containing `to`, at most `periods`. `returning[0]` is the cohort size. Every period of the range
+is a cohort, empty ones included. Visitors are resolved through `person_aliases`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from services.tracking.db import Db
+from services.tracking.filters import Condition
+from services.tracking.params import TimeRange
+from services.tracking.scope import analytics_where
+from services.tracking.sql import Params
+
+PERIODS = ("day", "week", "month")
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def add_periods(day: dt.date, period: str, n: int) -> dt.date:
+    if period == "day":
+        return day + dt.timedelta(days=n)
+    if period == "week":
+        return day + dt.timedelta(days=7 * n)
+    months = day.year * 12 + day.month - 1 + n
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def periods_between(a: dt.date, b: dt.date, period: str) -> int:
+    if period == "day":
+        return (b - a).days
+    if period == "week":
+        return (b - a).days // 7
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def default_start(period: str, periods: int, now: dt.datetime, tz: Any) -> dt.datetime:
+    """The range's default start: the last `periods` periods, the current one included."""
+    first = add_periods(period_start(now.astimezone(tz).date(), period), period, -(periods - 1))
+    return dt.datetime.combine(first, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
+def _event_sql(event: str | None, params: Params) -> str:
+    return f"(e.event_name = {params.add(event)})" if event else "TRUE"
+
+
+async def retention(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], period: str,
+                    periods: int, start_event: str | None, return_event: str | None) -> list[dict[str, Any]]:
+    params = Params()
+    where = analytics_where(params, project_id, None, rng.end, conditions)
+    is_start, is_return = _event_sql(start_event, params), _event_sql(return_event, params)
+    zone, unit, start = params.add(rng.tz_name), params.add(period), params.add(rng.start)
+    sql = f"""
+    WITH ev AS MATERIALIZED (
+        SELECT coalesce(a.visitor_id, e.visitor_id) AS vid, e.event_time AS t,
+               {is_start} AS s, {is_return} AS r
+        FROM events e
+        LEFT JOIN person_aliases a ON a.project_id = e.project_id AND a.alias_id = e.visitor_id
+        WHERE {where} AND e.visitor_id IS NOT NULL
+    ),
+    cohort AS (
+        SELECT vid, date_trunc({unit}, min(t) AT TIME ZONE {zone})::date AS c
+        FROM ev WHERE s GROUP BY vid HAVING min(t) >= {start}
+    ),
+    active AS (
+        SELECT DISTINCT cohort.vid, cohort.c, date_trunc({unit}, ev.t AT TIME ZONE {zone})::date AS p
+        FROM cohort JOIN ev ON ev.vid = cohort.vid AND ev.r AND ev.t >= {start}
+    )
+    SELECT c, NULL::date AS p, count(*) AS n FROM cohort GROUP BY c
+    UNION ALL
+    SELECT c, p, count(*) AS n FROM active WHERE p > c GROUP BY c, p"""
+    rows = await db.fetch(sql, params.values)
+    sizes: dict[dt.date, int] = {}
+    back: dict[dt.date, dict[int, int]] = defaultdict(dict)
+    for row in rows:
+        if row["p"] is None:
+            sizes[row["c"]] = row["n"]
+        else:
+            back[row["c"]][periods_between(row["c"], row["p"], period)] = row["n"]
+    first = period_start(rng.local(rng.start).date(), period)
+    last = period_start((rng.end - dt.timedelta(microseconds=1)).astimezone(rng.tz).date(), period)
+    cohorts = []
+    cohort = first
+    while cohort <= last:
+        size = sizes.get(cohort, 0)
+        span = min(periods, periods_between(cohort, last, period) + 1)
+        returning = [size] + [back[cohort].get(i, 0) for i in range(1, span)]
+        cohorts.append({"cohort": cohort.isoformat(), "size": size, "returning": returning})
+        cohort = add_periods(cohort, period, 1)
+    return cohorts

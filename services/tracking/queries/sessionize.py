@@ -1,0 +1,57 @@
+"""Sessions derived from events, as SQL common table expressions.
+
+A session is every event carrying the same SDK `sessionId`; events without one are grouped per
+visitor (userId, else anonymousId) and a new session starts after 30 minutes without events.
+A session's visitor is its (smallest) visitor id, its entry and exit pages the paths of its
+first and last page views. Only events matching the query's WHERE clause take part, so with a
+filter the sessions are those of the matching events."""
+
+from __future__ import annotations
+
+from services.tracking.sql import VIEW_TYPES
+
+INACTIVITY = "interval '30 minutes'"
+
+
+def sessions_ctes(where: str) -> str:
+    """`sess_src` (the events), `sess_keyed` (each with its session key `skey`) and
+    `sessions` (one row per session). Use after `WITH`."""
+    return f"""
+    sess_src AS MATERIALIZED (
+        SELECT e.visitor_id, e.event_time, e.message_id, e.type, e.path, e.referrer_host, e.utm_source,
+               e.browser, e.os, e.device_type,
+               coalesce('s:' || e.session_id, 'v:' || e.visitor_id) AS grp
+        FROM events e
+        WHERE {where} AND e.visitor_id IS NOT NULL
+    ),
+    sess_marked AS (
+        SELECT *, CASE WHEN lag(event_time) OVER w IS NULL
+                         OR (left(grp, 2) = 'v:' AND event_time - lag(event_time) OVER w > {INACTIVITY})
+                       THEN 1 ELSE 0 END AS brk
+        FROM sess_src
+        WINDOW w AS (PARTITION BY grp ORDER BY event_time, message_id)
+    ),
+    sess_keyed AS (
+        SELECT *, grp || '#' || sum(brk) OVER (PARTITION BY grp ORDER BY event_time, message_id
+                                               ROWS UNBOUNDED PRECEDING) AS skey
+        FROM sess_marked
+    ),
+    sessions AS (
+        SELECT skey,
+               min(visitor_id) AS visitor_id,
+               min(event_time) AS started_at,
+               max(event_time) AS ended_at,
+               count(*) AS events,
+               count(*) FILTER (WHERE type IN {VIEW_TYPES}) AS pageviews,
+               (array_agg(path ORDER BY event_time, message_id)
+                    FILTER (WHERE type = 'page' AND path IS NOT NULL))[1] AS entry_page,
+               (array_agg(path ORDER BY event_time DESC, message_id DESC)
+                    FILTER (WHERE type = 'page' AND path IS NOT NULL))[1] AS exit_page,
+               (array_agg(referrer_host ORDER BY event_time, message_id))[1] AS referrer_host,
+               (array_agg(coalesce(utm_source, referrer_host) ORDER BY event_time, message_id))[1] AS source,
+               (array_agg(browser ORDER BY event_time, message_id))[1] AS browser,
+               (array_agg(os ORDER BY event_time, message_id))[1] AS os,
+               (array_agg(device_type ORDER BY event_time, message_id))[1] AS device_type
+        FROM sess_keyed
+        GROUP BY skey
+    )"""

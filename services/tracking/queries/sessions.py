@@ -1,0 +1,45 @@
+"""`sessions`: the sessions of a range (see sessionize), newest first, keyset-paginated on
+(start, session id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from services.shared.jsonutil import isoformat
+from services.tracking.db import Db
+from services.tracking.filters import Condition
+from services.tracking.params import TimeRange
+from services.tracking.queries.sessionize import sessions_ctes
+from services.tracking.scope import analytics_where
+from services.tracking.sql import Params
+
+
+async def list_sessions(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], limit: int,
+                        before: tuple[dt.datetime, str] | None) -> list[dict[str, Any]]:
+    params = Params()
+    where = analytics_where(params, project_id, rng.start, rng.end, conditions)
+    keyset = "TRUE"
+    if before is not None:
+        keyset = f"(started_at, skey) < ({params.add(before[0])}, {params.add(before[1], 'text')})"
+    sql = f"""WITH {sessions_ctes(where)}
+        SELECT * FROM sessions WHERE {keyset}
+        ORDER BY started_at DESC, skey DESC LIMIT {params.add(limit + 1)}"""
+    rows = await db.fetch(sql, params.values)
+    return [{
+        "id": r["skey"],
+        "visitorId": r["visitor_id"],
+        "start": isoformat(r["started_at"]),
+        "end": isoformat(r["ended_at"]),
+        "durationSeconds": (r["ended_at"] - r["started_at"]).total_seconds(),
+        "events": r["events"],
+        "pageviews": r["pageviews"],
+        "entryPage": r["entry_page"],
+        "exitPage": r["exit_page"],
+        "referrer": r["referrer_host"],
+        "source": r["source"],
+        "browser": r["browser"],
+        "os": r["os"],
+        "device": r["device_type"],
+        "_started": r["started_at"],
+    } for r in rows]
