@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint fmt bench clean help
+.PHONY: run test setup web lint fmt bench clean help
 
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
@@ -21,10 +21,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-run: setup
+# The dashboard and browser SDK (npm ci + vite/esbuild); skips parts that are up to date.
+web:
+	scripts/build_web.sh
+
+run: setup web
 	$(BIN)/tme dev
 
-test: setup
+test: setup web
 	$(BIN)/ruff check services tests bench
 	$(BIN)/pytest
 
@@ -38,4 +42,4 @@ bench: setup
 	$(BIN)/python -m bench.ingest
 
 clean:
-	rm -rf $(VENV) .tme tests/.logs
+	rm -rf $(VENV) .tme tests/.logs services/gateway/static

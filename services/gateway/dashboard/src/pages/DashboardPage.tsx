@@ -1,0 +1,204 @@
+import { useMemo } from "react";
+import { Link } from "react-router";
+
+import { events, stats } from "../api/endpoints";
+import { METRICS, SERIES_METRICS, type Metric, type Project, type Summary } from "../api/types";
+import { BreakdownPanel } from "../components/Breakdown";
+import { AddFilter, FilterChips, RangePicker } from "../components/Controls";
+import { TimeChart, type ChartSeries } from "../components/TimeChart";
+import { Card, EmptyState, ErrorBox, PageTitle, Spinner } from "../components/ui";
+import { LOWER_IS_BETTER, METRIC_LABELS, change, formatMetric, formatNumber } from "../format";
+import { describeRange, previousRange } from "../state/range";
+import { useAsync } from "../state/useAsync";
+import { analyticsQuery, useView } from "../state/view";
+
+function SummaryCards({ summary, compare, metric, onMetric }: { summary: Summary; compare: boolean; metric: Metric; onMetric: (m: Metric) => void }) {
+  return (
+    <div className="cards" data-testid="summary">
+      {METRICS.map((m) => {
+        const v = summary[m];
+        const delta = change(v?.value, v?.previous);
+        const good = delta === null || delta === 0 ? null : LOWER_IS_BETTER.has(m) ? delta < 0 : delta > 0;
+        const chartable = (SERIES_METRICS as readonly string[]).includes(m);
+        const body = (
+          <>
+            <span className="stat-label">{METRIC_LABELS[m]}</span>
+            <span className="stat-value" data-testid={`stat-${m}`}>
+              {formatMetric(m, v?.value)}
+            </span>
+            {compare && (
+              <span className={`stat-change ${good === null ? "" : good ? "up" : "down"}`}>
+                {delta === null ? "no previous data" : `${delta > 0 ? "▲" : delta < 0 ? "▼" : ""} ${Math.abs(delta * 100).toFixed(0)}%`}
+                <span className="sr-only"> compared with the previous period ({formatMetric(m, v?.previous)})</span>
+              </span>
+            )}
+          </>
+        );
+        return chartable ? (
+          <button key={m} type="button" className={`stat${m === metric ? " selected" : ""}`} aria-pressed={m === metric} onClick={() => onMetric(m)} title={`Chart ${METRIC_LABELS[m].toLowerCase()}`}>
+            {body}
+          </button>
+        ) : (
+          <div key={m} className="stat">
+            {body}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function epoch(bucket: string): number {
+  return Math.floor(new Date(bucket).getTime() / 1000);
+}
+
+function useChart(projectId: number, query: Record<string, string>, prev: Record<string, string> | null, metric: string, interval: string) {
+  return useAsync(
+    async (signal) => {
+      const [cur, before] = await Promise.all([
+        stats.timeseries(projectId, { ...query, metric, interval }, signal),
+        prev ? stats.timeseries(projectId, { ...prev, metric, interval }, signal) : Promise.resolve(null),
+      ]);
+      const series: ChartSeries = {
+        times: cur.points.map((p) => epoch(p.bucket)),
+        values: cur.points.map((p) => p.value),
+      };
+      if (before) series.previous = cur.points.map((_, i) => before.points[i]?.value ?? null);
+      return series;
+    },
+    [projectId, JSON.stringify(query), JSON.stringify(prev), metric, interval],
+  );
+}
+
+const PAGE_TABS = [
+  { by: "page", label: "Top pages" },
+  { by: "entryPage", label: "Entry" },
+  { by: "exitPage", label: "Exit" },
+];
+const SOURCE_TABS = [
+  { by: "source", label: "Sources" },
+  { by: "referrer", label: "Referrers" },
+  { by: "utmSource", label: "UTM source" },
+  { by: "utmMedium", label: "Medium" },
+  { by: "utmCampaign", label: "Campaign" },
+];
+const TECH_TABS = [
+  { by: "browser", label: "Browser" },
+  { by: "os", label: "OS" },
+  { by: "device", label: "Device" },
+];
+
+function PropertyKeyPicker({ projectId, query, value, onChange }: { projectId: number; query: Record<string, string>; value: string; onChange: (k: string) => void }) {
+  const sample = useAsync((signal) => events.list(projectId, { ...query, limit: 100 }, signal), [projectId, JSON.stringify(query)]);
+  const keys = useMemo(() => {
+    const found = new Set<string>();
+    for (const e of sample.data?.events || []) {
+      if (e.type !== "track") continue;
+      for (const k of Object.keys(e.properties || {})) found.add(k);
+    }
+    return [...found].sort();
+  }, [sample.data]);
+  return (
+    <div className="prop-picker">
+      <label className="inline-label">
+        Property
+        <input list="prop-keys" placeholder={keys[0] || "e.g. plan"} value={value} onChange={(e) => onChange(e.target.value)} />
+      </label>
+      <datalist id="prop-keys">
+        {keys.map((k) => (
+          <option key={k} value={k} />
+        ))}
+      </datalist>
+      {!value && keys.length > 0 && (
+        <span className="muted">
+          Seen:{" "}
+          {keys.slice(0, 6).map((k) => (
+            <button key={k} type="button" className="link-button" onClick={() => onChange(k)}>
+              {k}
+            </button>
+          ))}
+        </span>
+      )}
+    </div>
+  );
+}
+
+export function DashboardPage({ project }: { project: Project }) {
+  const { view, update, addFilter, removeFilter, setFilters } = useView();
+  const query = useMemo(() => analyticsQuery(view), [view]);
+  const prevQuery = useMemo(() => (view.compare ? { ...query, ...previousRange(view.range) } : null), [query, view.compare, view.range]);
+  const chartMetric = (SERIES_METRICS as readonly string[]).includes(view.metric) ? view.metric : "visitors";
+  const summary = useAsync((signal) => stats.summary(project.id, query, signal), [project.id, JSON.stringify(query)]);
+  const chart = useChart(project.id, query, prevQuery, chartMetric, view.interval);
+  const fmt = useMemo(() => (v: number | null) => formatNumber(v, true), []);
+  const p = view.params;
+  const propKey = p.get("prop") || "";
+  const empty = summary.data && !summary.data.events.value && !summary.data.events.previous && !view.filters.length;
+
+  return (
+    <>
+      <PageTitle actions={<RangePicker range={view.range} compare={view.compare} onChange={update} />}>Dashboard</PageTitle>
+      <div className="filters-row">
+        <FilterChips filters={view.filters} onRemove={removeFilter} onClear={() => setFilters([])} />
+        <AddFilter onAdd={addFilter} />
+      </div>
+      {summary.error && <ErrorBox error={summary.error} onRetry={summary.reload} />}
+      {!summary.data && summary.loading && <Spinner label="Loading statistics…" />}
+      {empty && (
+        <EmptyState
+          title={`No events in ${describeRange(view.range).toLowerCase()}`}
+          action={
+            <Link className="btn btn-primary" to={`/projects/${project.id}/setup`}>
+              Set up tracking
+            </Link>
+          }
+        >
+          Add the tracking script to your site (or send events with any Segment library) and they show up here within seconds. Or pick a longer date range.
+        </EmptyState>
+      )}
+      {summary.data && <SummaryCards summary={summary.data} compare={view.compare} metric={chartMetric as Metric} onMetric={(m) => update({ metric: m })} />}
+      <Card
+        title={`${METRIC_LABELS[chartMetric as Metric]} · ${describeRange(view.range)}`}
+        actions={
+          <label className="inline-label">
+            <span className="sr-only">Interval</span>
+            <select aria-label="Interval" value={view.interval} onChange={(e) => update({ interval: e.target.value })}>
+              {["minute", "hour", "day", "week", "month"].map((i) => (
+                <option key={i} value={i}>
+                  by {i}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+      >
+        {chart.error && <ErrorBox error={chart.error} onRetry={chart.reload} />}
+        {chart.loading && !chart.data && <Spinner />}
+        {chart.data && <TimeChart data={chart.data} label={METRIC_LABELS[chartMetric as Metric]} tz={view.range.tz} format={fmt} interval={view.interval} />}
+      </Card>
+      <div className="grid-2">
+        <BreakdownPanel title="Pages" tabs={PAGE_TABS} active={p.get("pages") || "page"} onTab={(by) => update({ pages: by })} projectId={project.id} query={query} onFilter={addFilter} />
+        <BreakdownPanel title="Sources" tabs={SOURCE_TABS} active={p.get("sources") || "source"} onTab={(by) => update({ sources: by })} projectId={project.id} query={query} onFilter={addFilter} emptyHint="Sources come from the referrer and utm_ parameters of the landing page." />
+        <BreakdownPanel title="Events" tabs={[{ by: "event", label: "Events" }]} active="event" onTab={() => undefined} projectId={project.id} query={query} onFilter={addFilter} emptyHint={<>Send custom events with <code>tme.track("Signup")</code>.</>} />
+        <BreakdownPanel title="Devices" tabs={TECH_TABS} active={p.get("tech") || "browser"} onTab={(by) => update({ tech: by })} projectId={project.id} query={query} onFilter={addFilter} />
+      </div>
+      {propKey ? (
+        <BreakdownPanel
+          title="Custom properties"
+          tabs={[{ by: `prop:${propKey}`, label: propKey }]}
+          active={`prop:${propKey}`}
+          onTab={() => undefined}
+          projectId={project.id}
+          query={query}
+          onFilter={addFilter}
+          extra={<PropertyKeyPicker projectId={project.id} query={query} value={propKey} onChange={(k) => update({ prop: k })} />}
+        />
+      ) : (
+        <Card title="Custom properties">
+          <PropertyKeyPicker projectId={project.id} query={query} value="" onChange={(k) => update({ prop: k })} />
+          <p className="muted">Pick a property of your custom events (<code>tme.track("Signup", {"{"} plan: "pro" {"}"})</code>) to break it down.</p>
+        </Card>
+      )}
+    </>
+  );
+}

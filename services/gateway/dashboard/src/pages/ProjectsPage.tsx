@@ -1,0 +1,159 @@
+import { useState, type FormEvent } from "react";
+import { Link } from "react-router";
+
+import { ApiError } from "../api/client";
+import { projects as projectsApi } from "../api/endpoints";
+import type { Project } from "../api/types";
+import { Card, CopyButton, EmptyState, ErrorBox, Field, PageTitle, Spinner } from "../components/ui";
+import { useProjects } from "../state/projects";
+
+function ProjectRow({ project }: { project: Project }) {
+  const { upsert, remove } = useProjects();
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(project.name);
+  const [domain, setDomain] = useState(project.domain || "");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function run(action: () => Promise<void>) {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(e as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function save(e: FormEvent) {
+    e.preventDefault();
+    void run(async () => {
+      upsert(await projectsApi.update(project.id, { name, domain: domain || null }));
+      setEditing(false);
+    });
+  }
+
+  return (
+    <li className="project-row">
+      {editing ? (
+        <form onSubmit={save} className="inline-form" aria-label={`Rename ${project.name}`}>
+          <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} error={error?.fields.name} autoFocus />
+          <Field label="Domain" value={domain} placeholder="example.com" onChange={(e) => setDomain(e.target.value)} error={error?.fields.domain} />
+          <div className="row-actions">
+            <button className="btn btn-primary" type="submit" disabled={busy}>
+              Save
+            </button>
+            <button className="btn" type="button" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <>
+          <div className="project-main">
+            <Link to={`/projects/${project.id}/dashboard`} className="project-name">
+              {project.name}
+            </Link>
+            <span className="muted">{project.domain || "no domain set"}</span>
+            <span className="key-line">
+              <code>{project.writeKey}</code> <CopyButton text={project.writeKey} label="Copy key" />
+            </span>
+          </div>
+          <div className="row-actions">
+            <Link className="btn btn-small" to={`/projects/${project.id}/setup`}>
+              Setup
+            </Link>
+            <button className="btn btn-small" type="button" onClick={() => setEditing(true)}>
+              Rename
+            </button>
+            <button
+              className="btn btn-small"
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                if (confirm(`Rotate the write key of “${project.name}”? Sites using the old key stop sending events until updated.`))
+                  void run(async () => upsert(await projectsApi.rotateKey(project.id)));
+              }}
+            >
+              Rotate key
+            </button>
+            <button
+              className="btn btn-small btn-danger"
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                if (confirm(`Delete “${project.name}” and all its events? This cannot be undone.`))
+                  void run(async () => {
+                    await projectsApi.remove(project.id);
+                    remove(project.id);
+                  });
+              }}
+            >
+              Delete
+            </button>
+          </div>
+        </>
+      )}
+      {error && !editing && <ErrorBox error={error} />}
+    </li>
+  );
+}
+
+export function ProjectsPage() {
+  const { projects, error, reload, upsert } = useProjects();
+  const [name, setName] = useState("");
+  const [domain, setDomain] = useState("");
+  const [createError, setCreateError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function create(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setCreateError(null);
+    try {
+      upsert(await projectsApi.create({ name, domain: domain || null }));
+      setName("");
+      setDomain("");
+    } catch (err) {
+      setCreateError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <PageTitle>Projects</PageTitle>
+      <div className="grid-2 grid-wide-left">
+        <Card title="Your projects">
+          {error && <ErrorBox error={error} onRetry={reload} />}
+          {!projects && !error && <Spinner />}
+          {projects && projects.length === 0 && (
+            <EmptyState title="No projects yet">Create a project to get a write key and start sending events.</EmptyState>
+          )}
+          {projects && projects.length > 0 && (
+            <ul className="project-list">
+              {projects.map((p) => (
+                <ProjectRow key={p.id} project={p} />
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card title="New project">
+          <form onSubmit={create} className="stack">
+            <Field label="Project name" required value={name} onChange={(e) => setName(e.target.value)} error={createError?.fields.name} />
+            <Field label="Website domain (optional)" placeholder="example.com" value={domain} onChange={(e) => setDomain(e.target.value)} error={createError?.fields.domain} />
+            {createError && !Object.keys(createError.fields).length && <ErrorBox error={createError} />}
+            <div>
+              <button className="btn btn-primary" type="submit" disabled={busy || !name.trim()}>
+                Create project
+              </button>
+            </div>
+          </form>
+        </Card>
+      </div>
+    </>
+  );
+}
