@@ -1,13 +1,87 @@
-"""Gateway: the only public service (routing, auth, ingest, dashboard)."""
+"""Gateway: the only public service. Routes the dashboard API to users/tracking (verifying
+tokens and project ownership for analytics), receives events (ingest package), and serves the
+API description at /api/openapi.json and /api/docs."""
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from services.gateway.auth import Authenticator
+from services.gateway.cors import DashboardCORS
+from services.gateway.docs import api_docs
+from services.gateway.ingest import ingest_routes
+from services.gateway.openapi import openapi_json
+from services.gateway.routes import proxy_routes
 from services.gateway.settings import GatewaySettings
-from services.shared.app import create_service_app
+from services.gateway.web import web_routes
+from services.shared.app import create_service_app, redis_check
+from services.shared.redis import create_redis
+
+
+def upstream_client(base_url: str, settings: GatewaySettings) -> httpx.AsyncClient:
+    """A pooled client for one internal service. trust_env=False: internal calls never go
+    through an HTTP(S)_PROXY from the environment."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds),
+        limits=httpx.Limits(max_connections=settings.upstream_max_connections,
+                            max_keepalive_connections=min(50, settings.upstream_max_connections),
+                            keepalive_expiry=30),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+async def _healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", timeout=2.0)
+    response.raise_for_status()
+
+
+async def users_check(app: Starlette) -> None:
+    await _healthz(app.state.users)
+
+
+async def tracking_check(app: Starlette) -> None:
+    await _healthz(app.state.tracking)
 
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
     settings = settings or GatewaySettings()
-    return create_service_app(settings=settings, routes=[])
+    settings.require("redis_url", "users_url", "tracking_url")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.redis = create_redis(settings.redis_url)
+        app.state.users = upstream_client(settings.users_url, settings)
+        app.state.tracking = upstream_client(settings.tracking_url, settings)
+        app.state.auth = Authenticator(app.state.users, settings)
+        try:
+            yield
+        finally:
+            await app.state.tracking.aclose()
+            await app.state.users.aclose()
+            await app.state.redis.aclose()
+
+    routes = [
+        Route("/api/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
+        Route("/api/docs", api_docs, methods=["GET"], include_in_schema=False),
+        *ingest_routes(),
+        *proxy_routes(),
+        *web_routes(),  # last: the dashboard's catch-all
+    ]
+    app = create_service_app(
+        settings=settings,
+        routes=routes,
+        lifespan=lifespan,
+        ready_checks={"redis": redis_check, "users": users_check, "tracking": tracking_check},
+        middleware=[Middleware(DashboardCORS, origins=settings.cors_origins)],
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per upstream call is noise
+    return app
