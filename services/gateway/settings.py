@@ -12,7 +12,7 @@ from services.shared.settings import ServiceSettings
 
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
-    port: int = 8000
+    port: int = Field(default=8000, description="Port to listen on")
 
     # upstream services (internal network only)
     users_url: str = Field(default="http://127.0.0.1:8001", description="Base URL of the users service")
@@ -26,12 +26,13 @@ class GatewaySettings(ServiceSettings):
 
     # authentication cache: how long a verified token / project owner is trusted without asking users
     auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, description="0 disables the cache")
-    auth_cache_max_entries: int = Field(default=10_000, ge=1)
+    auth_cache_max_entries: int = Field(default=10_000, ge=1, description="Verified tokens kept in memory")
     auth_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout for token/ownership checks")
 
     # CORS for the dashboard API; empty = same origin only (no CORS headers at all).
     # Comma-separated list of origins, e.g. "https://dash.example.com,https://admin.example.com".
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Other origins allowed to call the dashboard API, comma-separated")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -63,6 +64,6 @@ class GatewaySettings(ServiceSettings):
     )
     ingest_key_cache_ttl_seconds: float = Field(default=60.0, ge=0, description="How long a known write key is kept")
     ingest_key_negative_ttl_seconds: float = Field(default=5.0, ge=0, description="How long an unknown key is kept")
-    ingest_key_cache_max_entries: int = Field(default=100_000, ge=1)
+    ingest_key_cache_max_entries: int = Field(default=100_000, ge=1, description="Write keys kept in memory")
     ingest_key_lookup_timeout_seconds: float = Field(default=3.0, gt=0, description="Timeout of a write key lookup")
     ingest_ua_cache_size: int = Field(default=20_000, ge=0, description="Parsed user agents kept in memory (LRU)")

@@ -13,14 +13,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TME_", extra="ignore")
 
-    service_name: str = "tme"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    database_url: str = Field(default="", description="PostgreSQL URL, postgresql://user:pass@host:port/db")
-    redis_url: str = Field(default="", description="Redis URL, redis://host:port/0")
-    db_pool_min: int = 1
-    db_pool_max: int = 10
-    log_level: str = "INFO"
+    service_name: str = Field(default="tme", description="Name in logs, metrics and traces")
+    host: str = Field(default="127.0.0.1", description="Interface to listen on (0.0.0.0 in containers)")
+    port: int = Field(default=8000, description="Port to listen on")
+    database_url: str = Field(
+        default="", description="PostgreSQL URL postgresql://user:pass@host/db (users, tracking, subscriber: required)")
+    redis_url: str = Field(
+        default="", description="Redis URL, redis://host:port/0 (gateway, users, subscriber: required)")
+    db_pool_min: int = Field(default=1, ge=0, description="Connections the PostgreSQL pool keeps open")
+    db_pool_max: int = Field(default=10, ge=1, description="Most connections the PostgreSQL pool opens")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field(default="json", description="json or text")
 
     def require(self, *names: str) -> None:

@@ -9,7 +9,7 @@ from services.shared.settings import ServiceSettings
 
 class SubscriberSettings(ServiceSettings):
     service_name: str = "subscriber"
-    port: int = 8003
+    port: int = Field(default=8003, description="Port to listen on")
 
     consumer_name: str = Field(
         default="", description="Name in the consumer group (TME_CONSUMER_NAME); default <hostname>-<pid>"
@@ -44,7 +44,8 @@ class SubscriberSettings(ServiceSettings):
     subscriber_gauge_interval_seconds: float = Field(default=5.0, gt=0, description="Stream gauges refresh period")
     subscriber_project_cache_seconds: float = Field(default=60.0, ge=0, description="How long a project is known")
     subscriber_partition_months_ahead: int = Field(default=3, ge=1, description="Monthly partitions kept ahead")
-    subscriber_partition_check_seconds: float = Field(default=3600.0, gt=0)
+    subscriber_partition_check_seconds: float = Field(default=3600.0, gt=0,
+                                                      description="How often monthly partitions are ensured")
     subscriber_dead_letter_maxlen: int = Field(default=100_000, ge=100, description="Dead letters kept (approx.)")
     subscriber_idle_consumer_seconds: float = Field(
         default=3600.0, gt=0, description="Consumers idle this long with nothing pending are removed from the group"

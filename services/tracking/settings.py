@@ -9,7 +9,7 @@ from services.shared.settings import ServiceSettings
 
 class TrackingSettings(ServiceSettings):
     service_name: str = "tracking"
-    port: int = 8002
+    port: int = Field(default=8002, description="Port to listen on")
 
     # guards on what one analytics request may ask for
     max_range_days: int = Field(default=1100, ge=1, description="Longest from..to range a query may cover")
