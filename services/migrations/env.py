@@ -21,7 +21,15 @@ def _url() -> str:
     return sqlalchemy_url(url)
 
 
+# Any constant: every migrator (the Helm hook Job, init containers, `tme dev`, several replicas
+# starting at once) takes this lock first, so only one applies migrations and the others then
+# find the schema already at head.
+MIGRATION_LOCK_KEY = 7_345_102_231
+
+
 def _run(connection: Connection) -> None:
+    connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+    connection.commit()  # a session lock: it outlives this transaction, until the connection closes
     context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
