@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup web lint fmt bench clean help
+.PHONY: run test setup web lint fmt bench bench-ingest bench-queries bench-smoke clean help
 
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff"
-	@echo "make bench  - benchmarks under bench/ (not part of the tests)"
+	@echo "make bench  - benchmarks under bench/ (not part of the tests; bench-ingest, bench-queries)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -38,8 +38,18 @@ lint: setup
 fmt: setup
 	$(BIN)/ruff format services tests bench
 
-bench: setup
+bench: bench-ingest bench-queries
+
+bench-ingest: setup
 	$(BIN)/python -m bench.ingest
+
+bench-queries: setup
+	$(BIN)/python -m bench.queries
+
+# both benchmarks at a size that finishes in about two minutes (checks they run, figures are rough)
+bench-smoke: setup
+	$(BIN)/python -m bench.ingest --smoke
+	$(BIN)/python -m bench.queries --smoke
 
 clean:
 	rm -rf $(VENV) .tme tests/.logs services/gateway/static
