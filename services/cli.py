@@ -2,6 +2,7 @@
 
   tme dev       start the whole stack locally (embedded PostgreSQL/Redis unless URLs are set)
   tme migrate   apply database migrations to TME_DATABASE_URL
+  tme demo      fill a demo project with realistic traffic (see `tme demo --help`)
 """
 
 from __future__ import annotations
@@ -42,16 +43,25 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)
+    from services.demo.dev import DemoOffer, demo_enabled
+
+    demo: DemoOffer | None = None
     try:
         stack.start()
         print_sink("tme", "")
         print_sink("tme", f"Track My Events is running: open {stack.gateway_url}/  (API docs: "
                           f"{stack.gateway_url}/api/docs)  Ctrl-C stops everything.")
         print_sink("tme", "")
+        if demo_enabled(args.no_demo):
+            demo = DemoOffer(data_dir=Path(args.data_dir), gateway_url=stack.gateway_url,
+                             database_url=stack.database_url, env=stack.base_env(), sink=print_sink)
+            demo.start()
         stack.supervise()
     except KeyboardInterrupt:
         print_sink("tme", "stopping…")
     finally:
+        if demo is not None:
+            demo.stop()
         stack.stop()
         print_sink("tme", "stopped")
     return 0
@@ -68,11 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="gateway port; users, tracking, subscriber take the next three (default 8000)")
     dev.add_argument("--pg-port", type=int, default=int(os.environ.get("TME_EMBEDDED_PG_PORT", "55432")))
     dev.add_argument("--redis-port", type=int, default=int(os.environ.get("TME_EMBEDDED_REDIS_PORT", "56379")))
+    dev.add_argument("--no-demo", action="store_true",
+                     help="do not load the demo project nor send its live trickle (also TME_DEMO=0)")
     dev.set_defaults(func=_cmd_dev)
 
     migrate = sub.add_parser("migrate", help="apply database migrations to TME_DATABASE_URL")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=_cmd_migrate)
+
+    from services.demo.command import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 

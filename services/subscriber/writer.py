@@ -175,11 +175,11 @@ class EventWriter:
         if links:
             await conn.executemany(_LINK_ALIAS, [(p, a, v) for (p, a), v in sorted(links.items())])
 
-    async def ensure_partitions(self, months_ahead: int) -> int:
+    async def ensure_partitions(self, months_ahead: int, months_back: int = 1) -> int:
         conn = await self.connection()
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
-            created = await conn.fetchval("SELECT tme_ensure_event_partitions(1, $1)", months_ahead)
+            created = await conn.fetchval("SELECT tme_ensure_event_partitions($1, $2)", months_back, months_ahead)
         if created:
             log.info("created %s event partition(s)", created)
         return int(created or 0)
