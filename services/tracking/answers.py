@@ -1,5 +1,11 @@
 """Where an analytics answer comes from: the rollup tables when the question allows it (see
-rollups.py), the raw event table otherwise. Both give the same numbers."""
+rollups/), the raw event table otherwise. Both give the same numbers, except that unique
+visitors over a range of at least `rollup_min_events` events are a HyperLogLog estimate.
+
+Rollups answer when they are enabled, the question has no filter, its range starts and ends on
+UTC hours (and its buckets do: time zones a whole number of hours from UTC, no minute buckets),
+the rollup job has finished a first run, and the range holds at least `rollup_min_events`
+events; smaller ranges are answered exactly from raw events, which is fast at that size."""
 
 from __future__ import annotations
 
@@ -7,26 +13,54 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from services.tracking.buckets import whole_hour_offsets
 from services.tracking.db import Db
 from services.tracking.filters import Condition
 from services.tracking.metrics import ROLLUP_ANSWERS
 from services.tracking.params import TimeRange
 from services.tracking.queries import breakdown, summary, timeseries
+from services.tracking.rollups import read
+from services.tracking.rollups.job import DIMENSIONS
+from services.tracking.settings import TrackingSettings
+
+
+def _on_hours(rng: TimeRange) -> bool:
+    return all(m.timestamp() % 3600 == 0 for m in (rng.start, rng.end))
+
+
+async def _use_rollups(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
+                       interval: str | None = None) -> bool:
+    settings: TrackingSettings = app.state.settings
+    if not settings.rollups_enabled or conditions or not _on_hours(rng):
+        return False
+    if interval is not None and (interval == "minute" or not whole_hour_offsets(rng)):
+        return False
+    events = await read.size(db, project_id, rng)
+    return events is not None and events >= settings.rollup_min_events
 
 
 async def totals(app: Starlette, db: Db, project_id: int, rng: TimeRange,
                  conditions: list[Condition]) -> summary.Totals:
+    if await _use_rollups(app, db, project_id, rng, conditions):
+        ROLLUP_ANSWERS.labels("summary", "rollup").inc()
+        return await read.totals(db, project_id, rng)
     ROLLUP_ANSWERS.labels("summary", "raw").inc()
     return await summary.raw_totals(db, project_id, rng, conditions)
 
 
 async def series_counts(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
                         metric: str, interval: str) -> dict[int, int]:
+    if await _use_rollups(app, db, project_id, rng, conditions, interval):
+        ROLLUP_ANSWERS.labels("timeseries", "rollup").inc()
+        return await read.series_counts(db, project_id, rng, metric, interval)
     ROLLUP_ANSWERS.labels("timeseries", "raw").inc()
     return await timeseries.raw_counts(db, project_id, rng, conditions, metric, interval)
 
 
 async def breakdown_rows(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
                          by: str, limit: int, after: tuple[int, str | None] | None) -> list[dict[str, Any]]:
+    if by in DIMENSIONS and await _use_rollups(app, db, project_id, rng, conditions):
+        ROLLUP_ANSWERS.labels("breakdown", "rollup").inc()
+        return await read.breakdown_rows(db, project_id, rng, by, limit, after)
     ROLLUP_ANSWERS.labels("breakdown", "raw").inc()
     return await breakdown.raw_breakdown(db, project_id, rng, conditions, by, limit, after)

@@ -4,6 +4,7 @@ the caller and forwards `/api/projects/{id}/...` here."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,7 @@ from starlette.applications import Starlette
 
 from services.shared.app import create_service_app, postgres_check
 from services.shared.db import create_pool
+from services.tracking.rollups.job import run_periodically
 from services.tracking.routes import tracking_routes
 from services.tracking.settings import TrackingSettings
 
@@ -23,9 +25,16 @@ def create_app(settings: TrackingSettings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
                                            max_size=settings.db_pool_max)
+        stop = asyncio.Event()
+        job = (asyncio.create_task(run_periodically(settings, stop), name="tme-rollups")
+               if settings.rollup_interval_seconds > 0 else None)
         try:
             yield
         finally:
+            stop.set()
+            if job is not None:  # a run cut short rolls back; the next one redoes it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(job, timeout=5)
             await app.state.pool.close()
 
     return create_service_app(settings=settings, routes=tracking_routes(), lifespan=lifespan,

@@ -62,6 +62,26 @@ def _local_midnight_epoch(day: dt.date, tz: zoneinfo.ZoneInfo) -> int:
     return _epoch(dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC))
 
 
+def bucket_of(moment: dt.datetime, interval: str, tz: zoneinfo.ZoneInfo) -> int:
+    """The start (epoch seconds) of the bucket `moment` falls in: the Python twin of bucket_sql."""
+    if interval in _SECONDS:
+        return _elapsed_bucket(moment, _SECONDS[interval], tz)
+    return _local_midnight_epoch(_calendar_start(moment.astimezone(tz).date(), interval), tz)
+
+
+def whole_hour_offsets(rng: TimeRange) -> bool:
+    """Whether `tz` is a whole number of hours from UTC throughout the range (sampled every
+    6 hours and at both ends), so its hour, day, week and month buckets start on UTC hours."""
+    moment = rng.start
+    while True:
+        offset = moment.astimezone(rng.tz).utcoffset()
+        if offset is None or offset.total_seconds() % 3600:
+            return False
+        if moment >= rng.end:
+            return True
+        moment = min(moment + dt.timedelta(hours=6), rng.end)
+
+
 def series(rng: TimeRange, interval: str, max_buckets: int) -> list[int]:
     """The start (epoch seconds) of every bucket overlapping the range, in order."""
     estimate = (rng.end - rng.start).total_seconds() / _APPROX[interval]

@@ -33,3 +33,8 @@ class TrackingSettings(ServiceSettings):
         description="Rows inserted up to this long before the watermark are looked at again (late commits)",
     )
     rollups_enabled: bool = Field(default=True, description="Answer dashboard queries from rollups when possible")
+    rollup_min_events: int = Field(
+        default=10_000, ge=0,
+        description="Ranges with fewer events are answered exactly from raw events; from this size on, rollups "
+                    "answer and unique visitors are a HyperLogLog estimate (standard error 3.3%)",
+    )

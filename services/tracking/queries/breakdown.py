@@ -1,6 +1,7 @@
 """`stats/breakdown`: visitors and events per value of one dimension, from raw events.
 
-Rows are sorted by visitors (descending), then value (ascending, an absent value first), and
+Rows are sorted by visitors (descending), then value (ascending by code point whatever the
+database's collation, an absent value first), and
 paginated by keyset on exactly that order, so walking the pages of an unchanged data set never
 skips or repeats a row. `page` counts page views by URL path; `entryPage` / `exitPage` count
 sessions by the path of their first / last page view (`events` is then the number of sessions).
@@ -35,7 +36,7 @@ def _keyset(params: Params, after: tuple[int, str | None] | None) -> str:
     if value is None:
         later = "value IS NOT NULL"
     else:
-        later = f"value > {params.add(value, 'text')}"
+        later = 'value COLLATE "C" > ' + params.add(value, "text")
     return f"(visitors < {v} OR (visitors = {v} AND {later}))"
 
 
@@ -57,7 +58,7 @@ async def raw_breakdown(db: Db, project_id: int, rng: TimeRange, conditions: lis
             FROM events e WHERE {where}{only}{not_null} GROUP BY 1"""
     sql = f"""SELECT value, visitors, events FROM ({grouped}) g
         WHERE {_keyset(params, after)}
-        ORDER BY visitors DESC, value ASC NULLS FIRST
+        ORDER BY visitors DESC, value COLLATE "C" ASC NULLS FIRST
         LIMIT {params.add(limit + 1)}"""
     rows = await db.fetch(sql, params.values)
     return [{"value": r["value"], "visitors": r["visitors"], "events": r["events"]} for r in rows]

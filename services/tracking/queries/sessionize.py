@@ -38,6 +38,7 @@ def sessions_ctes(where: str) -> str:
     ),
     sessions AS (
         SELECT skey,
+               min(grp) AS grp,
                min(visitor_id) AS visitor_id,
                min(event_time) AS started_at,
                max(event_time) AS ended_at,

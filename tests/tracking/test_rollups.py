@@ -1,0 +1,241 @@
+"""Rollups answer like raw events: a seeded random data set (sessions with and without an SDK
+sessionId, sessions crossing midnight and a DST change, bots, identify calls) is rolled up by
+the job, then a second tracking instance that answers from rollups at any size is compared with
+the main one (raw at this size) on summaries, timeseries and breakdowns in several time zones.
+Everything is equal, except unique visitors over several hours: a HyperLogLog estimate whose
+error at these sizes stays within one or two visitors. Questions rollups cannot answer (filters,
+time zones not a whole number of hours from UTC, ranges off the hour) fall back to raw events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Database
+
+from services.devstack import DevStack
+from services.shared.embedded import free_port
+from services.tracking.rollups.hll import estimate
+from services.tracking.rollups.job import run_once
+from services.tracking.settings import TrackingSettings
+
+from .conftest import Events, Project, register
+
+PAGES = ["/", "/pricing", "/blog", "/blog/rollups", "/docs", "/signup"]
+REFERRERS = [None, None, "www.google.com", "news.ycombinator.com", "t.co"]
+BROWSERS = ["Firefox", "Chrome", "Safari"]
+START = dt.datetime(2026, 3, 26, 18, 0, tzinfo=dt.UTC)  # around the spring-forward night in Europe
+
+
+@pytest.fixture(scope="module")
+def rollup_url(stack: DevStack) -> Iterator[str]:
+    """A tracking instance that answers from rollups whatever the size (its own job is off)."""
+    key = "tracking-rollups"
+    svc = stack.start_service("tracking", key=key, port=free_port(),
+                              env={"TME_ROLLUP_MIN_EVENTS": "0", "TME_ROLLUP_INTERVAL_SECONDS": "0"})
+    try:
+        yield svc.url
+    finally:
+        svc.stop()
+        stack.services.pop(key, None)
+
+
+def roll_up(database_url: str) -> None:
+    asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
+
+
+def _seed(project: Project, seed: int = 4) -> None:
+    rnd = random.Random(seed)
+    ev = project.events
+    rows = []
+    for n in range(60):
+        visitor = f"visitor-{rnd.randrange(25)}"
+        user = f"user-{visitor}" if rnd.random() < 0.2 else None
+        sdk_session = f"sdk-{n}" if rnd.random() < 0.5 else None
+        moment = START + dt.timedelta(minutes=rnd.randrange(0, 4 * 24 * 60))
+        common = {"visitor": visitor, "user": user, "session_id": sdk_session,
+                  "browser": rnd.choice(BROWSERS), "os": rnd.choice(["Linux", "macOS", "iOS"]),
+                  "device_type": rnd.choice(["desktop", "mobile"])}
+        referrer = rnd.choice(REFERRERS)
+        utm = rnd.choice([None, "newsletter"])
+        for _ in range(rnd.randrange(1, 7)):
+            kind = rnd.random()
+            if kind < 0.65:
+                rows.append(ev.row(moment, path=rnd.choice(PAGES), referrer_host=referrer, utm_source=utm,
+                                   utm_medium="email" if utm else None, **common))
+            elif kind < 0.9:
+                rows.append(ev.row(moment, rnd.choice(["Signup", "Purchase"]), properties={"n": n}, **common))
+            else:
+                rows.append(ev.row(moment, "IDENTIFY", **common))
+            # gaps of up to 50 minutes: visitors without a sessionId get new sessions
+            moment += dt.timedelta(minutes=rnd.choice([0, 1, 5, 20, 29, 31, 50]), seconds=rnd.randrange(60))
+    rows.append(ev.row(START + dt.timedelta(hours=30), path="/", visitor="crawler", is_bot=True, device_type="bot"))
+    # one session across local midnight of the DST day, one SDK session across UTC midnight
+    rows += [ev.row("2026-03-28 22:50", path="/", visitor="night"), ev.row("2026-03-28 23:10", path="/docs",
+                                                                          visitor="night")]
+    rows += [ev.row("2026-03-28 23:40", path="/", visitor="owl", session_id="long"),
+             ev.row("2026-03-29 00:55", path="/blog", visitor="owl", session_id="long")]
+    ev.insert(rows)
+
+
+def _get(base: str, project: Project, section: str, **params: Any) -> dict[str, Any]:
+    query = {k.rstrip("_"): v for k, v in params.items()}
+    response = httpx.get(f"{base}/api/projects/{project.id}/{section}", params=query,
+                         headers={"X-TME-Project-Id": str(project.id)}, timeout=30)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _close(rollup: int, raw: int) -> bool:
+    return abs(rollup - raw) <= max(1, round(raw * 0.05))
+
+
+def _rollup_answers(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    return sum(float(v) for v in re.findall(r'tme_analytics_rollup_answers_total\{[^}]*source="rollup"[^}]*\} (\S+)',
+                                             text))
+
+
+RANGES = [
+    {"from_": "2026-03-26", "to": "2026-03-31"},
+    {"from_": "2026-03-27", "to": "2026-03-30", "tz": "Europe/Berlin"},  # the spring-forward day inside
+    {"from_": "2026-03-29", "to": "2026-03-29", "tz": "Europe/Berlin"},  # a 23-hour day
+    {"from_": "2026-03-28T13:00:00Z", "to": "2026-03-29T07:00:00Z"},  # hours cutting through sessions
+    {"from_": "2026-03-27", "to": "2026-03-29", "tz": "America/New_York"},
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(gateway_url: str, db: Database, database_url: str) -> Iterator[Project]:
+    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+        project_id, token = register(client)
+        project = Project(project_id, token, client, Events(db, project_id))
+        _seed(project)
+        roll_up(database_url)
+        yield project
+
+
+@pytest.mark.parametrize("rng", RANGES)
+def test_summary_from_rollups_equals_raw(seeded: Project, rollup_url: str, tracking_url: str, rng: dict) -> None:
+    before = _rollup_answers(rollup_url)
+    fast, raw = _get(rollup_url, seeded, "stats/summary", **rng), _get(tracking_url, seeded, "stats/summary", **rng)
+    assert _rollup_answers(rollup_url) == before + 2  # this period and the previous one
+    assert raw["events"]["value"] > 0
+    for metric in ("events", "pageviews", "sessions", "bounceRate", "avgSessionDuration", "viewsPerSession"):
+        assert fast[metric] == raw[metric], metric
+    for period in ("value", "previous"):
+        assert _close(fast["visitors"][period], raw["visitors"][period])
+
+
+@pytest.mark.parametrize("rng", RANGES)
+@pytest.mark.parametrize("interval", ["hour", "day", "week"])
+def test_timeseries_from_rollups_equals_raw(seeded: Project, rollup_url: str, tracking_url: str, rng: dict,
+                                            interval: str) -> None:
+    for metric in ("events", "pageviews", "sessions", "visitors"):
+        params = {**rng, "metric": metric, "interval": interval}
+        fast = _get(rollup_url, seeded, "stats/timeseries", **params)
+        raw = _get(tracking_url, seeded, "stats/timeseries", **params)
+        assert [p["bucket"] for p in fast["points"]] == [p["bucket"] for p in raw["points"]]
+        for a, b in zip(fast["points"], raw["points"], strict=True):
+            if metric == "visitors" and interval != "hour":
+                assert _close(a["value"], b["value"]), (metric, a, b)
+            else:
+                assert a["value"] == b["value"], (metric, a, b)
+
+
+def _walk(base: str, project: Project, by: str, rng: dict, limit: int) -> list[dict]:
+    rows: list[dict] = []
+    cursor = None
+    while True:
+        page = {"cursor": cursor} if cursor else {}
+        body = _get(base, project, "stats/breakdown", by=by, limit=limit, **rng, **page)
+        rows += body["rows"]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            return rows
+
+
+@pytest.mark.parametrize("by", ["event", "page", "referrer", "source", "utmSource", "utmMedium", "browser", "os",
+                                "device"])
+def test_breakdowns_from_rollups_equal_raw(seeded: Project, rollup_url: str, tracking_url: str, by: str) -> None:
+    for rng in RANGES[:4]:
+        fast = _walk(rollup_url, seeded, by, rng, limit=2)
+        raw = _walk(tracking_url, seeded, by, rng, limit=100)
+        assert len({r["value"] for r in fast}) == len(fast), "a page repeated a row"
+        assert {r["value"]: r["events"] for r in fast} == {r["value"]: r["events"] for r in raw}
+        raw_visitors = {r["value"]: r["visitors"] for r in raw}
+        for row in fast:
+            assert _close(row["visitors"], raw_visitors[row["value"]]), (by, row)
+        assert [r["visitors"] for r in fast] == sorted((r["visitors"] for r in fast), reverse=True)
+
+
+def test_questions_rollups_cannot_answer_fall_back_to_raw(seeded: Project, rollup_url: str,
+                                                          tracking_url: str) -> None:
+    before = _rollup_answers(rollup_url)
+    questions = [
+        ("stats/summary", {"from_": "2026-03-27", "to": "2026-03-29", "tz": "Asia/Kolkata"}),
+        ("stats/timeseries", {"from_": "2026-03-27", "to": "2026-03-29", "tz": "Asia/Kolkata", "interval": "hour"}),
+        ("stats/timeseries", {"from_": "2026-03-28", "to": "2026-03-28", "interval": "minute"}),
+        ("stats/summary", {"from_": "2026-03-28T13:30:00Z", "to": "2026-03-29T07:00:00Z"}),
+        ("stats/summary", {"from_": "2026-03-26", "to": "2026-03-31",
+                           "filters": '[{"field": "prop:n", "op": "set"}]'}),
+        ("stats/breakdown", {"from_": "2026-03-26", "to": "2026-03-31", "by": "browser",
+                             "filters": '[{"field": "browser", "op": "eq", "value": "Chrome"}]'}),
+        ("stats/breakdown", {"from_": "2026-03-26", "to": "2026-03-31", "by": "entryPage"}),
+    ]
+    for section, params in questions:
+        assert _get(rollup_url, seeded, section, **params) == _get(tracking_url, seeded, section, **params)
+    assert _rollup_answers(rollup_url) == before
+
+
+def test_late_rows_are_rolled_up_and_runs_are_idempotent(project: Project, rollup_url: str, tracking_url: str,
+                                                         db: Database, database_url: str) -> None:
+    ev = project.events
+    ev.insert([ev.row("2026-02-02 10:00", visitor="a"), ev.row("2026-02-02 10:10", visitor="a", path="/x")])
+    roll_up(database_url)
+    # a row committed late: stored with a created_at from before the last run (a long transaction)
+    db.execute("INSERT INTO events (project_id, event_time, message_id, type, event_name, anonymous_id, path, "
+               "received_at, created_at) VALUES ($1, '2026-02-02 10:20+00', 'late-1', 'page', 'PAGE_VIEW', 'a', '/y', "
+               "now(), now() - interval '10 seconds')", project.id)
+    roll_up(database_url)
+    roll_up(database_url)
+    week = {"from_": "2026-02-02", "to": "2026-02-02"}
+    fast, raw = _get(rollup_url, project, "stats/summary", **week), _get(tracking_url, project, "stats/summary", **week)
+    assert fast == raw
+    assert fast["pageviews"]["value"] == 3 and fast["sessions"]["value"] == 1
+    assert fast["avgSessionDuration"]["value"] == 1200.0
+    assert db.fetchval("SELECT count(*) FROM rollup_hours WHERE project_id = $1", project.id) == 1
+    assert db.fetchval("SELECT count(*) FROM rollup_sessions WHERE project_id = $1", project.id) == 1
+
+    # a later run touching two days with an untouched day between them leaves that day alone
+    ev.insert([ev.row("2026-02-03 09:00", visitor="b", path="/x"), ev.row("2026-02-05 09:00", visitor="c")])
+    roll_up(database_url)
+    ev.insert([ev.row("2026-02-02 23:00", visitor="d", path="/x"), ev.row("2026-02-05 23:00", visitor="e")])
+    roll_up(database_url)
+    span = {"from_": "2026-02-01", "to": "2026-02-06", "by": "page"}
+    fast, raw = _get(rollup_url, project, "stats/breakdown", **span), _get(tracking_url, project, "stats/breakdown",
+                                                                           **span)
+    assert fast["rows"] == raw["rows"] == [{"value": "/", "visitors": 3, "events": 3},
+                                           {"value": "/x", "visitors": 3, "events": 3},
+                                           {"value": "/y", "visitors": 1, "events": 1}]
+
+
+def test_visitor_sketches_estimate_within_the_documented_error(db: Database) -> None:
+    def sketch(low: int, high: int) -> Any:
+        return db.fetchval("SELECT tme_hll_sketch(array_agg(tme_hll_pos('visitor-' || g))) "
+                           "FROM generate_series($1::int, $2::int) g", low, high)
+
+    for n in (1, 7, 100, 3_000, 60_000):
+        assert abs(estimate(sketch(1, n).bytes) - n) <= max(0.5, 3 * 0.033 * n), n
+    merged = db.fetchval("SELECT bit_or(s) FROM (SELECT tme_hll_sketch(array_agg(tme_hll_pos('visitor-' || g))) AS s "
+                         "FROM generate_series(1, 40000) g GROUP BY g % 7) x")
+    assert abs(estimate(merged.bytes) - 40_000) <= 3 * 0.033 * 40_000
+    empty = db.fetchval("SELECT tme_hll_sketch(ARRAY[]::int[])")
+    assert estimate(empty.bytes) == 0
