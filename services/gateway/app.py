@@ -23,17 +23,21 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.web import web_routes
 from services.shared.app import create_service_app, redis_check
 from services.shared.redis import create_redis
+from services.shared.tracing_http import traced_transport
 
 
-def upstream_client(base_url: str, settings: GatewaySettings) -> httpx.AsyncClient:
+def upstream_client(base_url: str, settings: GatewaySettings, peer: str) -> httpx.AsyncClient:
     """A pooled client for one internal service. trust_env=False: internal calls never go
-    through an HTTP(S)_PROXY from the environment."""
+    through an HTTP(S)_PROXY from the environment. With tracing on, each call carries the trace
+    context (traceparent header) under a client span."""
+    limits = httpx.Limits(max_connections=settings.upstream_max_connections,
+                          max_keepalive_connections=min(50, settings.upstream_max_connections),
+                          keepalive_expiry=30)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds),
-        limits=httpx.Limits(max_connections=settings.upstream_max_connections,
-                            max_keepalive_connections=min(50, settings.upstream_max_connections),
-                            keepalive_expiry=30),
+        limits=limits,
+        transport=traced_transport(peer, limits),
         follow_redirects=False,
         trust_env=False,
     )
@@ -59,8 +63,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.redis = create_redis(settings.redis_url)
-        app.state.users = upstream_client(settings.users_url, settings)
-        app.state.tracking = upstream_client(settings.tracking_url, settings)
+        app.state.users = upstream_client(settings.users_url, settings, "users")
+        app.state.tracking = upstream_client(settings.tracking_url, settings, "tracking")
         app.state.auth = Authenticator(app.state.users, settings)
         try:
             yield

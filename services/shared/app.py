@@ -18,8 +18,10 @@ from services.shared.errors import exception_handlers
 from services.shared.jsonutil import JSONResponse
 from services.shared.logging import configure_logging
 from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.monitor import monitoring
 from services.shared.settings import ServiceSettings
-from services.shared.tracing import configure_tracing
+from services.shared.tracing import configure_tracing, tracing_enabled
+from services.shared.tracing_http import TracingMiddleware
 
 ReadyCheck = Callable[[Starlette], Awaitable[Any]]
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
@@ -70,11 +72,12 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
-        if lifespan is None:
+        async with contextlib.AsyncExitStack() as stack:
+            if lifespan is not None:
+                await stack.enter_async_context(lifespan(app))
+            await stack.enter_async_context(
+                monitoring(app, settings.service_name, ready_checks or {}, settings.monitor_interval_seconds))
             yield
-        else:
-            async with lifespan(app):
-                yield
 
     base_routes: list[BaseRoute] = [
         Route("/healthz", healthz, include_in_schema=False),
@@ -85,7 +88,11 @@ def create_service_app(
         routes=[*base_routes, *routes],
         lifespan=_lifespan,
         exception_handlers=exception_handlers,
-        middleware=[Middleware(MetricsMiddleware, service=settings.service_name), *middleware],
+        middleware=[
+            Middleware(MetricsMiddleware, service=settings.service_name),
+            *([Middleware(TracingMiddleware, service=settings.service_name)] if tracing_enabled() else []),
+            *middleware,
+        ],
     )
     app.state.settings = settings
     return app

@@ -1,5 +1,10 @@
-"""Structured logging: one JSON object per line, carrying the OpenTelemetry trace and span
-ids when a span is active. Never log secrets: callers pass ids, not tokens or passwords."""
+"""Structured logging: one JSON object per line (`ts`, `level`, `service`, `logger`, `msg`, the
+call's extra fields, `exc` for a traceback), carrying the OpenTelemetry `trace_id` and `span_id`
+when a span is active (tracing on, inside a request or a subscriber batch).
+
+Never log secrets: callers pass ids, not tokens or passwords. As a safety net, an extra field
+whose name says it holds a secret (password, token, secret, authorization, cookie, key) is
+written as "[redacted]"."""
 
 from __future__ import annotations
 
@@ -11,7 +16,15 @@ from typing import Any
 import orjson
 from opentelemetry import trace
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "color_message",  # uvicorn's copy of the message with ANSI colours
+}
+_SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "key")
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +46,7 @@ class JsonFormatter(logging.Formatter):
             entry["span_id"] = format(ctx.span_id, "016x")
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = "[redacted]" if _is_secret(key) else value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

@@ -1,6 +1,7 @@
-"""Prometheus metrics: an ASGI middleware recording request count/latency per route template
-(never raw paths), and the `/metrics` endpoint. Multi-process safe when
-PROMETHEUS_MULTIPROC_DIR is set (several uvicorn workers)."""
+"""Prometheus metrics: a pure ASGI middleware recording request count/latency per route template
+(never raw paths: the template of the route Starlette's router matched, read from the scope),
+and the `/metrics` endpoint. Multi-process safe when PROMETHEUS_MULTIPROC_DIR is set (several
+uvicorn workers; services/shared/serve.py sets it up)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
@@ -33,19 +33,17 @@ HTTP_LATENCY = Histogram(
 
 
 def _route_template(scope: Scope) -> str:
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+    """The template of the route that handled the request ("/api/projects/{project_id}"), which
+    Starlette's router leaves in the scope; "unmatched" when no route took it (404)."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,10 +61,19 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = _route_template(scope)
-            method = scope["method"]
-            HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - start)
+            self._record(scope["method"], _route_template(scope), status, time.perf_counter() - start)
+
+    def _record(self, method: str, route: str, status: int, seconds: float) -> None:
+        # labels() hashes and looks up the label tuple; the children are kept per combination
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                        HTTP_LATENCY.labels(self.service, method, route))
+            if len(self._children) < 10_000:  # bounded: methods x route templates x statuses
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def metrics_payload() -> bytes:

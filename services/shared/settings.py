@@ -24,6 +24,8 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1, description="Most connections the PostgreSQL pool opens")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field(default="json", description="json or text")
+    monitor_interval_seconds: float = Field(
+        default=15.0, description="how often dependency and pool metrics are sampled (0: never)")
 
     def require(self, *names: str) -> None:
         """Fail at start-up, naming the variable, when a required setting is empty."""

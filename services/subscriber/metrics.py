@@ -26,6 +26,13 @@ RECLAIMED = Counter("tme_subscriber_reclaimed_total", "Entries reclaimed from ot
 RETRIES = Counter("tme_subscriber_retries_total", "Failed attempts that will be retried", ["dependency"])
 PERSONS = Counter("tme_subscriber_person_updates_total", "identify/alias updates applied", ["kind"])
 TRIMMED = Counter("tme_subscriber_trimmed_entries_total", "Acknowledged entries trimmed from the stream")
+# every label value exists from the start, at zero: rates and alerts see the first increment
+for _reason in ("unreadable", "unknown_project", "refused"):
+    DEAD_LETTERED.labels(_reason)
+for _dependency in ("postgres", "redis"):
+    RETRIES.labels(_dependency)
+for _kind in ("identify", "alias"):
+    PERSONS.labels(_kind)
 
 STREAM_LENGTH = Gauge("tme_subscriber_stream_length", "Entries in the event stream (XLEN)",
                       multiprocess_mode="livemax")

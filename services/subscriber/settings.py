@@ -14,7 +14,10 @@ class SubscriberSettings(ServiceSettings):
     consumer_name: str = Field(
         default="", description="Name in the consumer group (TME_CONSUMER_NAME); default <hostname>-<pid>"
     )
-    subscriber_read_count: int = Field(default=200, ge=1, description="Stream entries read per XREADGROUP")
+    subscriber_read_count: int = Field(
+        default=1000, ge=1,
+        description="Most stream entries read per XREADGROUP (fewer when entries carry big batches: max_batch_events)",
+    )
     subscriber_block_ms: int = Field(default=500, ge=1, description="How long one XREADGROUP waits for entries")
     subscriber_max_batch_events: int = Field(
         default=20_000, ge=100,

@@ -35,6 +35,7 @@ def create_app(settings: UsersSettings | None = None) -> Starlette:
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_max)
         redis = create_redis(settings.redis_url)
         app.state.redis = redis
+        app.state.engine = engine  # pool metrics (shared/monitor.py)
         app.state.users = UsersState(
             settings=settings,
             engine=engine,
