@@ -113,7 +113,8 @@ def echo_gateway(stack: DevStack, echo_url: str) -> Iterator[ExtraGateway]:
     """A gateway whose users and tracking upstreams are the echo server; upstream timeout 1 s;
     the dashboard API allows CORS from https://dash.example.com."""
     env = {"TME_USERS_URL": echo_url, "TME_TRACKING_URL": echo_url, "TME_UPSTREAM_TIMEOUT_SECONDS": "1",
-           "TME_CORS_ORIGINS": "https://dash.example.com", "TME_LOG_LEVEL": "WARNING"}
+           "TME_CORS_ORIGINS": "https://dash.example.com", "TME_LOG_LEVEL": "WARNING",
+           "TME_WORKERS": "1"}  # one process: the tests count the lookups its token cache saves
     with ExtraGateway(stack, env) as gateway:
         yield gateway
 

@@ -29,30 +29,39 @@ Fields = dict[bytes, bytes]
 
 
 class _PipelinedAppender:
-    """Collects XADDs during one event-loop turn and sends them as one pipeline."""
+    """Collects XADDs during one event-loop turn and sends them as one pipeline. One timer per
+    pipeline (not one per request) answers its waiters with TimeoutError after `max_wait`."""
 
     def __init__(self) -> None:
         self._waiting: list[tuple[Fields, asyncio.Future[bytes]]] = []
         self._scheduled = False
         self._flushes: set[asyncio.Future[None]] = set()  # keeps running flushes referenced
 
-    async def append(self, redis: aioredis.Redis, fields: Fields, max_wait: float) -> bytes:
+    def append(self, redis: aioredis.Redis, fields: Fields, max_wait: float) -> asyncio.Future[bytes]:
+        """A future of the entry id. Cancelling it (the client went away) leaves the shared
+        pipeline alone."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes] = loop.create_future()
         self._waiting.append((fields, future))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush_soon, redis)
-        # shielded: giving up on a slow Redis must not cancel the pipeline other requests share
-        async with asyncio.timeout(max_wait):
-            return await asyncio.shield(future)
+            loop.call_soon(self._flush_soon, redis, max_wait)
+        return future
 
-    def _flush_soon(self, redis: aioredis.Redis) -> None:
+    def _flush_soon(self, redis: aioredis.Redis, max_wait: float) -> None:
         self._scheduled = False
         batch, self._waiting = self._waiting, []
         flush = asyncio.ensure_future(self._flush(redis, batch))
+        timer = asyncio.get_running_loop().call_later(max_wait, self._expire, batch)
         self._flushes.add(flush)
         flush.add_done_callback(self._flushes.discard)
+        flush.add_done_callback(lambda _: timer.cancel())
+
+    @staticmethod
+    def _expire(batch: list[tuple[Fields, asyncio.Future[bytes]]]) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(TimeoutError("Redis did not answer in time"))
 
     @staticmethod
     async def _flush(redis: aioredis.Redis, batch: list[tuple[Fields, asyncio.Future[bytes]]]) -> None:
