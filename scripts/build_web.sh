@@ -22,7 +22,7 @@ if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.
   exit 1
 fi
 
-# newer_than OUTPUT PATH... : true when OUTPUT is missing or any file under PATHs is newer
+# stale OUTPUT PATH... : true when OUTPUT is missing or any file under PATHs is newer
 stale() {
   local output="$1"; shift
   [[ $FORCE == 1 || ! -e "$output" ]] && return 0
@@ -38,7 +38,9 @@ install_deps() {
 }
 
 SDK="$GATEWAY/sdk"
-if stale "$GATEWAY/static/sdk/tme.js" "$SDK/src" "$SDK/build.mjs" "$SDK/package.json" "$SDK/package-lock.json"; then
+SDK_SOURCES=("$SDK/src" "$SDK/build.mjs" "$SDK/package.json" "$SDK/package-lock.json")
+# two outputs: the script-tag bundle the gateway serves and the npm package's entry (dist/)
+if stale "$GATEWAY/static/sdk/tme.js" "${SDK_SOURCES[@]}" || stale "$SDK/dist/index.js" "${SDK_SOURCES[@]}"; then
   install_deps "$SDK"
   (cd "$SDK" && node build.mjs)
 else

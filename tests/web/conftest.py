@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "services" / "gateway" / "static"
+SHOTS = ROOT / "docs" / "screenshots"
+# The README's screenshots are regenerated only on demand (TME_SCREENSHOTS=1), so that an
+# ordinary test run does not rewrite docs/screenshots/ (PNGs differ by dates and ids every run).
+TAKE_SCREENSHOTS = os.environ.get("TME_SCREENSHOTS") == "1"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -51,3 +57,15 @@ def browser(built_web: Path) -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """Save docs/screenshots/NAME.png of the whole page, when TME_SCREENSHOTS=1."""
+    if TAKE_SCREENSHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def stat(page: Any, metric: str) -> Any:
+    """The value of one summary card of the dashboard (`pageviews`, `visitors`, ...)."""
+    return page.get_by_test_id(f"stat-{metric}")

@@ -7,7 +7,8 @@ shows it; a visitor browses it, navigates in-app (pushState, a replaceState to t
 sends a custom event, identifies, and leaves (sendBeacon). The setup page turns to "received";
 the dashboard shows those page views, the custom event and the page breakdown; clicking a page
 adds a filter; funnels, the explorer, the person view, realtime and the CSV export show the
-events. Screenshots of each main page go to docs/screenshots/."""
+events. With TME_SCREENSHOTS=1 the screenshots of each main page in docs/screenshots/ are
+regenerated (`TME_SCREENSHOTS=1 .venv/bin/pytest tests/web`); a normal run leaves them alone."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from typing import Any
 import httpx
 import pytest
 from conftest import unique_email
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from .conftest import ROOT, VISITOR_UA
+from .conftest import VISITOR_UA, shot, stat
 
-SHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "a long enough password"
+NEW_PASSWORD = "an even longer password"
 TIMEOUT_MS = 20_000
 
 SHOP_HTML = """<!doctype html>
@@ -107,15 +108,6 @@ def shop() -> Iterator[ShopSite]:
     site.close()
 
 
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def stat(page: Page, metric: str) -> Any:
-    return page.get_by_test_id(f"stat-{metric}")
-
-
 def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url: str, shop: ShopSite,
                                                       tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, timezone_id="Europe/Paris",
@@ -148,6 +140,12 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     assert write_key.startswith("wk_")
     snippet = app.get_by_label("Script tag").inner_text()
     assert snippet == f'<script defer src="{gateway_url}/sdk/tme.js" data-write-key="{write_key}"></script>'
+    npm = app.get_by_label("npm usage").inner_text()
+    assert 'import { init } from "tme-js"' in npm
+    assert f'init({{ writeKey: "{write_key}", host: "{gateway_url}" }})' in npm
+    curl = app.get_by_label("curl").inner_text()  # the Segment-compatible HTTP API, write key as Basic user
+    assert f"{gateway_url}/v1/track" in curl and f"-u '{write_key}:'" in curl
+    expect(app.get_by_text(f"{gateway_url}/v1/", exact=True)).to_be_visible()
     shot(app, "setup-waiting")
 
     # --- a visitor on the customer's site (another origin), with the snippet exactly as shown
@@ -160,6 +158,7 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     visitor_ctx.on("request", lambda r: batches.append(r) if r.url == f"{gateway_url}/v1/batch" else None)
     visitor.goto(f"{shop.url}/shop/?utm_source=newsletter")
     visitor.wait_for_function("window.tme && typeof window.tme.track === 'function'")
+    assert visitor.evaluate("['track', 'identify', 'page', 'reset'].every((m) => typeof tme[m] === 'function')")
     visitor.get_by_role("link", name="Pricing").click()
     visitor.get_by_role("button", name="Save filters (replaceState, same URL)").click()  # no extra page view
     visitor.get_by_role("button", name="Sign up").click()
@@ -180,6 +179,8 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     visitor.goto(f"{shop.url}/plain")  # same origin, no SDK: read what the beacon spy recorded
     beacons = visitor.evaluate("JSON.parse(localStorage.getItem('test.beacons') || '[]')")
     assert beacons == [{"ok": True, "names": ["identify", "Purchase"]}], beacons
+    assert visitor_ctx.cookies() == []  # the anonymous id lives in localStorage: no cookie at all
+    assert visitor.evaluate("localStorage.getItem('tme.aid')") == anonymous_id
     visitor.close()
 
     # --- the setup page notices the first event
@@ -311,7 +312,19 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     app.get_by_role("button", name="Create project").click()
     row = app.locator(".project-row").filter(has_text="Second site")
     expect(row).to_be_visible()
-    expect(app.get_by_label("Project", exact=True).locator("option", has_text="Second site")).to_have_count(1)
+    expect(app.get_by_label("Current project").locator("option", has_text="Second site")).to_have_count(1)
+    # the switcher opens the other project (keeping the section and the view's range); a project
+    # without events says what to do
+    switcher = app.get_by_label("Current project")
+    switcher.select_option(label="Second site")
+    expect(app).to_have_url(re.compile(rf"/projects/(?!{project_id}/)\d+/dashboard"))
+    expect(app.get_by_text("No events in last 7 days")).to_be_visible()
+    expect(app.get_by_role("link", name="Set up tracking")).to_be_visible()
+    shot(app, "dashboard-empty")
+    switcher.select_option(label="Ada's project")
+    expect(app).to_have_url(re.compile(rf"/projects/{project_id}/dashboard"))
+    expect(stat(app, "pageviews")).to_have_text("3")
+    app.get_by_role("navigation", name="Account").get_by_role("link", name="Projects").click()
     old_key = row.locator("code").inner_text()
     row.get_by_role("button", name="Rotate key").click()
     expect(row.locator("code")).not_to_have_text(old_key)
@@ -329,6 +342,14 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     app.get_by_label("Name").fill("Ada Lovelace")
     app.get_by_role("button", name="Save name").click()
     expect(app.get_by_text("Name saved.")).to_be_visible()
+    app.get_by_label("Current password").fill("not my password")
+    app.get_by_label("New password").fill(NEW_PASSWORD)
+    app.get_by_role("button", name="Change password").click()
+    expect(app.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    expect(app.get_by_text("is incorrect", exact=True)).to_be_visible()
+    app.get_by_label("Current password").fill(PASSWORD)
+    app.get_by_role("button", name="Change password").click()
+    expect(app.get_by_text("Password changed.", exact=False)).to_be_visible()
     shot(app, "profile")
 
     # --- on a phone
@@ -337,6 +358,16 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     phone.goto(f"{gateway_url}/projects/{project_id}/dashboard")
     expect(stat(phone, "pageviews")).to_have_text("3")
     shot(phone, "dashboard-phone")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    account = phone.get_by_role("navigation", name="Account")
+    expect(account).to_be_hidden()  # folded behind a menu button named after the user
+    menu = phone.get_by_role("button", name="Ada Lovelace ▾")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    account.get_by_role("link", name="Profile").click()
+    expect(phone.get_by_role("heading", name="Profile")).to_be_visible()
+    expect(account).to_be_hidden()
     phone.close()
 
     # --- log out, log in again: back to the last project's dashboard
@@ -347,7 +378,10 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     app.get_by_label("Password").fill("wrong password!")
     app.get_by_role("button", name="Log in").click()
     expect(app.get_by_role("alert")).to_contain_text("Email or password is incorrect")
-    app.get_by_label("Password").fill(PASSWORD)
+    app.get_by_label("Password").fill(PASSWORD)  # the old password no longer works
+    app.get_by_role("button", name="Log in").click()
+    expect(app.get_by_role("alert")).to_contain_text("Email or password is incorrect")
+    app.get_by_label("Password").fill(NEW_PASSWORD)
     app.get_by_role("button", name="Log in").click()
     expect(app).to_have_url(re.compile(rf"/projects/{project_id}/dashboard"))
     expect(stat(app, "pageviews")).to_have_text("3")

@@ -2,6 +2,7 @@ import { useMemo, useState } from "react";
 
 import type { Filter } from "../api/types";
 import { PRESETS, timeZones, todayIn, type DateRange } from "../state/range";
+import { useShown } from "./ui";
 
 export const DIMENSION_LABELS: Record<string, string> = {
   event: "Event",
@@ -136,15 +137,19 @@ interface RangeProps {
 export function RangePicker({ range, compare, onChange }: RangeProps) {
   const zones = useMemo(() => timeZones(), []);
   const today = todayIn(range.tz);
+  const [period, setPeriod] = useShown<string>(range.period);
+  const [tz, setTz] = useShown(range.tz);
+  const [comparing, setComparing] = useShown(!!compare);
   return (
     <div className="range-picker">
       <label>
         <span className="sr-only">Date range</span>
         <select
           aria-label="Date range"
-          value={range.period}
+          value={period}
           onChange={(e) => {
             const v = e.target.value;
+            setPeriod(v);
             if (v === "custom") onChange({ period: "custom", from: range.from, to: range.to });
             else onChange({ period: v, from: null, to: null });
           }}
@@ -157,7 +162,7 @@ export function RangePicker({ range, compare, onChange }: RangeProps) {
           <option value="custom">Custom range…</option>
         </select>
       </label>
-      {range.period === "custom" && (
+      {period === "custom" && (
         <>
           <label className="inline-label">
             From
@@ -171,8 +176,16 @@ export function RangePicker({ range, compare, onChange }: RangeProps) {
       )}
       <label className="inline-label">
         <span className="sr-only">Time zone</span>
-        <select aria-label="Time zone" value={range.tz} onChange={(e) => onChange({ tz: e.target.value })} className="tz-select">
-          {(zones.includes(range.tz) ? zones : [range.tz, ...zones]).map((z) => (
+        <select
+          aria-label="Time zone"
+          value={tz}
+          onChange={(e) => {
+            setTz(e.target.value);
+            onChange({ tz: e.target.value });
+          }}
+          className="tz-select"
+        >
+          {(zones.includes(tz) ? zones : [tz, ...zones]).map((z) => (
             <option key={z} value={z}>
               {z}
             </option>
@@ -181,7 +194,14 @@ export function RangePicker({ range, compare, onChange }: RangeProps) {
       </label>
       {compare !== undefined && (
         <label className="inline-label checkbox">
-          <input type="checkbox" checked={compare} onChange={(e) => onChange({ compare: e.target.checked ? null : "0" })} />
+          <input
+            type="checkbox"
+            checked={comparing}
+            onChange={(e) => {
+              setComparing(e.target.checked);
+              onChange({ compare: e.target.checked ? null : "0" });
+            }}
+          />
           Compare to previous period
         </label>
       )}

@@ -26,7 +26,7 @@ function ProjectSwitcher() {
   return (
     <div className="switcher">
       <select
-        aria-label="Project"
+        aria-label="Current project"
         value={pid || ""}
         onChange={(e) => {
           const next = e.target.value;
@@ -96,7 +96,7 @@ export function Layout({ children }: { children: ReactNode }) {
           ))}
         </nav>
       )}
-      <main id="main" className="main">
+      <main id="main" className="main" tabIndex={-1}>
         {children}
       </main>
     </div>

@@ -63,6 +63,17 @@ export function Field({ label, error, hint, id, ...input }: FieldProps) {
   );
 }
 
+/**
+ * The value a control shows: it follows `value` (read from the URL) but shows a new choice at
+ * once. The router applies URL changes in a transition, and a controlled select or checkbox
+ * would otherwise snap back to the old value until the transition is done.
+ */
+export function useShown<T>(value: T): [T, (v: T) => void] {
+  const [shown, setShown] = useState(value);
+  useEffect(() => setShown(value), [value]);
+  return [shown, setShown];
+}
+
 /** A button that copies text and says so (for write keys and snippets). */
 export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
   const [done, setDone] = useState(false);
@@ -90,11 +101,16 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
   );
 }
 
-/** Move focus to the page's main heading when a page opens (screen readers announce it). */
+// The first page of a load keeps the browser's own focus order (the skip link first); pages
+// opened afterwards inside the app move focus to their heading.
+let firstPageShown = false;
+
+/** Move focus to the page's main heading when a page opens in the app (screen readers announce it). */
 export function PageTitle({ children, actions }: { children: ReactNode; actions?: ReactNode }) {
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    ref.current?.focus({ preventScroll: true });
+    if (firstPageShown) ref.current?.focus({ preventScroll: true });
+    firstPageShown = true;
     if (typeof children === "string") document.title = `${children} · Track My Events`;
   }, [children]);
   return (

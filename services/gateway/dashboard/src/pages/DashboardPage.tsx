@@ -6,7 +6,7 @@ import { METRICS, SERIES_METRICS, type Metric, type Project, type Summary } from
 import { BreakdownPanel } from "../components/Breakdown";
 import { AddFilter, FilterChips, RangePicker } from "../components/Controls";
 import { TimeChart, type ChartSeries } from "../components/TimeChart";
-import { Card, EmptyState, ErrorBox, PageTitle, Spinner } from "../components/ui";
+import { Card, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
 import { LOWER_IS_BETTER, METRIC_LABELS, change, formatMetric, formatNumber } from "../format";
 import { describeRange, previousRange } from "../state/range";
 import { useAsync } from "../state/useAsync";
@@ -133,6 +133,7 @@ export function DashboardPage({ project }: { project: Project }) {
   const fmt = useMemo(() => (v: number | null) => formatNumber(v, true), []);
   const p = view.params;
   const propKey = p.get("prop") || "";
+  const [interval, setShownInterval] = useShown(view.interval);
   const empty = summary.data && !summary.data.events.value && !summary.data.events.previous && !view.filters.length;
 
   return (
@@ -162,7 +163,14 @@ export function DashboardPage({ project }: { project: Project }) {
         actions={
           <label className="inline-label">
             <span className="sr-only">Interval</span>
-            <select aria-label="Interval" value={view.interval} onChange={(e) => update({ interval: e.target.value })}>
+            <select
+              aria-label="Interval"
+              value={interval}
+              onChange={(e) => {
+                setShownInterval(e.target.value);
+                update({ interval: e.target.value });
+              }}
+            >
               {["minute", "hour", "day", "week", "month"].map((i) => (
                 <option key={i} value={i}>
                   by {i}

@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { funnels, stats } from "../api/endpoints";
 import type { Filter, FunnelStepDef, Project } from "../api/types";
 import { FilterChips, RangePicker } from "../components/Controls";
-import { Card, EmptyState, ErrorBox, PageTitle, Spinner } from "../components/ui";
+import { Card, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
 import { formatDuration, formatNumber, formatPercent } from "../format";
 import { useAsync } from "../state/useAsync";
 import { analyticsQuery, useView } from "../state/view";
@@ -51,6 +51,7 @@ export function FunnelsPage({ project }: { project: Project }) {
   const { view, update, removeFilter, setFilters } = useView();
   const steps = useMemo(() => parseSteps(view.params.get("steps")), [view.params]);
   const windowSeconds = Number(view.params.get("window")) || 86400;
+  const [shownWindow, setShownWindow] = useShown(windowSeconds);
   const [draft, setDraft] = useState<DraftStep[]>(() => toDraft(steps));
   useEffect(() => setDraft(toDraft(steps)), [steps]);
   const query = analyticsQuery(view);
@@ -114,7 +115,14 @@ export function FunnelsPage({ project }: { project: Project }) {
             )}
             <label className="inline-label">
               Conversion window
-              <select aria-label="Conversion window" value={windowSeconds} onChange={(e) => update({ window: e.target.value })}>
+              <select
+                aria-label="Conversion window"
+                value={shownWindow}
+                onChange={(e) => {
+                  setShownWindow(Number(e.target.value));
+                  update({ window: e.target.value });
+                }}
+              >
                 {WINDOWS.map((w) => (
                   <option key={w.s} value={w.s}>
                     {w.label}

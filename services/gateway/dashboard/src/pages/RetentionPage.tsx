@@ -1,7 +1,7 @@
 import { retention, stats } from "../api/endpoints";
 import type { Project } from "../api/types";
 import { FilterChips } from "../components/Controls";
-import { Card, CommitInput, EmptyState, ErrorBox, PageTitle, Spinner } from "../components/ui";
+import { Card, CommitInput, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
 import { formatNumber, formatPercent } from "../format";
 import { resolveRange } from "../state/range";
 import { useAsync } from "../state/useAsync";
@@ -19,6 +19,7 @@ export function RetentionPage({ project }: { project: Project }) {
   const p = view.params;
   const period = (PERIODS as readonly string[]).includes(p.get("period_unit") || "") ? p.get("period_unit")! : "week";
   const periods = Math.min(52, Math.max(2, Number(p.get("periods")) || 8));
+  const [shownPeriod, setShownPeriod] = useShown(period);
   const event = p.get("event") || "";
   const startEvent = p.get("startEvent") || "";
   const tz = view.range.tz;
@@ -39,7 +40,14 @@ export function RetentionPage({ project }: { project: Project }) {
         <div className="row-actions">
           <label className="inline-label">
             Cohorts by
-            <select aria-label="Cohorts by" value={period} onChange={(e) => update({ period_unit: e.target.value })}>
+            <select
+              aria-label="Cohorts by"
+              value={shownPeriod}
+              onChange={(e) => {
+                setShownPeriod(e.target.value);
+                update({ period_unit: e.target.value });
+              }}
+            >
               {PERIODS.map((x) => (
                 <option key={x} value={x}>
                   first {x}
