@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.shared.embedded import free_port
+from services.shared.embedded import free_port, port_free, port_open
 
 STARTUP_SECONDS = 90  # the issue's bound for a fresh machine
 
@@ -27,14 +26,9 @@ def _four_free_ports() -> int:
     """A base port with base..base+3 free (gateway, users, tracking, subscriber)."""
     for _ in range(50):
         base = free_port()
-        if base + 3 < 65535 and all(_free(base + i) for i in range(1, 4)):
+        if all(port_free(base + i) for i in range(1, 4)):
             return base
     raise RuntimeError("no four consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 class DevProcess:
@@ -65,9 +59,9 @@ class DevProcess:
             for line in list(self.lines):
                 if text in line:
                     return line
-            assert self.proc.poll() is None, "tme dev exited:\n" + "\n".join(self.lines[-40:])
+            assert self.proc.poll() is None, "tme dev exited:\n" + "\n".join(self.lines[-150:])
             time.sleep(0.2)
-        raise AssertionError(f"no line with {text!r} within {timeout}s:\n" + "\n".join(self.lines[-40:]))
+        raise AssertionError(f"no line with {text!r} within {timeout}s:\n" + "\n".join(self.lines[-150:]))
 
     def children_running(self, module: str) -> list[int]:
         """Pids of processes started by this stack that run `module`."""
@@ -146,7 +140,7 @@ def test_tme_dev_serves_the_account_round_trip_restarts_services_and_stops_clean
         time.sleep(0.3)
 
     assert dev.interrupt() == 0
-    assert all(_free(port) for port in dev.ports), "something still listens after Ctrl-C"
+    assert not any(port_open(port) for port in dev.ports), "something still listens after Ctrl-C"
 
     # a second start reuses the data: the account is still there
     again = run_dev()
@@ -155,4 +149,4 @@ def test_tme_dev_serves_the_account_round_trip_restarts_services_and_stops_clean
                                                            "password": "a long dev password"}, timeout=30)
     assert login.status_code == 200, login.text
     assert again.interrupt() == 0
-    assert all(_free(port) for port in again.ports)
+    assert not any(port_open(port) for port in again.ports)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,10 +33,45 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def free_port() -> int:
+_LOWEST_PORT = 10_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on `port` now: nothing listens there and no connection
+    holds it as its local port (a connect-only probe misses the latter)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port for a server that starts a moment later. Chosen below the kernel's ephemeral range:
+    a port the kernel picked for `bind(0)` is just as likely to be picked again as the local port
+    of some outgoing connection before the server binds it (the server then fails to start).
+    Never the same port twice in one process."""
+    low, _high = _ephemeral_range()
+    if low - _LOWEST_PORT < 1000:  # an unusual range: fall back to the kernel's choice
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    for _ in range(1000):
+        port = random.randrange(_LOWEST_PORT, low)
+        if port not in _handed_out and port_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port between {_LOWEST_PORT} and {low}")
 
 
 def _wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
