@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup web lint fmt bench bench-ingest bench-queries bench-smoke clean help
+.PHONY: run test setup web lint fmt bench bench-ingest bench-queries bench-smoke dashboard-previews clean help
 
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks under bench/ (not part of the tests; bench-ingest, bench-queries)"
+	@echo "make dashboard-previews - PNGs of the Grafana dashboards from a real stack + Prometheus"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -29,14 +30,14 @@ run: setup web
 	$(BIN)/tme dev
 
 test: setup web
-	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff check services tests bench scripts
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff check services tests bench scripts
 
 fmt: setup
-	$(BIN)/ruff format services tests bench
+	$(BIN)/ruff format services tests bench scripts
 
 bench: bench-ingest bench-queries
 
@@ -50,6 +51,10 @@ bench-queries: setup
 bench-smoke: setup
 	$(BIN)/python -m bench.ingest --smoke
 	$(BIN)/python -m bench.queries --smoke
+
+# docs/screenshots/grafana-*.png: a private stack, Debian's prometheus scraping it, a few minutes of traffic
+dashboard-previews: setup
+	$(BIN)/python -m scripts.dashboard_previews
 
 clean:
 	rm -rf $(VENV) .tme tests/.logs services/gateway/static

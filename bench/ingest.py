@@ -10,8 +10,10 @@ services; the gateway with its default number of workers, one subscriber), then 
 
   1. batched: 100 events per request (wrk, `--connections` connections), 1 subscriber, then
      2 subscribers (a second one is started for that phase and stopped after it);
-  2. single: one event per request (wrk), 1 subscriber;
-  3. acknowledgement latency p50/p99 of single-event requests at a fixed 1,000 req/s (hey);
+  2. batched again with the tracking service's rollup job off: what keeping rollups current
+     costs ingest;
+  3. single: one event per request (wrk), 1 subscriber;
+  4. acknowledgement latency p50/p99 of single-event requests at a fixed 1,000 req/s (hey);
 
 and, in the same run against the same PostgreSQL, the baseline: a raw binary COPY of the very
 rows the pipeline stored (copied out of `events`, all columns but the generated one), both into
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -36,6 +39,7 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +199,19 @@ async def _copy_baselines(url: str, project_id: int) -> tuple[int, float, float]
         await conn.close()
 
 
+@contextlib.contextmanager
+def _rollup_job_off(stack: DevStack) -> Iterator[None]:
+    """The tracking service restarted with its rollup job off for the block, then as it was."""
+    tracking = stack.services["tracking"]
+    tracking.stop()
+    stack.start_service("tracking", env={"TME_ROLLUP_INTERVAL_SECONDS": "0"})
+    try:
+        yield
+    finally:
+        stack.services["tracking"].stop()
+        stack.start_service("tracking", env=tracking.env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk phase")
@@ -226,6 +243,9 @@ def main() -> None:
         finally:
             second.stop()
             del stack.services["subscriber-2"]
+        with _rollup_job_off(stack):  # what the tracking service's rollup job costs ingest (issue: queries)
+            without_rollups = _end_to_end(stack, rds, project_id, batch_body, 100, args.seconds, args.connections,
+                                          "batched x100, rollup job off")
         single = _end_to_end(stack, rds, project_id, single_body, 1, args.seconds, args.connections,
                              "single, 1 subscriber")
         _wait_drained(rds)
@@ -240,6 +260,9 @@ def main() -> None:
         print(f"# batched end-to-end (best: {best.label}) = {best.events_per_s:,.0f} events/s (target >= 50,000) = "
               f"{best.events_per_s / same:.0%} of raw COPY into events, {best.events_per_s / bare:.0%} of raw COPY "
               "into a bare table (target >= 40 %)")
+        with_job, without_job = batched[0].events_per_s, without_rollups.events_per_s
+        print(f"# cost of the rollup job on ingest: {with_job:,.0f} events/s with it, {without_job:,.0f} without "
+              f"(with = {with_job / without_job:.0%} of without)")
         print(f"# single-event requests/s = {single.req_per_s:,.0f} (target >= 5,000); "
               f"p99 ack at 1,000 req/s = {lat['p99_ms']:.1f} ms (target < 20 ms)")
     finally:
