@@ -52,16 +52,39 @@ from services.shared.embedded import free_port
 from services.shared.redis import EVENTS_GROUP, EVENTS_STREAM
 from services.shared.serve import workers_for
 
+REQUEST_TOKEN = "@R@"  # replaced by wrk with a number unique to each request
+
 
 def _event(i: int) -> dict:
-    return {"eventName": "Bench Event" if i % 3 else "PAGE_VIEW", "sessionId": f"s{i % 50}",
+    """Event i of a request: 5 sessions of 20 events per request (the session ids carry the
+    request's token), 500 returning users, 40 pages."""
+    return {"eventName": "Bench Event" if i % 3 else "PAGE_VIEW", "sessionId": f"s{REQUEST_TOKEN}-{i % 5}",
             "userId": f"u{i % 500}", "page": f"https://shop.example.com/p/{i % 40}?utm_source=bench",
             "referrer": "https://www.google.com/", "context": {"plan": "pro", "n": i}}
 
 
+# Each wrk thread numbers its requests (thread k sends k, k + 1000, ...) so that sessions stay
+# the size real sessions have: one body with the same session ids over and over would make a few
+# sessions of a million events, which no site has (and which the rollup job recomputes whole).
+_LUA = """
+local threads = 0
+function setup(thread)
+  thread:set("first", threads)
+  threads = threads + 1
+end
+function init(args)
+  n = first
+end
+function request()
+  n = n + 1000
+  local body = template:gsub("@R@", tostring(n))
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
 def _lua(body: str, path: Path) -> Path:
-    path.write_text("wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
-                    f"wrk.body = {json.dumps(body)}\n")
+    path.write_text(f"template = {json.dumps(body)}\n{_LUA}")
     return path
 
 
@@ -249,7 +272,7 @@ def main() -> None:
         single = _end_to_end(stack, rds, project_id, single_body, 1, args.seconds, args.connections,
                              "single, 1 subscriber")
         _wait_drained(rds)
-        lat = _fixed_rate_latency(stack, single_body, 1000, args.latency_seconds)
+        lat = _fixed_rate_latency(stack, single_body.replace(REQUEST_TOKEN, "hey"), 1000, args.latency_seconds)
         print(f"{'ack latency at 1,000 req/s':<30} p50 {lat['p50_ms']:.1f} ms  p99 {lat['p99_ms']:.1f} ms  "
               f"({lat['rps']:,.0f} req/s achieved, status {lat['codes']})")
         _wait_drained(rds)

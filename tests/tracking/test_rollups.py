@@ -22,7 +22,7 @@ from conftest import Database
 from services.devstack import DevStack
 from services.shared.embedded import free_port
 from services.tracking.rollups.hll import estimate
-from services.tracking.rollups.job import run_once
+from services.tracking.rollups.job import pause_after, run_once
 from services.tracking.settings import TrackingSettings
 
 from .conftest import Events, Project, register
@@ -239,3 +239,10 @@ def test_visitor_sketches_estimate_within_the_documented_error(db: Database) -> 
     assert abs(estimate(merged.bytes) - 40_000) <= 3 * 0.033 * 40_000
     empty = db.fetchval("SELECT tme_hll_sketch(ARRAY[]::int[])")
     assert estimate(empty.bytes) == 0
+
+
+def test_under_heavy_ingest_the_job_pauses_longer_than_its_runs() -> None:
+    """A run recomputes every touched hour whole; when runs get long the job waits three times
+    as long as the last one took, so it never takes more than a quarter of a database core."""
+    assert pause_after(0.2, 5.0) == 5.0
+    assert pause_after(4.0, 5.0) == 12.0
