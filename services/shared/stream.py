@@ -6,8 +6,14 @@ whole batch of validated, enriched events as one orjson array (one entry per req
 event: redis-py spends most of an XADD's cost in the client).
 
 Fields (bytes): ``v`` format version, ``p`` project id, ``k`` write key, ``r`` receivedAt
-(epoch ms), ``e`` the events (JSON array of :class:`StreamEvent`), ``tp``/``ts`` traceparent and
-tracestate when a span was active."""
+(epoch ms), ``e`` the events (JSON array of :class:`StreamEvent`), ``n`` how many (optional:
+entries written before it existed lack it), ``tp``/``ts`` traceparent and tracestate when a
+span was active.
+
+The subscriber hands ``e`` to PostgreSQL as it is, which parses it (no Python object per
+event); it parses an entry itself only to count its events when ``n`` is missing and to read
+identify/alias events, which it finds by their compact ``"type":"identify"`` / ``"type":"alias"``
+(orjson writes no spaces)."""
 
 from __future__ import annotations
 
@@ -63,8 +69,18 @@ class StreamBatch:
     project_id: int
     write_key: str
     received_at: int
-    events: list[StreamEvent]
+    events: list[StreamEvent]  # parsed only when asked for (decode_batch(parse=True) or needed)
     carrier: dict[str, str] = field(default_factory=dict)
+    raw_events: bytes = b"[]"  # the `e` field: the events as the gateway serialised them
+    count: int = 0  # how many events
+
+
+_PERSON_MARKERS = (b'"type":"identify"', b'"type":"alias"')
+
+
+def has_person_events(raw_events: bytes) -> bool:
+    """True when a serialised batch may hold identify or alias events."""
+    return any(marker in raw_events for marker in _PERSON_MARKERS)
 
 
 def encode_batch(
@@ -76,6 +92,7 @@ def encode_batch(
         b"k": write_key.encode(),
         b"r": str(received_at).encode(),
         b"e": orjson.dumps(events),
+        b"n": str(len(events)).encode(),
     }
     if "traceparent" in carrier:
         fields[b"tp"] = carrier["traceparent"].encode()
@@ -91,14 +108,23 @@ def _text(fields: dict[bytes, bytes], key: bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def decode_batch(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamBatch:
+def decode_batch(entry_id: bytes, fields: dict[bytes, bytes], *, parse: bool = True) -> StreamBatch:
+    """The entry's batch. With parse=False the events stay serialised (`raw_events`) unless the
+    entry lacks its count or may hold identify/alias events."""
     try:
         version = fields.get(b"v")
         if version != FORMAT_VERSION:
             raise StreamFormatError(f"unknown entry format {version!r}")
-        events = orjson.loads(fields[b"e"]) if b"e" in fields else None
-        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-            raise StreamFormatError("field 'e' is not a JSON array of objects")
+        raw = fields.get(b"e")
+        if not isinstance(raw, bytes):
+            raise StreamFormatError("field 'e' is missing")
+        count = int(fields[b"n"]) if b"n" in fields else -1
+        events: Any = []
+        if parse or count < 0 or has_person_events(raw):
+            events = orjson.loads(raw)
+            if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+                raise StreamFormatError("field 'e' is not a JSON array of objects")
+            count = len(events)
         carrier = {}
         if b"tp" in fields:
             carrier["traceparent"] = _text(fields, b"tp")
@@ -109,8 +135,10 @@ def decode_batch(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamBatch:
             project_id=int(_text(fields, b"p")),
             write_key=_text(fields, b"k"),
             received_at=int(_text(fields, b"r")),
-            events=events,  # type: ignore[arg-type]
+            events=events,
             carrier=carrier,
+            raw_events=raw,
+            count=count,
         )
     except StreamFormatError:
         raise

@@ -33,9 +33,9 @@ from services.shared.redis import DEAD_LETTER_STREAM, EVENTS_GROUP, EVENTS_STREA
 from services.shared.stream import StreamBatch, StreamFormatError, decode_batch
 from services.shared.tracing import tracer
 from services.subscriber import metrics, streams
-from services.subscriber.rows import PersonFact, Row, batch_rows, person_facts
+from services.subscriber.rows import PersonFact, person_facts
 from services.subscriber.settings import SubscriberSettings
-from services.subscriber.writer import EventWriter
+from services.subscriber.writer import EntryEvents, EventWriter
 
 log = logging.getLogger("tme.subscriber")
 _tracer = tracer("tme.subscriber")
@@ -64,12 +64,12 @@ def _b(value: Any) -> bytes:
 
 @dataclass
 class Item:
-    """One stream entry ready to be written: decoded, with its rows and person facts, and its
-    raw fields (kept for a dead letter)."""
+    """One stream entry ready to be written: its header decoded, its events still serialised
+    (PostgreSQL parses them), its person facts, and its raw fields (kept for a dead letter)."""
 
     batch: StreamBatch
     fields: dict[bytes, bytes]
-    rows: list[Row]
+    events: EntryEvents
     facts: list[PersonFact]
 
     @property
@@ -246,14 +246,15 @@ class Consumer:
                 gone.append(entry_id)
                 continue
             try:
-                batch = decode_batch(entry_id, fields)
-                work.items.append(Item(batch, fields, batch_rows(batch, 0), person_facts(batch)))
+                batch = decode_batch(entry_id, fields, parse=False)
+                events = EntryEvents(batch.project_id, batch.received_at, batch.raw_events, batch.count)
+                work.items.append(Item(batch, fields, events, person_facts(batch)))
             except (StreamFormatError, TypeError, ValueError) as exc:
                 await self._dead_letter(entry_id, fields, "unreadable", str(exc), 0)
         if gone:
             await self._ack(gone)
         if work.items:
-            per_entry = sum(len(item.rows) for item in work.items) / len(work.items)
+            per_entry = sum(item.events.count for item in work.items) / len(work.items)
             self._events_per_entry = max(1.0, 0.8 * self._events_per_entry + 0.2 * per_entry)
         return work
 
@@ -280,17 +281,18 @@ class Consumer:
         current = Work()
         size = 0
         for item in work.items:
-            if current.items and size + len(item.rows) > self.s.subscriber_max_batch_events:
+            if current.items and size + item.events.count > self.s.subscriber_max_batch_events:
                 chunks.append(current)
                 current, size = Work(), 0
             current.items.append(item)
-            size += len(item.rows)
+            size += item.events.count
         if current.items:
             chunks.append(current)
         return chunks
 
     async def _write(self, work: Work) -> None:
-        rows = [row for item in work.items for row in item.rows]
+        entries = [item.events for item in work.items]
+        events = sum(entry.count for entry in entries)
         facts = [fact for item in work.items for fact in item.facts]
         ids = work.ids
         links = self._links([item.batch for item in work.items])
@@ -299,8 +301,8 @@ class Consumer:
             start = time.perf_counter()
             try:
                 with _tracer.start_as_current_span("subscriber write", links=links) as span:
-                    span.set_attribute("tme.events", len(rows))
-                    result = await self.writer.write(rows, facts)
+                    span.set_attribute("tme.events", events)
+                    result = await self.writer.write(entries, facts)
             except Exception as exc:
                 self.writer.discard()
                 if is_refusal(exc):
@@ -310,14 +312,14 @@ class Consumer:
                 if self.stopping:
                     log.warning("stopping while PostgreSQL is unavailable; %s entries stay pending", len(ids))
                     return
-                log.warning("writing %s events failed (%s: %s); retrying in %.1fs", len(rows),
+                log.warning("writing %s events failed (%s: %s); retrying in %.1fs", events,
                             type(exc).__name__, str(exc)[:200], delay)
                 await self._keep_fresh(ids)
                 await self._sleep(delay)
                 delay = min(delay * 2, self.s.subscriber_backoff_max_seconds)
                 continue
             metrics.INSERT_LATENCY.observe(time.perf_counter() - start)
-            metrics.BATCH_EVENTS.observe(len(rows))
+            metrics.BATCH_EVENTS.observe(events)
             metrics.BATCH_ENTRIES.observe(len(ids))
             metrics.ROWS_INSERTED.inc(result.inserted)
             metrics.DUPLICATES.inc(result.duplicates)
