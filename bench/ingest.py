@@ -12,8 +12,10 @@ services; the gateway with its default number of workers, one subscriber), then 
      2 subscribers (a second one is started for that phase and stopped after it);
   2. batched again with the tracking service's rollup job off: what keeping rollups current
      costs ingest;
-  3. single: one event per request (wrk), 1 subscriber;
-  4. acknowledgement latency p50/p99 of single-event requests at a fixed 1,000 req/s (hey);
+  3. drain: the subscribers stopped while the gateway fills the stream, then 1 (and then 2)
+     subscribers started and timed until the backlog is stored: the write path's own rate;
+  4. single: one event per request (wrk), 1 subscriber;
+  5. acknowledgement latency p50/p99 of single-event requests at a fixed 1,000 req/s (hey);
 
 and, in the same run against the same PostgreSQL, the baseline: a raw binary COPY of the very
 rows the pipeline stored (copied out of `events`, all columns but the generated one), both into
@@ -177,6 +179,31 @@ def _end_to_end(stack: DevStack, rds: redis.Redis, project_id: int, body: str, p
     return phase
 
 
+def _drain(stack: DevStack, rds: redis.Redis, project_id: int, body: str, seconds: int, connections: int,
+           subscribers: int) -> float:
+    """The subscribers' own rate: with them stopped, the gateway fills the stream for `seconds`;
+    then `subscribers` start and the time until every entry is acknowledged is measured (start-up
+    included), with nothing else competing for the CPU."""
+    _wait_drained(rds)
+    stack.services["subscriber"].stop()
+    _wrk(f"{stack.gateway_url}/api/track", body, seconds, connections)
+    before = _count(stack.database_url, project_id)
+    start = time.monotonic()
+    stack.start_service("subscriber")
+    extra = [stack.start_service("subscriber", key=f"subscriber-drain-{i}", port=free_port())
+             for i in range(2, subscribers + 1)]
+    end = _wait_drained(rds)
+    for svc in extra:
+        svc.stop()
+    for i in range(2, subscribers + 1):
+        del stack.services[f"subscriber-drain-{i}"]
+    rows = _count(stack.database_url, project_id) - before
+    rate = rows / (end - start)
+    print(f"{f'drain backlog, {subscribers} subscriber(s)':<30} {rows:>9,} rows in {end - start:5.1f} s = "
+          f"{rate:>8,.0f} events/s (gateway idle: the write path alone)")
+    return rate
+
+
 def _fixed_rate_latency(stack: DevStack, body: str, rate: int, seconds: int) -> dict:
     workers = 20
     out = subprocess.run([require_tool("hey"), "-z", f"{seconds}s", "-c", str(workers), "-q", str(rate // workers),
@@ -269,6 +296,8 @@ def main() -> None:
         with _rollup_job_off(stack):  # what the tracking service's rollup job costs ingest (issue: queries)
             without_rollups = _end_to_end(stack, rds, project_id, batch_body, 100, args.seconds, args.connections,
                                           "batched x100, rollup job off")
+        for subscribers in (1, 2):
+            _drain(stack, rds, project_id, batch_body, args.seconds, args.connections, subscribers)
         single = _end_to_end(stack, rds, project_id, single_body, 1, args.seconds, args.connections,
                              "single, 1 subscriber")
         _wait_drained(rds)
