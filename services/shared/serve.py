@@ -2,7 +2,7 @@
 (`python -m services.<name>`).
 
 Server: the gateway runs under granian (HTTP parsing and socket I/O in Rust: on two cores it
-answers ~1.5x the ingest requests uvicorn does, with a lower p99, see docs/benchmarks.md); the
+accepted ~1.3-2x the batched ingest events uvicorn did, see docs/benchmarks.md); the
 other services run under uvicorn (uvloop + httptools). `TME_SERVER=uvicorn|granian` overrides.
 Behind either, X-Forwarded-For is believed only from `TME_FORWARDED_ALLOW_IPS` (uvicorn's
 proxy-headers middleware), and SIGTERM drains in-flight requests for up to
