@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 from conftest import Database
+from ingest.helpers import wait_until
 
 from services.devstack import DevStack
 from services.shared.embedded import free_port
@@ -83,14 +84,7 @@ def traced_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedSta
 
 
 def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
+    return wait_until(predicate, timeout, what)
 
 
 @dataclass
