@@ -35,7 +35,7 @@ from services.shared.tracing import tracer
 from services.subscriber import metrics, streams
 from services.subscriber.rows import PersonFact, person_facts
 from services.subscriber.settings import SubscriberSettings
-from services.subscriber.writer import EntryEvents, EventWriter
+from services.subscriber.writer import EventWriter
 
 log = logging.getLogger("tme.subscriber")
 _tracer = tracer("tme.subscriber")
@@ -69,7 +69,6 @@ class Item:
 
     batch: StreamBatch
     fields: dict[bytes, bytes]
-    events: EntryEvents
     facts: list[PersonFact]
 
     @property
@@ -247,14 +246,13 @@ class Consumer:
                 continue
             try:
                 batch = decode_batch(entry_id, fields, parse=False)
-                events = EntryEvents(batch.project_id, batch.received_at, batch.raw_events, batch.count)
-                work.items.append(Item(batch, fields, events, person_facts(batch)))
+                work.items.append(Item(batch, fields, person_facts(batch)))
             except (StreamFormatError, TypeError, ValueError) as exc:
                 await self._dead_letter(entry_id, fields, "unreadable", str(exc), 0)
         if gone:
             await self._ack(gone)
         if work.items:
-            per_entry = sum(item.events.count for item in work.items) / len(work.items)
+            per_entry = sum(item.batch.count for item in work.items) / len(work.items)
             self._events_per_entry = max(1.0, 0.8 * self._events_per_entry + 0.2 * per_entry)
         return work
 
@@ -281,28 +279,28 @@ class Consumer:
         current = Work()
         size = 0
         for item in work.items:
-            if current.items and size + item.events.count > self.s.subscriber_max_batch_events:
+            if current.items and size + item.batch.count > self.s.subscriber_max_batch_events:
                 chunks.append(current)
                 current, size = Work(), 0
             current.items.append(item)
-            size += item.events.count
+            size += item.batch.count
         if current.items:
             chunks.append(current)
         return chunks
 
     async def _write(self, work: Work) -> None:
-        entries = [item.events for item in work.items]
-        events = sum(entry.count for entry in entries)
+        batches = [item.batch for item in work.items]
+        events = sum(batch.count for batch in batches)
         facts = [fact for item in work.items for fact in item.facts]
         ids = work.ids
-        links = self._links([item.batch for item in work.items])
+        links = self._links(batches)
         delay = 0.1
         while True:
             start = time.perf_counter()
             try:
                 with _tracer.start_as_current_span("subscriber write", links=links) as span:
                     span.set_attribute("tme.events", events)
-                    result = await self.writer.write(entries, facts)
+                    result = await self.writer.write(batches, facts)
             except Exception as exc:
                 self.writer.discard()
                 if is_refusal(exc):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 import orjson
 
 from services.shared.db import plain_url
+from services.shared.stream import StreamBatch
 from services.subscriber.rows import PersonFact
 
 log = logging.getLogger("tme.subscriber.writer")
@@ -29,21 +29,24 @@ log = logging.getLogger("tme.subscriber.writer")
 _MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
 
 # StreamEvent's fields as json_to_recordset reads them (the gateway's normalised event)
-_EVENT_FIELDS = """
-    "messageId" text, "type" text, "event" text, "userId" text, "anonymousId" text, "sessionId" text,
-    "groupId" text, "previousId" text, "timestamp" bigint, "sentAt" bigint, "page" text, "path" text,
-    "referrer" text, "referrerHost" text, "utmSource" text, "utmMedium" text, "utmCampaign" text,
-    "utmTerm" text, "utmContent" text, "properties" jsonb, "traits" jsonb, "context" jsonb,
-    "userAgent" text, "browser" text, "browserVersion" text, "os" text, "osVersion" text,
-    "deviceType" text, "isBot" boolean"""
+_EVENT_FIELDS = (
+    ("messageId", "text"), ("type", "text"), ("event", "text"), ("userId", "text"), ("anonymousId", "text"),
+    ("sessionId", "text"), ("groupId", "text"), ("previousId", "text"), ("timestamp", "bigint"),
+    ("sentAt", "bigint"), ("page", "text"), ("path", "text"), ("referrer", "text"), ("referrerHost", "text"),
+    ("utmSource", "text"), ("utmMedium", "text"), ("utmCampaign", "text"), ("utmTerm", "text"),
+    ("utmContent", "text"), ("properties", "jsonb"), ("traits", "jsonb"), ("context", "jsonb"),
+    ("userAgent", "text"), ("browser", "text"), ("browserVersion", "text"), ("os", "text"),
+    ("osVersion", "text"), ("deviceType", "text"), ("isBot", "boolean"),
+)
+_FIELD_TYPES = ", ".join(f'"{name}" {kind}' for name, kind in _EVENT_FIELDS)
+_FIELD_NAMES = ", ".join(f'"{name}"' for name, _ in _EVENT_FIELDS)
 
 _INSERT = f"""
 WITH src AS MATERIALIZED (
     SELECT DISTINCT ON (u.project_id, x."messageId") u.project_id, u.received, x.*
     FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS u(project_id, received, doc, entry)
-    CROSS JOIN LATERAL ROWS FROM (json_to_recordset(u.doc::json) AS ({_EVENT_FIELDS}))
-        WITH ORDINALITY AS x({_EVENT_FIELDS.replace(" text", "").replace(" bigint", "").replace(" jsonb", "")
-                              .replace(" boolean", "")}, pos)
+    CROSS JOIN LATERAL ROWS FROM (json_to_recordset(u.doc::json) AS ({_FIELD_TYPES}))
+        WITH ORDINALITY AS x({_FIELD_NAMES}, pos)
     ORDER BY u.project_id, x."messageId", u.entry, x.pos
 ), fresh AS (
     INSERT INTO event_ids (project_id, message_id)
@@ -87,16 +90,6 @@ ON CONFLICT (project_id, alias_id) DO NOTHING
 """
 
 _PARTITION_LOCK = 0x746D6570  # advisory lock id for partition maintenance ("tmep")
-
-
-@dataclass(frozen=True)
-class EntryEvents:
-    """One stream entry's events as the writer takes them."""
-
-    project_id: int
-    received_at: int
-    raw_events: bytes  # JSON array of StreamEvent
-    count: int
 
 
 class BatchResult:
@@ -148,16 +141,17 @@ class EventWriter:
             self._projects[project_id] = now + cache_seconds
         return unknown - found
 
-    async def write(self, entries: Sequence[EntryEvents], facts: Sequence[PersonFact]) -> BatchResult:
+    async def write(self, batches: Sequence[StreamBatch], facts: Sequence[PersonFact]) -> BatchResult:
+        """Store the batches' events (their serialised `raw_events`) in one transaction."""
         conn = await self.connection()
         async with conn.transaction():
-            record = await conn.fetchrow(_INSERT, [e.project_id for e in entries], [e.received_at for e in entries],
-                                         [e.raw_events.decode() for e in entries])
+            record = await conn.fetchrow(_INSERT, [b.project_id for b in batches], [b.received_at for b in batches],
+                                         [b.raw_events.decode() for b in batches])
             assert record is not None
             if facts and record["people"]:
                 new = {(int(p), str(m)) for p, m in orjson.loads(record["people"])}
                 await self._people(conn, [f for f in facts if (f.project_id, f.message_id) in new])
-        return BatchResult(staged=sum(e.count for e in entries), inserted=int(record["inserted"]))
+        return BatchResult(staged=sum(b.count for b in batches), inserted=int(record["inserted"]))
 
     @staticmethod
     async def _people(conn: asyncpg.Connection, facts: list[PersonFact]) -> None:
