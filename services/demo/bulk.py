@@ -1,12 +1,11 @@
 """The bulk path: demo events straight into PostgreSQL, as the subscriber would store them.
 
-Rows are built by the gateway's and the subscriber's own code (services.demo.rows: the staging
-rows the subscriber COPYs), then written in batches of `batch_size` events, each in one
-transaction: binary COPY of the (project, messageId) pairs into the `event_ids` dedupe ledger,
-binary COPY of the rows into `events` (the staging row with its epoch-millisecond times as
-timestamps), and the identify facts into `persons` / `person_aliases` by the subscriber's own
-statement. Demo message ids are new by construction, so the ledger is filled directly rather
-than through the subscriber's ON CONFLICT staging statement (which costs twice as much);
+Rows are built by the gateway's and the subscriber's own code (services.demo.rows), then written
+in batches of `batch_size` events, each in one transaction: binary COPY of the (project,
+messageId) pairs into the `event_ids` dedupe ledger, binary COPY of the rows into `events`
+(epoch-millisecond times as timestamps), and the identify facts into `persons` /
+`person_aliases` by the subscriber's own statement. Demo message ids are new by construction, so
+the ledger is filled by COPY rather than by the subscriber's INSERT ... ON CONFLICT statement;
 loading the same seed into the same project twice is refused by the ledger's primary key.
 
 The next batch is built in a thread while PostgreSQL stores the previous one. Monthly partitions
@@ -28,16 +27,16 @@ from services.demo.generator import Generator
 from services.demo.progress import Progress
 from services.demo.rows import RowBuilder
 from services.shared.db import plain_url
-from services.subscriber.rows import STAGING_COLUMNS, PersonFact, Row
+from services.subscriber.rows import ROW_COLUMNS, PersonFact, Row
 from services.subscriber.writer import EventWriter
 
 Batch = tuple[list[Row], list[PersonFact]]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-assert STAGING_COLUMNS[:2] == ("seq", "project_id")
-# events' columns in the staging row's order: seq dropped, `*_ms` epoch milliseconds -> timestamptz
-EVENT_COLUMNS = tuple(n.removesuffix("_ms") for n in STAGING_COLUMNS[1:])
-_MS_AT = tuple(i - 1 for i, n in enumerate(STAGING_COLUMNS) if n.endswith("_ms"))
+assert ROW_COLUMNS[:2] == ("seq", "project_id")
+# events' columns in a row's order: seq dropped, `*_ms` epoch milliseconds -> timestamptz
+EVENT_COLUMNS = tuple(n.removesuffix("_ms") for n in ROW_COLUMNS[1:])
+_MS_AT = tuple(i - 1 for i, n in enumerate(ROW_COLUMNS) if n.endswith("_ms"))
 
 
 class AlreadyLoaded(Exception):

@@ -1,7 +1,8 @@
 """Demo events -> the rows the subscriber stores, with the real code of both sides: the gateway's
 Segment normalisation and enrichment (`segment_event`: ids, times, user agent, bot flag, path,
-UTM, referrer host) and the subscriber's row builder (`batch_rows`, `person_facts`). Nothing here
-re-implements either, so the bulk path stores what the ingest path would."""
+UTM, referrer host) and the subscriber's row builder (`batch_rows`, `person_facts`; the Python twin of its SQL, checked
+equal by tests/demo). Nothing here re-implements either, so the bulk path stores what the ingest
+path would."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class RowBuilder:
         return out
 
     def rows(self, events: Sequence[dict[str, Any]], received_at: int) -> tuple[list[Row], list[PersonFact]]:
-        """The staging rows and person facts the subscriber would build from that request."""
+        """The rows and person facts the subscriber would store from that request."""
         batch = StreamBatch(b"0-0", self.project_id, self.write_key, received_at,
                             self.stream_events(events, received_at))
         rows = batch_rows(batch, self.seq)

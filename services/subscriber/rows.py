@@ -1,5 +1,9 @@
-"""Stream events -> rows of the staging table (plain types: JSON as text, times as epoch ms;
-the INSERT ... SELECT converts them), plus the identify/alias facts for persons."""
+"""Stream events -> plain rows of `events` (JSON as text, times as epoch ms), plus the
+identify/alias facts for persons.
+
+The subscriber itself has PostgreSQL turn an entry's serialised events into rows (writer.py);
+`batch_rows` is the same mapping in Python, for the demo's bulk path (services.demo), which
+COPYs rows straight into `events`. tests/demo checks that both paths store identical rows."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import orjson
 
 from services.shared.stream import StreamBatch, StreamFormatError
 
-STAGING_COLUMNS = (
+ROW_COLUMNS = (
     "seq", "project_id", "event_time_ms", "message_id", "type", "event_name", "user_id", "anonymous_id",
     "session_id", "group_id", "previous_id", "page", "path", "referrer", "referrer_host", "utm_source",
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties", "traits", "context", "user_agent",
@@ -42,9 +46,9 @@ def _json(value: Any, default: str | None) -> str | None:
 
 
 def batch_rows(batch: StreamBatch, seq_start: int) -> list[Row]:
-    """Rows for every event of one entry. The identity fields are checked here (StreamFormatError);
-    any other field of a wrong type makes the row encoder raise TypeError/ValueError, which the
-    consumer treats like a refusal by the database (retried alone, then dead-lettered)."""
+    """Rows for every event of one entry (ROW_COLUMNS order; see the module docstring). The
+    identity fields are checked here (StreamFormatError); any other field of a wrong type makes the
+    row encoder raise TypeError/ValueError."""
     rows: list[Row] = []
     project_id = batch.project_id
     received = batch.received_at
