@@ -190,13 +190,12 @@ def _drain(stack: DevStack, rds: redis.Redis, project_id: int, body: str, second
     before = _count(stack.database_url, project_id)
     start = time.monotonic()
     stack.start_service("subscriber")
-    extra = [stack.start_service("subscriber", key=f"subscriber-drain-{i}", port=free_port())
-             for i in range(2, subscribers + 1)]
+    extra = [f"subscriber-drain-{i}" for i in range(2, subscribers + 1)]
+    for key in extra:
+        stack.start_service("subscriber", key=key, port=free_port())
     end = _wait_drained(rds)
-    for svc in extra:
-        svc.stop()
-    for i in range(2, subscribers + 1):
-        del stack.services[f"subscriber-drain-{i}"]
+    for key in extra:
+        stack.services.pop(key).stop()
     rows = _count(stack.database_url, project_id) - before
     rate = rows / (end - start)
     print(f"{f'drain backlog, {subscribers} subscriber(s)':<30} {rows:>9,} rows in {end - start:5.1f} s = "
