@@ -5,10 +5,19 @@ visitors over a range of at least `rollup_min_events` events are a HyperLogLog e
 Rollups answer when they are enabled, the question has no filter, its range starts and ends on
 UTC hours (and its buckets do: time zones a whole number of hours from UTC, no minute buckets),
 the rollup job has finished a first run, and the range holds at least `rollup_min_events`
-events; smaller ranges are answered exactly from raw events, which is fast at that size."""
+events; smaller ranges are answered exactly from raw events, which is fast at that size.
+
+Retention comes from a cohort matrix (exact, see rollups/cohorts.py) when it has no filter and no
+start or returning event, its time zone is a whole number of hours from UTC at all times, its
+range starts on a period and ends on one or after the job's watermark, and the project has at
+least `rollup_min_events` events. The first such question in a zone and period is answered from
+raw events and registers the matrix; the job computes it on its next run."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import zoneinfo
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,7 +27,7 @@ from services.tracking.db import Db
 from services.tracking.filters import Condition
 from services.tracking.metrics import ROLLUP_ANSWERS
 from services.tracking.params import TimeRange
-from services.tracking.queries import breakdown, summary, timeseries
+from services.tracking.queries import breakdown, retention, summary, timeseries
 from services.tracking.rollups import read
 from services.tracking.rollups.job import DIMENSIONS
 from services.tracking.settings import TrackingSettings
@@ -64,3 +73,39 @@ async def breakdown_rows(app: Starlette, db: Db, project_id: int, rng: TimeRange
         return await read.breakdown_rows(db, project_id, rng, by, limit, after)
     ROLLUP_ANSWERS.labels("breakdown", "raw").inc()
     return await breakdown.raw_breakdown(db, project_id, rng, conditions, by, limit, after)
+
+
+@functools.lru_cache(maxsize=256)
+def _always_whole_hours(tz_name: str) -> bool:
+    """Whether the zone has been a whole number of hours from UTC since 1970 (and stays so to 2040)."""
+    start, end = dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(2040, 1, 1, tzinfo=dt.UTC)
+    return whole_hour_offsets(TimeRange(start, end, zoneinfo.ZoneInfo(tz_name)))
+
+
+def _starts_period(moment: dt.datetime, rng: TimeRange, period: str) -> bool:
+    local = rng.local(moment)
+    return local.time() == dt.time(0) and retention.period_start(local.date(), period) == local.date()
+
+
+async def retention_cohorts(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
+                            period: str, periods: int, start_event: str | None,
+                            return_event: str | None) -> list[dict[str, Any]]:
+    settings: TrackingSettings = app.state.settings
+    matrix: read.MatrixState | None = None
+    if (settings.rollups_enabled and not conditions and start_event is None and return_event is None
+            and _always_whole_hours(rng.tz_name) and _starts_period(rng.start, rng, period)):
+        state = await read.cohort_matrix_state(db, project_id, rng, period)
+        watermark = state.watermark
+        if (watermark is not None and state.events >= settings.rollup_min_events
+                and (_starts_period(rng.end, rng, period) or rng.end > watermark)):
+            matrix = state
+    if matrix is not None and matrix.ready:
+        ROLLUP_ANSWERS.labels("retention", "rollup").inc()
+        first, last = retention.first_and_last(rng, period)
+        counts = await read.cohort_counts(db, project_id, rng.tz_name, period, first, last)
+        return retention.triangle(counts, rng, period, periods)
+    ROLLUP_ANSWERS.labels("retention", "raw").inc()
+    counts = await retention.raw_counts(db, project_id, rng, conditions, period, start_event, return_event)
+    if matrix is not None and matrix.ready is None:
+        await read.register_cohort_matrix(db, project_id, rng.tz_name, period)
+    return retention.triangle(counts, rng, period, periods)

@@ -148,8 +148,8 @@ async def retention_view(request: Request) -> Response:
     start_event, return_event = _name(request, "startEvent"), _name(request, "event")
     conditions = filters_param(q)
     with timed("retention"):
-        cohorts = await retention.retention(_db(request), project_id, rng, conditions, period, periods,
-                                            start_event, return_event)
+        cohorts = await answers.retention_cohorts(request.app, _db(request), project_id, rng, conditions, period,
+                                                  periods, start_event, return_event)
     return JSONResponse({**rng.as_json(), "period": period, "periods": periods, "cohorts": cohorts})
 
 

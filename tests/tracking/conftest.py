@@ -4,6 +4,7 @@ gateway with the project owner's token."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -14,6 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Database, unique_email
+
+from services.devstack import DevStack
+from services.shared.embedded import free_port
+from services.tracking.rollups.job import run_once
+from services.tracking.settings import TrackingSettings
 
 PASSWORD = "correct horse battery staple"
 UTC = dt.UTC
@@ -165,3 +171,30 @@ def assert_error(response: httpx.Response, status: int, field: str | None = None
     if field is not None:
         assert field in error["fields"], error
     return error
+
+
+@pytest.fixture(scope="module")
+def rollup_url(stack: DevStack) -> Iterator[str]:
+    """A tracking instance that answers from rollups whatever the size (its own job is off)."""
+    key = "tracking-rollups"
+    svc = stack.start_service("tracking", key=key, port=free_port(),
+                              env={"TME_ROLLUP_MIN_EVENTS": "0", "TME_ROLLUP_INTERVAL_SECONDS": "0"})
+    try:
+        yield svc.url
+    finally:
+        svc.stop()
+        stack.services.pop(key, None)
+
+
+def roll_up(database_url: str) -> None:
+    """One run of the rollup job, waiting for a run in progress to finish first."""
+    asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
+
+
+def ask(base: str, project: Project, section: str, **params: Any) -> dict[str, Any]:
+    """An analytics question asked of one tracking instance directly (as the gateway would)."""
+    response = httpx.get(f"{base}/api/projects/{project.id}/{section}", params=encode(params),
+                         headers={"X-TME-Project-Id": str(project.id)}, timeout=30)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -8,7 +8,6 @@ time zones not a whole number of hours from UTC, ranges off the hour) fall back 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 import re
@@ -19,35 +18,15 @@ import httpx
 import pytest
 from conftest import Database
 
-from services.devstack import DevStack
-from services.shared.embedded import free_port
 from services.tracking.rollups.hll import estimate
-from services.tracking.rollups.job import pause_after, run_once
-from services.tracking.settings import TrackingSettings
+from services.tracking.rollups.job import pause_after
 
-from .conftest import Events, Project, register
+from .conftest import Events, Project, ask, register, roll_up
 
 PAGES = ["/", "/pricing", "/blog", "/blog/rollups", "/docs", "/signup"]
 REFERRERS = [None, None, "www.google.com", "news.ycombinator.com", "t.co"]
 BROWSERS = ["Firefox", "Chrome", "Safari"]
 START = dt.datetime(2026, 3, 26, 18, 0, tzinfo=dt.UTC)  # around the spring-forward night in Europe
-
-
-@pytest.fixture(scope="module")
-def rollup_url(stack: DevStack) -> Iterator[str]:
-    """A tracking instance that answers from rollups whatever the size (its own job is off)."""
-    key = "tracking-rollups"
-    svc = stack.start_service("tracking", key=key, port=free_port(),
-                              env={"TME_ROLLUP_MIN_EVENTS": "0", "TME_ROLLUP_INTERVAL_SECONDS": "0"})
-    try:
-        yield svc.url
-    finally:
-        svc.stop()
-        stack.services.pop(key, None)
-
-
-def roll_up(database_url: str) -> None:
-    asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
 
 
 def _seed(project: Project, seed: int = 4) -> None:
@@ -84,15 +63,6 @@ def _seed(project: Project, seed: int = 4) -> None:
     ev.insert(rows)
 
 
-def _get(base: str, project: Project, section: str, **params: Any) -> dict[str, Any]:
-    query = {k.rstrip("_"): v for k, v in params.items()}
-    response = httpx.get(f"{base}/api/projects/{project.id}/{section}", params=query,
-                         headers={"X-TME-Project-Id": str(project.id)}, timeout=30)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def _close(rollup: int, raw: int) -> bool:
     return abs(rollup - raw) <= max(1, round(raw * 0.05))
 
@@ -125,7 +95,7 @@ def seeded(gateway_url: str, db: Database, database_url: str) -> Iterator[Projec
 @pytest.mark.parametrize("rng", RANGES)
 def test_summary_from_rollups_equals_raw(seeded: Project, rollup_url: str, tracking_url: str, rng: dict) -> None:
     before = _rollup_answers(rollup_url)
-    fast, raw = _get(rollup_url, seeded, "stats/summary", **rng), _get(tracking_url, seeded, "stats/summary", **rng)
+    fast, raw = ask(rollup_url, seeded, "stats/summary", **rng), ask(tracking_url, seeded, "stats/summary", **rng)
     assert _rollup_answers(rollup_url) == before + 2  # this period and the previous one
     assert raw["events"]["value"] > 0
     for metric in ("events", "pageviews", "sessions", "bounceRate", "avgSessionDuration", "viewsPerSession"):
@@ -140,8 +110,8 @@ def test_timeseries_from_rollups_equals_raw(seeded: Project, rollup_url: str, tr
                                             interval: str) -> None:
     for metric in ("events", "pageviews", "sessions", "visitors"):
         params = {**rng, "metric": metric, "interval": interval}
-        fast = _get(rollup_url, seeded, "stats/timeseries", **params)
-        raw = _get(tracking_url, seeded, "stats/timeseries", **params)
+        fast = ask(rollup_url, seeded, "stats/timeseries", **params)
+        raw = ask(tracking_url, seeded, "stats/timeseries", **params)
         assert [p["bucket"] for p in fast["points"]] == [p["bucket"] for p in raw["points"]]
         for a, b in zip(fast["points"], raw["points"], strict=True):
             if metric == "visitors" and interval != "hour":
@@ -155,7 +125,7 @@ def _walk(base: str, project: Project, by: str, rng: dict, limit: int) -> list[d
     cursor = None
     while True:
         page = {"cursor": cursor} if cursor else {}
-        body = _get(base, project, "stats/breakdown", by=by, limit=limit, **rng, **page)
+        body = ask(base, project, "stats/breakdown", by=by, limit=limit, **rng, **page)
         rows += body["rows"]
         cursor = body["nextCursor"]
         if cursor is None:
@@ -191,7 +161,7 @@ def test_questions_rollups_cannot_answer_fall_back_to_raw(seeded: Project, rollu
         ("stats/breakdown", {"from_": "2026-03-26", "to": "2026-03-31", "by": "entryPage"}),
     ]
     for section, params in questions:
-        assert _get(rollup_url, seeded, section, **params) == _get(tracking_url, seeded, section, **params)
+        assert ask(rollup_url, seeded, section, **params) == ask(tracking_url, seeded, section, **params)
     assert _rollup_answers(rollup_url) == before
 
 
@@ -207,7 +177,7 @@ def test_late_rows_are_rolled_up_and_runs_are_idempotent(project: Project, rollu
     roll_up(database_url)
     roll_up(database_url)
     week = {"from_": "2026-02-02", "to": "2026-02-02"}
-    fast, raw = _get(rollup_url, project, "stats/summary", **week), _get(tracking_url, project, "stats/summary", **week)
+    fast, raw = ask(rollup_url, project, "stats/summary", **week), ask(tracking_url, project, "stats/summary", **week)
     assert fast == raw
     assert fast["pageviews"]["value"] == 3 and fast["sessions"]["value"] == 1
     assert fast["avgSessionDuration"]["value"] == 1200.0
@@ -220,7 +190,7 @@ def test_late_rows_are_rolled_up_and_runs_are_idempotent(project: Project, rollu
     ev.insert([ev.row("2026-02-02 23:00", visitor="d", path="/x"), ev.row("2026-02-05 23:00", visitor="e")])
     roll_up(database_url)
     span = {"from_": "2026-02-01", "to": "2026-02-06", "by": "page"}
-    fast, raw = _get(rollup_url, project, "stats/breakdown", **span), _get(tracking_url, project, "stats/breakdown",
+    fast, raw = ask(rollup_url, project, "stats/breakdown", **span), ask(tracking_url, project, "stats/breakdown",
                                                                            **span)
     assert fast["rows"] == raw["rows"] == [{"value": "/", "visitors": 3, "events": 3},
                                            {"value": "/x", "visitors": 3, "events": 3},

@@ -10,7 +10,6 @@ is a cohort, empty ones included. Visitors are resolved through `person_aliases`
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from services.tracking.db import Db
@@ -57,8 +56,11 @@ def _event_sql(event: str | None, params: Params) -> str:
     return f"(e.event_name = {params.add(event)})" if event else "TRUE"
 
 
-async def retention(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], period: str,
-                    periods: int, start_event: str | None, return_event: str | None) -> list[dict[str, Any]]:
+Counts = dict[tuple[dt.date, dt.date], int]  # (cohort, period) -> visitors; (c, c) is the cohort's size
+
+
+async def raw_counts(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], period: str,
+                     start_event: str | None, return_event: str | None) -> Counts:
     params = Params()
     where = analytics_where(params, project_id, None, rng.end, conditions)
     is_start, is_return = _event_sql(start_event, params), _event_sql(return_event, params)
@@ -85,25 +87,28 @@ async def retention(db: Db, project_id: int, rng: TimeRange, conditions: list[Co
         SELECT date_trunc({unit}, first AT TIME ZONE {zone})::date AS c, periods
         FROM visitors WHERE first >= {start}
     )
-    SELECT c, NULL::date AS p, count(*) AS n FROM cohort GROUP BY c
+    SELECT c, c AS p, count(*) AS n FROM cohort GROUP BY c
     UNION ALL
     SELECT c, p, count(*) AS n FROM cohort CROSS JOIN LATERAL unnest(periods) AS p WHERE p > c GROUP BY c, p"""
-    rows = await db.fetch(sql, params.values)
-    sizes: dict[dt.date, int] = {}
-    back: dict[dt.date, dict[int, int]] = defaultdict(dict)
-    for row in rows:
-        if row["p"] is None:
-            sizes[row["c"]] = row["n"]
-        else:
-            back[row["c"]][periods_between(row["c"], row["p"], period)] = row["n"]
+    return {(row["c"], row["p"]): row["n"] for row in await db.fetch(sql, params.values)}
+
+
+def first_and_last(rng: TimeRange, period: str) -> tuple[dt.date, dt.date]:
+    """The range's first and last period (their start days in `tz`)."""
     first = period_start(rng.local(rng.start).date(), period)
     last = period_start((rng.end - dt.timedelta(microseconds=1)).astimezone(rng.tz).date(), period)
+    return first, last
+
+
+def triangle(counts: Counts, rng: TimeRange, period: str, periods: int) -> list[dict[str, Any]]:
+    """Every period of the range as a cohort, with its returning visitors up to `periods` periods
+    and up to the range's last period."""
+    first, last = first_and_last(rng, period)
     cohorts = []
     cohort = first
     while cohort <= last:
-        size = sizes.get(cohort, 0)
         span = min(periods, periods_between(cohort, last, period) + 1)
-        returning = [size] + [back[cohort].get(i, 0) for i in range(1, span)]
-        cohorts.append({"cohort": cohort.isoformat(), "size": size, "returning": returning})
+        returning = [counts.get((cohort, add_periods(cohort, period, i)), 0) for i in range(span)]
+        cohorts.append({"cohort": cohort.isoformat(), "size": returning[0], "returning": returning})
         cohort = add_periods(cohort, period, 1)
     return cohorts

@@ -1,5 +1,6 @@
-"""The rollup job: keeps the rollup tables (migration 0004_rollups) equal to what the raw queries
-would compute, a few seconds behind the event table (more under heavy ingest: see pause_after).
+"""The rollup job: keeps the rollup tables (migrations 0004_rollups, 0005_retention_rollups)
+equal to what the raw queries would compute, a few seconds behind the event table (more under
+heavy ingest: see pause_after).
 
 Each run looks at the rows stored since the last watermark minus a margin (`created_at`, found
 through the BRIN index; the margin catches rows that concurrent writers committed late), and
@@ -7,7 +8,9 @@ recomputes from raw events, whole:
 - every UTC hour those rows fall in (totals and per-dimension rows with visitor sketches), then
   the UTC days of those hours from the hours (`bit_or` of the sketches);
 - every session group (SDK sessionId, else visitor without one) they belong to, then the
-  session aggregates of every start hour that gained or lost a session.
+  session aggregates of every start hour that gained or lost a session;
+- the retention cohort matrices (migration 0005_retention_rollups), updated for the visitors
+  those rows and new aliases touch (cohorts.py).
 Each piece is replaced with DELETE + INSERT in one transaction, so a run that fails halfway
 leaves consistent buckets and the next run redoes the rest; running twice changes nothing. A
 PostgreSQL advisory lock lets one replica run at a time; the others skip their turn."""
@@ -29,6 +32,8 @@ from services.tracking.filters import COLUMNS
 from services.tracking.metrics import ROLLUP_LAG, ROLLUP_RUNS
 from services.tracking.queries.breakdown import KEEPS_NULL
 from services.tracking.queries.sessionize import sessions_ctes
+from services.tracking.rollups import cohorts
+from services.tracking.rollups.hours import day_of, hour_of
 from services.tracking.scope import analytics_where
 from services.tracking.settings import TrackingSettings
 from services.tracking.sql import ACTION_TYPES, VIEW_TYPES, Params
@@ -36,7 +41,6 @@ from services.tracking.sql import ACTION_TYPES, VIEW_TYPES, Params
 log = logging.getLogger("tme.tracking.rollups")
 
 LOCK_KEY = 7_245_004  # pg advisory lock: one rollup job at a time across replicas
-EPOCH = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 # breakdown dimensions kept per hour/day (entry/exit pages and JSON keys are answered from raw events)
 DIMENSIONS = ("event", "page", "referrer", "source", "utmSource", "utmMedium", "utmCampaign", "utmTerm",
               "utmContent", "browser", "os", "device")
@@ -45,19 +49,12 @@ BUSY_PAUSE_FACTOR = 3.0  # pause at least 3x as long as the last run took: the j
 FULL_SESSIONS_ABOVE = 200_000  # more session groups touched than this: recompute all the project's sessions
 
 
-def hour_of(column: str) -> str:
-    return f"date_bin('1 hour', {column}, {EPOCH})"
-
-
-def day_of(column: str) -> str:
-    return f"date_bin('1 day', {column}, {EPOCH})"
-
-
 @dataclass
 class RunStats:
     hours: int = 0
     session_groups: int = 0
     full_projects: list[int] = field(default_factory=list)
+    cohort_matrices: int = 0  # retention matrices computed whole
 
 
 async def refresh(conn: asyncpg.Connection, margin_seconds: float) -> RunStats:
@@ -66,12 +63,11 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float) -> RunStats:
     now = await conn.fetchrow("SELECT clock_timestamp() AS at, "
                               "pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296 AS xid_low")
     assert now is not None
-    state = await conn.fetchrow("SELECT watermark, xid_low FROM rollup_state WHERE id = 1")
+    state = await conn.fetchrow("SELECT watermark, xid_low, visitors_ready FROM rollup_state WHERE id = 1")
     if state is None:
-        recent, args = "TRUE", []
+        recent, recent_aliases, args = "TRUE", "TRUE", []
     else:
-        # rows stored lately by transactions not older than the last run's snapshot (xids wrap at 2^32)
-        recent = ("e.created_at > $1 AND (e.xmin::text::bigint - $2 + 4294967296) % 4294967296 < 2147483648")
+        recent, recent_aliases = _stored_lately("e"), _stored_lately("a")
         args = [state["watermark"] - dt.timedelta(seconds=margin_seconds), state["xid_low"]]
 
     hours: dict[int, list[dt.datetime]] = defaultdict(list)
@@ -98,11 +94,22 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float) -> RunStats:
             stats.full_projects.append(row["project_id"])
         await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids))
 
-    await conn.execute("""INSERT INTO rollup_state (id, watermark, xid_low) VALUES (1, $1, $2)
+    stats.cohort_matrices = await cohorts.update(conn, recent, recent_aliases, args,
+                                                 full=state is None or not state["visitors_ready"])
+
+    await conn.execute("""INSERT INTO rollup_state (id, watermark, xid_low, visitors_ready) VALUES (1, $1, $2, true)
                           ON CONFLICT (id) DO UPDATE
-                          SET watermark = excluded.watermark, xid_low = excluded.xid_low, updated_at = now()""",
+                          SET watermark = excluded.watermark, xid_low = excluded.xid_low, visitors_ready = true,
+                              updated_at = now()""",
                        now["at"], now["xid_low"])
     return stats
+
+
+def _stored_lately(alias: str) -> str:
+    """Rows of `alias` ($1: the last watermark minus the margin, $2: that run's snapshot xmin)
+    stored lately by transactions not older than the last run's snapshot (xids wrap at 2^32)."""
+    return (f"{alias}.created_at > $1 "
+            f"AND ({alias}.xmin::text::bigint - $2 + 4294967296) % 4294967296 < 2147483648")
 
 
 def _day_chunks(hours: list[dt.datetime]) -> list[list[dt.datetime]]:

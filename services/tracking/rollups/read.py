@@ -183,3 +183,42 @@ async def breakdown_rows(db: Db, project_id: int, rng: TimeRange, by: str, limit
     if after is not None:
         out = [row for row in out if _after(row, after)]
     return out[:limit + 1]
+
+
+@dataclass(frozen=True)
+class MatrixState:
+    """What the rollups hold for a retention question: the job's watermark (None until a run has
+    filled the visitor state), the project's events before the range's end, and the matrix of
+    the question's zone and period (None: not registered; False: being computed; True: ready)."""
+
+    watermark: dt.datetime | None
+    events: int
+    ready: bool | None
+
+
+async def cohort_matrix_state(db: Db, project_id: int, rng: TimeRange, period: str) -> MatrixState:
+    row = await db.fetchrow(
+        """SELECT (SELECT watermark FROM rollup_state WHERE id = 1 AND visitors_ready) AS watermark,
+                  (SELECT coalesce(sum(events), 0) FROM rollup_hours WHERE project_id = $1 AND hour < $2) AS events,
+                  (SELECT ready FROM rollup_retention_zones
+                   WHERE project_id = $1 AND tz = $3 AND period = $4) AS ready""",
+        [project_id, rng.end, rng.tz_name, period])
+    assert row is not None
+    return MatrixState(row["watermark"], int(row["events"]), row["ready"])
+
+
+async def register_cohort_matrix(db: Db, project_id: int, tz_name: str, period: str) -> None:
+    """Asks the rollup job to keep the matrix of this zone and period from its next run on."""
+    await db.fetch("INSERT INTO rollup_retention_zones (project_id, tz, period) VALUES ($1, $2, $3) "
+                   "ON CONFLICT DO NOTHING", [project_id, tz_name, period])
+
+
+async def cohort_counts(db: Db, project_id: int, tz_name: str, period: str, first: dt.date,
+                        last: dt.date) -> dict[tuple[dt.date, dt.date], int]:
+    """The ready matrix's cohorts from `first` to `last` and their periods up to `last`."""
+    rows = await db.fetch(
+        """SELECT cohort, period_start, visitors FROM rollup_retention
+           WHERE project_id = $1 AND tz = $2 AND period = $3 AND cohort >= $4 AND cohort <= $5
+             AND period_start <= $5 AND visitors <> 0""",
+        [project_id, tz_name, period, first, last])
+    return {(row["cohort"], row["period_start"]): int(row["visitors"]) for row in rows}
