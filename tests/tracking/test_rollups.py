@@ -8,18 +8,21 @@ time zones not a whole number of hours from UTC, ranges off the hour) fall back 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from conftest import Database
 
 from services.tracking.rollups.hll import estimate
-from services.tracking.rollups.job import pause_after
+from services.tracking.rollups.job import FRESH_PARTITION_ROWS, analyze_fresh_partitions, pause_after
 
 from .conftest import Events, Project, ask, register, roll_up
 
@@ -195,6 +198,38 @@ def test_late_rows_are_rolled_up_and_runs_are_idempotent(project: Project, rollu
     assert fast["rows"] == raw["rows"] == [{"value": "/", "visitors": 3, "events": 3},
                                            {"value": "/x", "visitors": 3, "events": 3},
                                            {"value": "/y", "visitors": 1, "events": 1}]
+
+
+def test_a_never_analyzed_partition_is_analyzed_before_the_run_plans_over_it(project: Project, db: Database,
+                                                                             database_url: str) -> None:
+    """A new month's partition is empty to the planner until analyzed; autovacuum is off on this
+    one, so only the job can analyze it."""
+    today = dt.datetime.now(dt.UTC)
+    month = (today.replace(day=1) + dt.timedelta(days=40)).replace(day=1, hour=0, minute=0, second=0,
+                                                                    microsecond=0)
+    partition = f"events_{month:%Y_%m}"
+    db.execute(f"ALTER TABLE {partition} SET (autovacuum_enabled = false)")
+    try:
+        db.execute("INSERT INTO events (project_id, event_time, message_id, type, event_name, anonymous_id, "
+                   "received_at) SELECT $1, $2::timestamptz + g * interval '1 second', 'fresh-' || g, 'track', 'Tick', "
+                   "'v' || (g % 50), now() FROM generate_series(1, $3::int) g", project.id, month,
+                   FRESH_PARTITION_ROWS)
+
+        async def analyzed() -> list[str]:
+            conn = await asyncpg.connect(database_url)
+            try:
+                return await analyze_fresh_partitions(conn)
+            finally:
+                await conn.close()
+
+        deadline = time.monotonic() + 20  # the inserting backend's statistics reach pg_stat soon after it ends
+        while partition not in asyncio.run(analyzed()):
+            assert time.monotonic() < deadline, f"{partition} was not analyzed"
+            time.sleep(0.5)
+        assert db.fetchval("SELECT reltuples FROM pg_class WHERE relname = $1", partition) == FRESH_PARTITION_ROWS
+        assert partition not in asyncio.run(analyzed())  # once is enough; autovacuum takes it from there
+    finally:
+        db.execute(f"ALTER TABLE {partition} RESET (autovacuum_enabled)")
 
 
 def test_visitor_sketches_estimate_within_the_documented_error(db: Database) -> None:
