@@ -3,6 +3,10 @@ later are one person."""
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+import statistics
+
 from conftest import Database
 
 from .conftest import Project, assert_error
@@ -100,3 +104,53 @@ def test_invalid_funnels_name_the_field(project: Project) -> None:
     bad_json = project.http.post(project.url("funnels"), content=b"{", headers={**project.auth,
                                                                                 "content-type": "application/json"})
     assert_error(bad_json, 400)
+
+
+def _reference_funnel(events: list[tuple[str, float, str, str]], steps: list[str], window: float) -> tuple[
+        list[int], list[float | None]]:
+    """The documented rules, visitor by visitor in plain Python: events are (visitor, seconds,
+    message id, event name)."""
+    best: dict[str, tuple[int, float, list[float]]] = {}
+    for visitor in {e[0] for e in events}:
+        mine = sorted((t, mid, name) for v, t, mid, name in events if v == visitor)
+        for i, (t1, _, name) in enumerate(mine):
+            if name != steps[0]:
+                continue
+            times, pos = [t1], i
+            for step in steps[1:]:
+                nxt = next((j for j in range(pos + 1, len(mine)) if mine[j][2] == step), None)
+                if nxt is None:
+                    break
+                times.append(mine[nxt][0])
+                pos = nxt
+            depth = 1 + sum(1 for t in times[1:] if t <= t1 + window)
+            old = best.get(visitor)
+            if old is None or (depth, -t1) > (old[0], -old[1]):
+                best[visitor] = (depth, t1, times)
+    users = [sum(1 for d, _, _ in best.values() if d >= k) for k in range(1, len(steps) + 1)]
+    medians: list[float | None] = [None]
+    for k in range(2, len(steps) + 1):
+        gaps = [times[k - 1] - times[k - 2] for d, _, times in best.values() if d >= k]
+        medians.append(round(statistics.median(gaps), 1) if gaps else None)
+    return users, medians
+
+
+def test_random_funnels_follow_the_documented_rules(project: Project) -> None:
+    """Random visitors doing A, B and C in any order, with repeats and events at the same second
+    (ordered by message id), against the rules in plain Python; one funnel repeats a step."""
+    rnd = random.Random(5)
+    start = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    events = []
+    for n in range(300):
+        visitor = f"r{rnd.randrange(40)}"
+        seconds = float(rnd.choice([0, 60, 60, 600, 1800, 3000]) * rnd.randrange(1, 40))
+        events.append((visitor, seconds, f"m{n:04d}", rnd.choice("AABC")))
+    ev = project.events
+    ev.insert([ev.row(start + dt.timedelta(seconds=t), name, visitor=v, message_id=mid) for v, t, mid, name in events])
+    for steps in (["A", "B", "C"], ["A", "A", "B"], ["B", "A"]):
+        body = {"steps": [{"event": s} for s in steps], "windowSeconds": 3600, "from": "2026-01-05",
+                "to": "2026-01-06"}
+        answer = project.post("funnels", body).json()["steps"]
+        users, medians = _reference_funnel(events, steps, 3600)
+        assert [s["users"] for s in answer] == users, steps
+        assert [s["medianSecondsToConvert"] for s in answer] == medians, steps
