@@ -21,8 +21,10 @@ import httpx
 import pytest
 from conftest import Database
 
+from services.tracking.rollups import job
 from services.tracking.rollups.hll import estimate
-from services.tracking.rollups.job import FRESH_PARTITION_ROWS, analyze_fresh_partitions, pause_after
+from services.tracking.rollups.job import FRESH_PARTITION_ROWS, analyze_fresh_partitions, pause_after, run_once
+from services.tracking.settings import TrackingSettings
 
 from .conftest import Events, Project, ask, register, roll_up
 
@@ -198,6 +200,22 @@ def test_late_rows_are_rolled_up_and_runs_are_idempotent(project: Project, rollu
     assert fast["rows"] == raw["rows"] == [{"value": "/", "visitors": 3, "events": 3},
                                            {"value": "/x", "visitors": 3, "events": 3},
                                            {"value": "/y", "visitors": 1, "events": 1}]
+
+
+def test_a_run_touching_very_many_sessions_recomputes_all_of_the_projects_sessions(
+        project: Project, rollup_url: str, tracking_url: str, database_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = project.events
+    ev.insert([ev.row("2026-02-09 10:00", visitor="a"), ev.row("2026-02-09 10:10", visitor="a", path="/x"),
+               ev.row("2026-02-09 11:00", visitor="b", session_id="s-1"),
+               ev.row("2026-02-09 12:30", visitor="b", session_id="s-1", path="/x")])
+    monkeypatch.setattr(job, "FULL_SESSIONS_ABOVE", 1)  # (a real run: more than 200k session groups)
+    stats = asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
+    assert stats is not None and project.id in stats.full_projects
+    day = {"from_": "2026-02-09", "to": "2026-02-09"}
+    fast, raw = ask(rollup_url, project, "stats/summary", **day), ask(tracking_url, project, "stats/summary", **day)
+    assert fast == raw
+    assert fast["sessions"]["value"] == 2 and fast["avgSessionDuration"]["value"] == (600 + 5400) / 2
 
 
 def test_a_never_analyzed_partition_is_analyzed_before_the_run_plans_over_it(project: Project, db: Database,

@@ -227,7 +227,8 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
         if groups is None:
             await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1", project_id)
             await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1", project_id)
-            await conn.execute(*insert(None))
+            sql, values = insert(None)
+            await conn.execute(sql, *values)
             await conn.execute(session_hours.format(only="TRUE"), project_id)
             return
         sids, vids = groups
