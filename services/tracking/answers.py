@@ -11,7 +11,7 @@ Retention comes from a cohort matrix (exact, see rollups/cohorts.py) when it has
 start or returning event, its time zone is a whole number of hours from UTC at all times, its
 range starts on a period and ends on one or after the job's watermark, and the project has at
 least `rollup_min_events` events. The first such question in a zone and period is answered from
-raw events and registers the matrix; the job computes it on its next run."""
+raw events and registers the matrix, and wakes the rollup job, which computes it at once."""
 
 from __future__ import annotations
 
@@ -108,4 +108,7 @@ async def retention_cohorts(app: Starlette, db: Db, project_id: int, rng: TimeRa
     counts = await retention.raw_counts(db, project_id, rng, conditions, period, start_event, return_event)
     if matrix is not None and matrix.ready is None:
         await read.register_cohort_matrix(db, project_id, rng.tz_name, period)
+        wake = getattr(app.state, "rollup_wake", None)
+        if wake is not None:  # the job computes the matrix now rather than after its pause
+            wake.set()
     return retention.triangle(counts, rng, period, periods)

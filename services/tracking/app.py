@@ -25,13 +25,15 @@ def create_app(settings: TrackingSettings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
                                            max_size=settings.db_pool_max)
-        stop = asyncio.Event()
-        job = (asyncio.create_task(run_periodically(settings, stop), name="tme-rollups")
+        stop, wake = asyncio.Event(), asyncio.Event()
+        app.state.rollup_wake = wake  # set by a question that registers a retention matrix
+        job = (asyncio.create_task(run_periodically(settings, stop, wake), name="tme-rollups")
                if settings.rollup_interval_seconds > 0 else None)
         try:
             yield
         finally:
             stop.set()
+            wake.set()
             if job is not None:  # a run cut short rolls back; the next one redoes it
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(job, timeout=5)

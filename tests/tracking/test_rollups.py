@@ -20,10 +20,17 @@ import asyncpg
 import httpx
 import pytest
 from conftest import Database
+from prometheus_client import REGISTRY
 
 from services.tracking.rollups import job
 from services.tracking.rollups.hll import estimate
-from services.tracking.rollups.job import FRESH_PARTITION_ROWS, analyze_fresh_partitions, pause_after, run_once
+from services.tracking.rollups.job import (
+    FRESH_PARTITION_ROWS,
+    analyze_fresh_partitions,
+    pause_after,
+    run_once,
+    run_periodically,
+)
 from services.tracking.settings import TrackingSettings
 
 from .conftest import Events, Project, ask, register, roll_up
@@ -274,3 +281,32 @@ def test_under_heavy_ingest_the_job_pauses_longer_than_its_runs() -> None:
     as long as the last one took, so it never takes more than a quarter of a database core."""
     assert pause_after(0.2, 5.0) == 5.0
     assert pause_after(4.0, 5.0) == 12.0
+
+
+def test_a_woken_job_runs_at_once_instead_of_after_its_pause(database_url: str) -> None:
+    """A question that registers a retention matrix wakes the job (answers.py), so the matrix is
+    ready within seconds even when the job is in a long pause."""
+    def runs() -> float:
+        return sum(REGISTRY.get_sample_value("tme_rollup_runs_total", {"outcome": o}) or 0.0
+                   for o in ("ok", "skipped", "error"))
+
+    async def scenario() -> None:
+        stop, wake = asyncio.Event(), asyncio.Event()
+        settings = TrackingSettings(database_url=database_url, rollup_interval_seconds=3600)
+        before = runs()
+        job_task = asyncio.create_task(run_periodically(settings, stop, wake))
+
+        async def until(count: float) -> None:
+            async with asyncio.timeout(60):
+                while runs() < count:  # noqa: ASYNC110 -- polling a metric the job moves
+                    await asyncio.sleep(0.05)
+
+        await until(before + 1)  # the first run, then an hour's pause
+        wake.set()
+        await until(before + 2)
+        stop.set()
+        wake.set()
+        await asyncio.wait_for(job_task, 60)
+        assert runs() == before + 2
+
+    asyncio.run(scenario())

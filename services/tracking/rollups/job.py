@@ -277,7 +277,9 @@ def pause_after(run_seconds: float, interval: float) -> float:
     return max(interval, BUSY_PAUSE_FACTOR * run_seconds)
 
 
-async def run_periodically(settings: TrackingSettings, stop: asyncio.Event) -> None:
+async def run_periodically(settings: TrackingSettings, stop: asyncio.Event, wake: asyncio.Event) -> None:
+    """Runs until `stop` is set (set `wake` too, to end the pause at once). Setting `wake` starts
+    the next run early: a new retention matrix is computed within seconds, not after a long pause."""
     while not stop.is_set():
         start = time.perf_counter()
         try:
@@ -293,7 +295,8 @@ async def run_periodically(settings: TrackingSettings, stop: asyncio.Event) -> N
             ROLLUP_RUNS.labels("error").inc()
             log.exception("rollup run failed")
         try:
-            await asyncio.wait_for(stop.wait(), timeout=pause_after(time.perf_counter() - start,
+            await asyncio.wait_for(wake.wait(), timeout=pause_after(time.perf_counter() - start,
                                                                     settings.rollup_interval_seconds))
         except TimeoutError:
             pass
+        wake.clear()
