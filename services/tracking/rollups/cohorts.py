@@ -20,8 +20,8 @@ import asyncpg
 from services.tracking.rollups.hours import hour_of
 from services.tracking.sql import ACTION_TYPES
 
-_PAIRS = f"""SELECT DISTINCT e.project_id, e.visitor_id, {hour_of('e.event_time')} AS hour FROM events e
-    WHERE {{recent}} AND e.type IN {ACTION_TYPES} AND NOT e.is_bot AND e.visitor_id IS NOT NULL"""
+_PAIRS = f"""SELECT DISTINCT e.project_id, e.visitor_id, {hour_of('e.event_time')} AS hour FROM {{rows}} e
+    WHERE e.type IN {ACTION_TYPES} AND NOT e.is_bot AND e.visitor_id IS NOT NULL"""
 
 # the touched visitors' pairs, each visitor id resolved one level through the job's copy of the
 # aliases (as the raw queries resolve through person_aliases): the raw ids that resolve to a
@@ -76,20 +76,21 @@ _ADD_TOUCHED = _add_to_matrices(_TOUCHED_PAIRS, "z.ready", 1)
 _ADD_ZONE = _add_to_matrices(_PROJECT_PAIRS, "z.tz = $2 AND z.period = $3", 1)
 
 
-async def update(conn: asyncpg.Connection, recent: str, recent_aliases: str, args: list[Any], *,
+async def update(conn: asyncpg.Connection, rows: str, recent_aliases: str, args: list[Any], *,
                  full: bool) -> int:
-    """One run's update (`recent`/`recent_aliases`: the rows of events `e` / person_aliases `a`
-    stored since the last run, with `args`); `full` rebuilds the state from every event first.
-    Returns the number of matrices computed whole."""
+    """One run's update: `rows` is the table of the event rows stored since the last run (with
+    the columns of `events` it needs), `recent_aliases` the condition on person_aliases `a` for
+    the aliases stored since (with `args`); `full` rebuilds the state from every event (`rows`
+    is then `events`) first. Returns the number of matrices computed whole."""
     async with conn.transaction():
         if full:
             await conn.execute("TRUNCATE rollup_visitor_hours, rollup_visitor_aliases, rollup_retention")
             await conn.execute("UPDATE rollup_retention_zones SET ready = false")
-            await conn.execute(f"INSERT INTO rollup_visitor_hours {_PAIRS.format(recent='TRUE')}")
+            await conn.execute(f"INSERT INTO rollup_visitor_hours {_PAIRS.format(rows=rows)}")
             await conn.execute("INSERT INTO rollup_visitor_aliases (project_id, alias_id, visitor_id) "
                                "SELECT project_id, alias_id, visitor_id FROM person_aliases")
         else:
-            await _update_touched(conn, recent, recent_aliases, args)
+            await _update_touched(conn, rows, recent_aliases, args)
         zones = await conn.fetch("SELECT project_id, tz, period FROM rollup_retention_zones WHERE NOT ready")
         for zone in zones:
             key = (zone["project_id"], zone["tz"], zone["period"])
@@ -100,9 +101,9 @@ async def update(conn: asyncpg.Connection, recent: str, recent_aliases: str, arg
         return len(zones)
 
 
-async def _update_touched(conn: asyncpg.Connection, recent: str, recent_aliases: str, args: list[Any]) -> None:
-    await conn.execute(f"CREATE TEMP TABLE rollup_cohort_fresh ON COMMIT DROP AS {_PAIRS.format(recent=recent)}",
-                       *args)
+async def _update_touched(conn: asyncpg.Connection, rows: str, recent_aliases: str, args: list[Any]) -> None:
+    await conn.execute(f"CREATE TEMP TABLE rollup_cohort_fresh ON COMMIT DROP AS {_PAIRS.format(rows=rows)}")
+    await conn.execute("ANALYZE rollup_cohort_fresh")  # a few rows: look them up in the state's primary key
     await conn.execute("""DELETE FROM rollup_cohort_fresh f USING rollup_visitor_hours h
                           WHERE h.project_id = f.project_id AND h.visitor_id = f.visitor_id AND h.hour = f.hour""")
     await conn.execute(
