@@ -87,18 +87,25 @@ def _starts_period(moment: dt.datetime, rng: TimeRange, period: str) -> bool:
     return local.time() == dt.time(0) and retention.period_start(local.date(), period) == local.date()
 
 
+async def _cohort_matrix(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
+                         period: str, start_event: str | None, return_event: str | None) -> read.MatrixState | None:
+    """The state of the matrix that could answer this retention question, None when none can."""
+    settings: TrackingSettings = app.state.settings
+    if (not settings.rollups_enabled or conditions or start_event is not None or return_event is not None
+            or not _always_whole_hours(rng.tz_name) or not _starts_period(rng.start, rng, period)):
+        return None
+    state = await read.cohort_matrix_state(db, project_id, rng, period)
+    if state.watermark is None or state.events < settings.rollup_min_events:
+        return None
+    if not _starts_period(rng.end, rng, period) and rng.end <= state.watermark:
+        return None  # a range ending inside a period, in the past: only raw events know where
+    return state
+
+
 async def retention_cohorts(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
                             period: str, periods: int, start_event: str | None,
                             return_event: str | None) -> list[dict[str, Any]]:
-    settings: TrackingSettings = app.state.settings
-    matrix: read.MatrixState | None = None
-    if (settings.rollups_enabled and not conditions and start_event is None and return_event is None
-            and _always_whole_hours(rng.tz_name) and _starts_period(rng.start, rng, period)):
-        state = await read.cohort_matrix_state(db, project_id, rng, period)
-        watermark = state.watermark
-        if (watermark is not None and state.events >= settings.rollup_min_events
-                and (_starts_period(rng.end, rng, period) or rng.end > watermark)):
-            matrix = state
+    matrix = await _cohort_matrix(app, db, project_id, rng, conditions, period, start_event, return_event)
     if matrix is not None and matrix.ready:
         ROLLUP_ANSWERS.labels("retention", "rollup").inc()
         first, last = retention.first_and_last(rng, period)

@@ -113,6 +113,7 @@ def test_questions_a_matrix_cannot_answer_come_from_raw_events(
         {**week, "event": "Signup"},
         {**week, "filters": '[{"field": "browser", "op": "eq", "value": "Firefox"}]'},
         {**week, "from_": "2026-01-07"},  # not the start of a week
+        {**week, "to": "2026-03-04"},  # ends inside a week, in the past
     ]
     for question in cannot:
         before = _retention_answers(rollup_url, "raw")
