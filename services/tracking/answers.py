@@ -11,7 +11,9 @@ Retention comes from a cohort matrix (exact, see rollups/cohorts.py) when it has
 start or returning event, its time zone is a whole number of hours from UTC at all times, its
 range starts on a period and ends on one or after the job's watermark, and the project has at
 least `rollup_min_events` events. The first such question in a zone and period is answered from
-raw events and registers the matrix, and wakes the rollup job, which computes it at once."""
+raw events and registers the matrix (up to `retention_matrices` per project), and wakes the
+rollup job, which computes it at once. Matrices nobody asked for in `retention_matrix_days` are
+dropped by the job."""
 
 from __future__ import annotations
 
@@ -110,11 +112,13 @@ async def retention_cohorts(app: Starlette, db: Db, project_id: int, rng: TimeRa
         ROLLUP_ANSWERS.labels("retention", "rollup").inc()
         first, last = retention.first_and_last(rng, period)
         counts = await read.cohort_counts(db, project_id, rng.tz_name, period, first, last)
+        await read.note_cohort_matrix_use(db, project_id, rng.tz_name, period)
         return retention.triangle(counts, rng, period, periods)
     ROLLUP_ANSWERS.labels("retention", "raw").inc()
     counts = await retention.raw_counts(db, project_id, rng, conditions, period, start_event, return_event)
-    if matrix is not None and matrix.ready is None:
-        await read.register_cohort_matrix(db, project_id, rng.tz_name, period)
+    settings: TrackingSettings = app.state.settings
+    if matrix is not None and matrix.ready is None and await read.register_cohort_matrix(
+            db, project_id, rng.tz_name, period, settings.retention_matrices):
         wake = getattr(app.state, "rollup_wake", None)
         if wake is not None:  # the job computes the matrix now rather than after its pause
             wake.set()

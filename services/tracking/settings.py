@@ -38,3 +38,12 @@ class TrackingSettings(ServiceSettings):
         description="Ranges with fewer events are answered exactly from raw events; from this size on, rollups "
                     "answer and unique visitors are a HyperLogLog estimate (standard error 3.3%)",
     )
+    retention_matrices: int = Field(
+        default=6, ge=0,
+        description="Retention cohort matrices kept per project (one per time zone and period asked for); "
+                    "beyond that, retention in another zone or period is answered from raw events",
+    )
+    retention_matrix_days: int = Field(
+        default=30, ge=1,
+        description="A retention matrix nobody asked for in this many days is dropped",
+    )

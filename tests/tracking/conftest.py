@@ -178,7 +178,8 @@ def rollup_url(stack: DevStack) -> Iterator[str]:
     """A tracking instance that answers from rollups whatever the size (its own job is off)."""
     key = "tracking-rollups"
     svc = stack.start_service("tracking", key=key, port=free_port(),
-                              env={"TME_ROLLUP_MIN_EVENTS": "0", "TME_ROLLUP_INTERVAL_SECONDS": "0"})
+                              env={"TME_ROLLUP_MIN_EVENTS": "0", "TME_ROLLUP_INTERVAL_SECONDS": "0",
+                                   "TME_RETENTION_MATRICES": "20"})
     try:
         yield svc.url
     finally:

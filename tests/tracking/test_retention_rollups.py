@@ -8,12 +8,17 @@ and the answers are still equal. Questions a matrix cannot answer are answered f
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 
+import asyncpg
 import httpx
 import pytest
 from conftest import Database
+
+from services.tracking.db import Db
+from services.tracking.rollups import read
 
 from .conftest import Project, ask, roll_up
 
@@ -120,3 +125,25 @@ def test_questions_a_matrix_cannot_answer_come_from_raw_events(
         assert ask(rollup_url, matrices, "retention", **question) == ask(tracking_url, matrices, "retention",
                                                                        **question)
         assert _retention_answers(rollup_url, "raw") == before + 1, question
+
+
+def test_a_project_keeps_a_bounded_number_of_matrices_and_loses_unused_ones(project: Project, db: Database,
+                                                                           database_url: str) -> None:
+    """Any client can name a time zone, and every matrix costs the job work on each run: a
+    project gets at most TME_RETENTION_MATRICES of them, and one nobody asked for in
+    TME_RETENTION_MATRIX_DAYS is dropped."""
+    async def register(zones: list[str], limit: int) -> list[bool]:
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+        try:
+            return [await read.register_cohort_matrix(Db(pool, 30), project.id, tz, "week", limit) for tz in zones]
+        finally:
+            await pool.close()
+
+    assert asyncio.run(register(["UTC", "Europe/Berlin", "Asia/Tokyo"], 2)) == [True, True, False]
+    roll_up(database_url)
+    db.execute("UPDATE rollup_retention_zones SET requested_at = now() - interval '31 days' "
+               "WHERE project_id = $1 AND tz = 'UTC'", project.id)
+    roll_up(database_url)
+    assert [r["tz"] for r in db.fetch("SELECT tz FROM rollup_retention_zones WHERE project_id = $1",
+                                      project.id)] == ["Europe/Berlin"]
+    assert db.fetchval("SELECT count(*) FROM rollup_retention WHERE project_id = $1 AND tz = 'UTC'", project.id) == 0

@@ -76,6 +76,18 @@ _ADD_TOUCHED = _add_to_matrices(_TOUCHED_PAIRS, "z.ready", 1)
 _ADD_ZONE = _add_to_matrices(_PROJECT_PAIRS, "z.tz = $2 AND z.period = $3", 1)
 
 
+async def drop_unused(conn: asyncpg.Connection, days: int) -> int:
+    """Drops the matrices nobody asked for in `days` days; the number dropped."""
+    async with conn.transaction():
+        dropped = await conn.fetch(
+            "DELETE FROM rollup_retention_zones WHERE requested_at < now() - make_interval(days => $1) "
+            "RETURNING project_id, tz, period", days)
+        for zone in dropped:
+            await conn.execute("DELETE FROM rollup_retention WHERE project_id = $1 AND tz = $2 AND period = $3",
+                               zone["project_id"], zone["tz"], zone["period"])
+    return len(dropped)
+
+
 async def update(conn: asyncpg.Connection, rows: str, recent_aliases: str, args: list[Any], *,
                  full: bool) -> int:
     """One run's update: `rows` is the table of the event rows stored since the last run (with

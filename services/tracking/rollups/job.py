@@ -57,11 +57,13 @@ class RunStats:
     session_groups: int = 0
     full_projects: list[int] = field(default_factory=list)
     cohort_matrices: int = 0  # retention matrices computed whole
+    matrices_dropped: int = 0  # retention matrices nobody asked for in a while
     analyzed: list[str] = field(default_factory=list)  # event partitions analyzed before the run
 
 
-async def refresh(conn: asyncpg.Connection, margin_seconds: float) -> RunStats:
-    """One run; returns what it recomputed."""
+async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: int = 30) -> RunStats:
+    """One run; returns what it recomputed. Retention matrices nobody asked for in `matrix_days`
+    days are dropped."""
     stats = RunStats()
     now = await conn.fetchrow("SELECT clock_timestamp() AS at, "
                               "pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296 AS xid_low")
@@ -103,6 +105,7 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float) -> RunStats:
             stats.full_projects.append(row["project_id"])
         await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids))
 
+    stats.matrices_dropped = await cohorts.drop_unused(conn, matrix_days)
     full = state is None or not state["visitors_ready"]
     stats.cohort_matrices = await cohorts.update(conn, "events" if full else source, recent_aliases, args, full=full)
     await conn.execute("DROP TABLE IF EXISTS rollup_recent")
@@ -271,7 +274,7 @@ async def run_once(settings: TrackingSettings, *, wait: bool = False) -> RunStat
         elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
             return None
         try:
-            return await refresh(conn, settings.rollup_margin_seconds)
+            return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
     finally:

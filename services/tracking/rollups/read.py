@@ -207,10 +207,21 @@ async def cohort_matrix_state(db: Db, project_id: int, rng: TimeRange, period: s
     return MatrixState(row["watermark"], int(row["events"]), row["ready"])
 
 
-async def register_cohort_matrix(db: Db, project_id: int, tz_name: str, period: str) -> None:
-    """Asks the rollup job to keep the matrix of this zone and period from its next run on."""
-    await db.fetch("INSERT INTO rollup_retention_zones (project_id, tz, period) VALUES ($1, $2, $3) "
-                   "ON CONFLICT DO NOTHING", [project_id, tz_name, period])
+async def register_cohort_matrix(db: Db, project_id: int, tz_name: str, period: str, limit: int) -> bool:
+    """Asks the rollup job to keep the matrix of this zone and period from its next run on,
+    unless the project has `limit` matrices already (each costs the job work on every run, and
+    any client can name a time zone). Whether it was registered."""
+    rows = await db.fetch(
+        """INSERT INTO rollup_retention_zones (project_id, tz, period)
+           SELECT $1, $2, $3 WHERE (SELECT count(*) FROM rollup_retention_zones WHERE project_id = $1) < $4
+           ON CONFLICT DO NOTHING RETURNING ready""", [project_id, tz_name, period, limit])
+    return bool(rows)
+
+
+async def note_cohort_matrix_use(db: Db, project_id: int, tz_name: str, period: str) -> None:
+    """A matrix answered: it is kept (the job drops matrices nobody asked for in a while)."""
+    await db.fetch("UPDATE rollup_retention_zones SET requested_at = now() WHERE project_id = $1 AND tz = $2 "
+                   "AND period = $3 AND requested_at < now() - interval '1 hour'", [project_id, tz_name, period])
 
 
 async def cohort_counts(db: Db, project_id: int, tz_name: str, period: str, first: dt.date,
