@@ -117,26 +117,26 @@ def load(stack: DevStack, project_id: int, events: int, days: int, seed: int) ->
     return time.monotonic() - start
 
 
-def wait_for_rollups(stack: DevStack, since: dt.datetime, timeout: float) -> float:
-    """Seconds until a rollup run that started after `since` has finished."""
+def _wait(stack: DevStack, sql: str, *args: Any, timeout: float, what: str) -> float:
+    """Seconds until `sql` returns a true value (polled every second)."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        watermark = asyncio.run(_sql(stack.database_url, "SELECT watermark FROM rollup_state WHERE id = 1"))
-        if watermark is not None and watermark > since:
+        if asyncio.run(_sql(stack.database_url, sql, *args)):
             return time.monotonic() - start
         time.sleep(1)
-    raise SystemExit(f"rollups did not catch up within {timeout:.0f} s")
+    raise SystemExit(f"{what} within {timeout:.0f} s")
+
+
+def wait_for_rollups(stack: DevStack, since: dt.datetime, timeout: float) -> float:
+    """Seconds until a rollup run that started after `since` has finished."""
+    return _wait(stack, "SELECT watermark > $1 FROM rollup_state WHERE id = 1", since, timeout=timeout,
+                 what="rollups did not catch up")
 
 
 def wait_for_matrix(stack: DevStack, project_id: int, timeout: float) -> float:
     """Seconds until the project's weekly UTC cohort matrix has been computed by the rollup job."""
-    start = time.monotonic()
-    sql = ("SELECT ready FROM rollup_retention_zones WHERE project_id = $1 AND tz = 'UTC' AND period = 'week'")
-    while time.monotonic() - start < timeout:
-        if asyncio.run(_sql(stack.database_url, sql, project_id)):
-            return time.monotonic() - start
-        time.sleep(1)
-    raise SystemExit(f"the cohort matrix was not computed within {timeout:.0f} s")
+    return _wait(stack, "SELECT ready FROM rollup_retention_zones WHERE project_id = $1 AND tz = 'UTC' "
+                 "AND period = 'week'", project_id, timeout=timeout, what="the cohort matrix was not computed")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from conftest import Database, unique_email
 
 from services.devstack import DevStack
 from services.shared.embedded import free_port
-from services.tracking.rollups.job import run_once
+from services.tracking.rollups.job import RunStats, run_once
 from services.tracking.settings import TrackingSettings
 
 PASSWORD = "correct horse battery staple"
@@ -187,9 +187,9 @@ def rollup_url(stack: DevStack) -> Iterator[str]:
         stack.services.pop(key, None)
 
 
-def roll_up(database_url: str) -> None:
-    """One run of the rollup job, waiting for a run in progress to finish first."""
-    asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
+def roll_up(database_url: str) -> RunStats | None:
+    """One run of the rollup job, waiting for a run in progress to finish first; what it recomputed."""
+    return asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
 
 
 def ask(base: str, project: Project, section: str, **params: Any) -> dict[str, Any]:

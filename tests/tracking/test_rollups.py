@@ -28,7 +28,6 @@ from services.tracking.rollups.job import (
     FRESH_PARTITION_ROWS,
     analyze_fresh_partitions,
     pause_after,
-    run_once,
     run_periodically,
 )
 from services.tracking.settings import TrackingSettings
@@ -217,7 +216,7 @@ def test_a_run_touching_very_many_sessions_recomputes_all_of_the_projects_sessio
                ev.row("2026-02-09 11:00", visitor="b", session_id="s-1"),
                ev.row("2026-02-09 12:30", visitor="b", session_id="s-1", path="/x")])
     monkeypatch.setattr(job, "FULL_SESSIONS_ABOVE", 1)  # (a real run: more than 200k session groups)
-    stats = asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
+    stats = roll_up(database_url)
     assert stats is not None and project.id in stats.full_projects
     day = {"from_": "2026-02-09", "to": "2026-02-09"}
     fast, raw = ask(rollup_url, project, "stats/summary", **day), ask(tracking_url, project, "stats/summary", **day)

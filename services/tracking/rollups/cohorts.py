@@ -78,14 +78,14 @@ _ADD_ZONE = _add_to_matrices(_PROJECT_PAIRS, "z.tz = $2 AND z.period = $3", 1)
 
 async def drop_unused(conn: asyncpg.Connection, days: int) -> int:
     """Drops the matrices nobody asked for in `days` days; the number dropped."""
-    async with conn.transaction():
-        dropped = await conn.fetch(
-            "DELETE FROM rollup_retention_zones WHERE requested_at < now() - make_interval(days => $1) "
-            "RETURNING project_id, tz, period", days)
-        for zone in dropped:
-            await conn.execute("DELETE FROM rollup_retention WHERE project_id = $1 AND tz = $2 AND period = $3",
-                               zone["project_id"], zone["tz"], zone["period"])
-    return len(dropped)
+    return int(await conn.fetchval(
+        """WITH dropped AS (
+               DELETE FROM rollup_retention_zones WHERE requested_at < now() - make_interval(days => $1)
+               RETURNING project_id, tz, period),
+           cleared AS (
+               DELETE FROM rollup_retention r USING dropped d
+               WHERE r.project_id = d.project_id AND r.tz = d.tz AND r.period = d.period)
+           SELECT count(*) FROM dropped""", days))
 
 
 async def update(conn: asyncpg.Connection, rows: str, recent_aliases: str, args: list[Any], *,

@@ -12,8 +12,9 @@ concurrent writers committed late), and recomputes from raw events, whole:
   session aggregates of every start hour that gained or lost a session;
 - the retention cohort matrices (migration 0005_retention_rollups), updated for the visitors
   those rows and new aliases touch (cohorts.py).
-Each piece is replaced with DELETE + INSERT in one transaction, so a run that fails halfway
-leaves consistent buckets and the next run redoes the rest; running twice changes nothing. A
+Each hour and session piece is replaced with DELETE + INSERT in one transaction, and the
+matrices are updated in one transaction, so a run that fails halfway leaves consistent tables and
+the next run redoes the rest; running twice changes nothing. A
 PostgreSQL advisory lock lets one replica run at a time; the others skip their turn."""
 
 from __future__ import annotations
