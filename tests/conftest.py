@@ -101,6 +101,9 @@ class Database:
     def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         return asyncio.run(self._run("fetch", query, *args))
 
+    def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        return asyncio.run(self._run("fetchrow", query, *args))
+
     def fetchval(self, query: str, *args: Any) -> Any:
         return asyncio.run(self._run("fetchval", query, *args))
 

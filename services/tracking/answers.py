@@ -31,7 +31,7 @@ from services.tracking.metrics import ROLLUP_ANSWERS
 from services.tracking.params import TimeRange
 from services.tracking.queries import breakdown, retention, summary, timeseries
 from services.tracking.rollups import read
-from services.tracking.rollups.job import DIMENSIONS
+from services.tracking.rollups.hourly import DIMENSIONS
 from services.tracking.settings import TrackingSettings
 
 

@@ -29,8 +29,9 @@ class TrackingSettings(ServiceSettings):
     # rollups: hourly aggregates kept current by a periodic job (0 turns the job off)
     rollup_interval_seconds: float = Field(default=5.0, ge=0, description="How often the rollup job runs")
     rollup_margin_seconds: float = Field(
-        default=300.0, ge=0,
-        description="Rows inserted up to this long before the watermark are looked at again (late commits)",
+        default=30.0, ge=0,
+        description="Each run also looks at rows stored this long before the last run's start (a writing "
+                    "transaction still open then is looked back to wholly, when pg_stat_activity shows it)",
     )
     rollups_enabled: bool = Field(default=True, description="Answer dashboard queries from rollups when possible")
     rollup_min_events: int = Field(

@@ -95,20 +95,25 @@ class Events:
             self._insert(rows[start:start + 500])
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        args: list[Any] = []
-        values = []
-        for row in rows:
-            slots = []
-            for column in COLUMNS:
-                value = row[column]
-                if column in JSON_COLUMNS:
-                    args.append(None if value is None else json.dumps(value))
-                    slots.append(f"${len(args)}::jsonb")
-                else:
-                    args.append(value)
-                    slots.append(f"${len(args)}")
-            values.append(f"({', '.join(slots)})")
-        self.db.execute(f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {', '.join(values)}", *args)
+        self.db.execute(*insert_statement(rows))
+
+
+def insert_statement(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """The INSERT of `rows` (event_row dicts) and its arguments."""
+    args: list[Any] = []
+    values = []
+    for row in rows:
+        slots = []
+        for column in COLUMNS:
+            value = row[column]
+            if column in JSON_COLUMNS:
+                args.append(None if value is None else json.dumps(value))
+                slots.append(f"${len(args)}::jsonb")
+            else:
+                args.append(value)
+                slots.append(f"${len(args)}")
+        values.append(f"({', '.join(slots)})")
+    return (f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {', '.join(values)}", *args)
 
 
 @dataclass
@@ -187,9 +192,10 @@ def rollup_url(stack: DevStack) -> Iterator[str]:
         stack.services.pop(key, None)
 
 
-def roll_up(database_url: str) -> RunStats | None:
-    """One run of the rollup job, waiting for a run in progress to finish first; what it recomputed."""
-    return asyncio.run(run_once(TrackingSettings(database_url=database_url), wait=True))
+def roll_up(database_url: str, **settings: Any) -> RunStats | None:
+    """One run of the rollup job (with the given settings), waiting for a run in progress to
+    finish first; what it did."""
+    return asyncio.run(run_once(TrackingSettings(database_url=database_url, **settings), wait=True))
 
 
 def ask(base: str, project: Project, section: str, **params: Any) -> dict[str, Any]:

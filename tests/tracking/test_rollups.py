@@ -22,17 +22,18 @@ import pytest
 from conftest import Database
 from prometheus_client import REGISTRY
 
-from services.tracking.rollups import job
+from services.tracking.rollups import hourly, job
 from services.tracking.rollups.hll import estimate
 from services.tracking.rollups.job import (
     FRESH_PARTITION_ROWS,
     analyze_fresh_partitions,
     pause_after,
+    run_once,
     run_periodically,
 )
 from services.tracking.settings import TrackingSettings
 
-from .conftest import Events, Project, ask, register, roll_up
+from .conftest import Events, Project, ask, insert_statement, register, roll_up
 
 PAGES = ["/", "/pricing", "/blog", "/blog/rollups", "/docs", "/signup"]
 REFERRERS = [None, None, "www.google.com", "news.ycombinator.com", "t.co"]
@@ -208,6 +209,71 @@ def test_late_rows_are_rolled_up_and_runs_are_idempotent(project: Project, rollu
                                            {"value": "/y", "visitors": 1, "events": 1}]
 
 
+def test_rows_of_a_transaction_open_across_a_run_are_added_once(project: Project, rollup_url: str,
+                                                                  tracking_url: str, db: Database,
+                                                                  database_url: str) -> None:
+    """A writer's transaction that began before a run and commits after it stores rows with a
+    created_at (its start) older than that run: the next run adds them, once, even with no
+    margin at all, and a returning visitor is not counted twice in its hour."""
+    ev = project.events
+    ev.insert([ev.row("2026-02-16 10:00", visitor="a")])
+    roll_up(database_url)
+    no_margin = TrackingSettings(database_url=database_url, rollup_margin_seconds=0)
+
+    async def scenario() -> None:
+        writer = await asyncpg.connect(database_url)
+        try:
+            async with writer.transaction():
+                await writer.execute(*insert_statement([ev.row("2026-02-16 10:05", visitor="a", path="/x"),
+                                                        ev.row("2026-02-16 10:30", visitor="b", path="/x")]))
+                await run_once(no_margin, wait=True)  # does not see them yet
+            await run_once(no_margin, wait=True)
+            await run_once(no_margin, wait=True)
+        finally:
+            await writer.close()
+
+    asyncio.run(scenario())
+    hour = {"from_": "2026-02-16T10:00:00Z", "to": "2026-02-16T11:00:00Z"}
+    fast, raw = ask(rollup_url, project, "stats/summary", **hour), ask(tracking_url, project, "stats/summary", **hour)
+    assert fast == raw
+    assert fast["pageviews"]["value"] == 3
+    row = db.fetchrow("SELECT events, visitors FROM rollup_hours WHERE project_id = $1", project.id)
+    assert (row["events"], row["visitors"]) == (3, 2)
+    by_page = {**hour, "by": "page"}
+    assert ask(rollup_url, project, "stats/breakdown", **by_page)["rows"] == [
+        {"value": "/x", "visitors": 2, "events": 2}, {"value": "/", "visitors": 1, "events": 1}]
+
+
+def test_a_run_that_fails_midway_adds_nothing_and_the_next_adds_everything_once(
+        project: Project, rollup_url: str, tracking_url: str, db: Database, database_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = project.events
+    ev.insert([ev.row("2026-02-17 09:00", visitor="a", referrer_host="t.co")])
+    roll_up(database_url)
+    ev.insert([ev.row("2026-02-17 09:10", visitor="a"), ev.row("2026-02-17 09:20", visitor="b")])
+    real_add = hourly.add_recent
+
+    async def add_then_fail(conn: asyncpg.Connection, fresh_pairs: str) -> int:
+        await real_add(conn, fresh_pairs)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(hourly, "add_recent", add_then_fail)
+    with pytest.raises(RuntimeError):
+        roll_up(database_url)
+    assert db.fetchval("SELECT events FROM rollup_hours WHERE project_id = $1", project.id) == 1
+    monkeypatch.undo()
+    roll_up(database_url)
+    roll_up(database_url)
+    hour = {"from_": "2026-02-17T09:00:00Z", "to": "2026-02-17T10:00:00Z"}
+    for question in ("stats/summary", "stats/breakdown"):
+        params = {**hour, "by": "referrer"} if question == "stats/breakdown" else hour
+        assert ask(rollup_url, project, question, **params) == ask(tracking_url, project, question, **params)
+    assert db.fetchval("SELECT events FROM rollup_hours WHERE project_id = $1", project.id) == 3
+    # the absent referrer is one row per hour and day, however many runs added to it
+    assert db.fetchval("SELECT count(*) FROM rollup_dim_days WHERE project_id = $1 AND dim = 'referrer' "
+                       "AND value IS NULL", project.id) == 1
+
+
 def test_a_run_touching_very_many_sessions_recomputes_all_of_the_projects_sessions(
         project: Project, rollup_url: str, tracking_url: str, database_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,8 +346,8 @@ def test_visitor_sketches_estimate_within_the_documented_error(db: Database) -> 
 
 
 def test_under_heavy_ingest_the_job_pauses_longer_than_its_runs() -> None:
-    """A run recomputes every touched hour whole; when runs get long the job waits three times
-    as long as the last one took, so it never takes more than a quarter of a database core."""
+    """When runs get long (a burst of rows since the last one) the job waits three times as
+    long as the last one took, so it never takes more than a quarter of a database core."""
     assert pause_after(0.2, 5.0) == 5.0
     assert pause_after(4.0, 5.0) == 12.0
 

@@ -9,7 +9,10 @@ then the state takes the new pairs and aliases, and their contribution is added 
 visitor's cohort may move (a late event before their first one, an alias joining two
 histories) and every matrix stays what the raw query computes. Matrices registered since the
 last run are then computed from the whole state. A run over rows the state already has
-changes nothing."""
+changes nothing.
+
+The new pairs stay in the temp table FRESH_PAIRS until the run's transaction commits: the hourly
+rollups add them to their hours' distinct visitors."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import asyncpg
 
 from services.tracking.rollups.hours import hour_of
 from services.tracking.sql import ACTION_TYPES
+
+FRESH_PAIRS = "rollup_cohort_fresh"
 
 _PAIRS = f"""SELECT DISTINCT e.project_id, e.visitor_id, {hour_of('e.event_time')} AS hour FROM {{rows}} e
     WHERE e.type IN {ACTION_TYPES} AND NOT e.is_bot AND e.visitor_id IS NOT NULL"""
@@ -114,9 +119,9 @@ async def update(conn: asyncpg.Connection, rows: str, recent_aliases: str, args:
 
 
 async def _update_touched(conn: asyncpg.Connection, rows: str, recent_aliases: str, args: list[Any]) -> None:
-    await conn.execute(f"CREATE TEMP TABLE rollup_cohort_fresh ON COMMIT DROP AS {_PAIRS.format(rows=rows)}")
-    await conn.execute("ANALYZE rollup_cohort_fresh")  # a few rows: look them up in the state's primary key
-    await conn.execute("""DELETE FROM rollup_cohort_fresh f USING rollup_visitor_hours h
+    await conn.execute(f"CREATE TEMP TABLE {FRESH_PAIRS} ON COMMIT DROP AS {_PAIRS.format(rows=rows)}")
+    await conn.execute(f"ANALYZE {FRESH_PAIRS}")  # a few rows: look them up in the state's primary key
+    await conn.execute(f"""DELETE FROM {FRESH_PAIRS} f USING rollup_visitor_hours h
                           WHERE h.project_id = f.project_id AND h.visitor_id = f.visitor_id AND h.hour = f.hour""")
     await conn.execute(
         f"""CREATE TEMP TABLE rollup_cohort_links ON COMMIT DROP AS
@@ -125,14 +130,14 @@ async def _update_touched(conn: asyncpg.Connection, rows: str, recent_aliases: s
                                                    WHERE x.project_id = a.project_id AND x.alias_id = a.alias_id)""",
         *args)
     await conn.execute(
-        """CREATE TEMP TABLE rollup_cohort_touched ON COMMIT DROP AS
+        f"""CREATE TEMP TABLE rollup_cohort_touched ON COMMIT DROP AS
            SELECT DISTINCT project_id, vid FROM (
                SELECT f.project_id, coalesce(x.visitor_id, f.visitor_id) AS vid
-               FROM rollup_cohort_fresh f
+               FROM {FRESH_PAIRS} f
                LEFT JOIN rollup_visitor_aliases x ON x.project_id = f.project_id AND x.alias_id = f.visitor_id
                UNION ALL
                SELECT f.project_id, l.visitor_id
-               FROM rollup_cohort_fresh f
+               FROM {FRESH_PAIRS} f
                JOIN rollup_cohort_links l ON l.project_id = f.project_id AND l.alias_id = f.visitor_id
                UNION ALL
                SELECT project_id, alias_id FROM rollup_cohort_links
@@ -144,7 +149,7 @@ async def _update_touched(conn: asyncpg.Connection, rows: str, recent_aliases: s
     await conn.execute("ANALYZE rollup_cohort_touched")
     await conn.execute(_SUBTRACT_TOUCHED)
     await conn.execute("INSERT INTO rollup_visitor_hours (project_id, visitor_id, hour) "
-                       "SELECT project_id, visitor_id, hour FROM rollup_cohort_fresh")
+                       f"SELECT project_id, visitor_id, hour FROM {FRESH_PAIRS}")
     await conn.execute("INSERT INTO rollup_visitor_aliases (project_id, alias_id, visitor_id) "
                        "SELECT project_id, alias_id, visitor_id FROM rollup_cohort_links")
     await conn.execute(_ADD_TOUCHED)

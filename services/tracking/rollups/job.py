@@ -1,21 +1,20 @@
-"""The rollup job: keeps the rollup tables (migrations 0004_rollups, 0005_retention_rollups)
-equal to what the raw queries would compute, a few seconds behind the event table (more under
-heavy ingest: see pause_after).
+"""The rollup job: keeps the rollup tables (migrations 0004_rollups, 0005_retention_rollups,
+0006_incremental_rollups) equal to what the raw queries would compute, a few seconds behind the
+event table.
 
 Each run first analyzes event partitions whose statistics miss most of their rows (a new month:
-see analyze_fresh_partitions). It then looks at the rows stored since the last watermark
-minus a margin (`created_at`, found through the BRIN index; the margin catches rows that
-concurrent writers committed late), and recomputes from raw events, whole:
-- every UTC hour those rows fall in (totals and per-dimension rows with visitor sketches), then
-  the UTC days of those hours from the hours (`bit_or` of the sketches);
-- every session group (SDK sessionId, else visitor without one) they belong to, then the
-  session aggregates of every start hour that gained or lost a session;
-- the retention cohort matrices (migration 0005_retention_rollups), updated for the visitors
-  those rows and new aliases touch (cohorts.py).
-Each hour and session piece is replaced with DELETE + INSERT in one transaction, and the
-matrices are updated in one transaction, so a run that fails halfway leaves consistent tables and
-the next run redoes the rest; running twice changes nothing. A
-PostgreSQL advisory lock lets one replica run at a time; the others skip their turn."""
+see analyze_fresh_partitions). The rest of the run is one REPEATABLE READ transaction: it reads
+the rows new since the last run -- stored since its watermark minus a margin (`created_at`,
+through the BRIN index) by transactions its snapshot did not see -- and:
+- adds them to their UTC hours and days (hourly.py: counts, visitor sketches, exact visitors);
+- recomputes from raw events every session group (SDK sessionId, else visitor without one) they
+  belong to, then the session aggregates of every start hour that gained or lost a session;
+- updates the retention cohort matrices for the visitors those rows and new aliases touch
+  (cohorts.py);
+and stores its own snapshot with what it did. So every row is added exactly once: a run that
+fails changes nothing and the next one redoes its work. The first run (and a run that rebuilds
+the visitor state) recomputes every hour whole instead. A PostgreSQL advisory lock lets one
+replica run at a time; the others skip their turn."""
 
 from __future__ import annotations
 
@@ -23,30 +22,23 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from services.shared.db import plain_url
-from services.tracking.filters import COLUMNS
 from services.tracking.metrics import ROLLUP_LAG, ROLLUP_RUNS
-from services.tracking.queries.breakdown import KEEPS_NULL
 from services.tracking.queries.sessionize import sessions_ctes
-from services.tracking.rollups import cohorts
-from services.tracking.rollups.hours import day_of, hour_of
+from services.tracking.rollups import cohorts, hourly
+from services.tracking.rollups.hours import hour_of
 from services.tracking.scope import analytics_where
 from services.tracking.settings import TrackingSettings
-from services.tracking.sql import ACTION_TYPES, VIEW_TYPES, Params
+from services.tracking.sql import ACTION_TYPES, Params
 
 log = logging.getLogger("tme.tracking.rollups")
 
 LOCK_KEY = 7_245_004  # pg advisory lock: one rollup job at a time across replicas
-# breakdown dimensions kept per hour/day (entry/exit pages and JSON keys are answered from raw events)
-DIMENSIONS = ("event", "page", "referrer", "source", "utmSource", "utmMedium", "utmCampaign", "utmTerm",
-              "utmContent", "browser", "os", "device")
-CHUNK_DAYS = 7
 BUSY_PAUSE_FACTOR = 3.0  # pause at least 3x as long as the last run took: the job runs <= 25% of the time
 FULL_SESSIONS_ABOVE = 200_000  # more session groups touched than this: recompute all the project's sessions
 FRESH_PARTITION_ROWS = 10_000  # an event partition with this many new rows, unknown to its statistics, is analyzed
@@ -63,59 +55,64 @@ class RunStats:
 
 
 async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: int = 30) -> RunStats:
-    """One run; returns what it recomputed. Retention matrices nobody asked for in `matrix_days`
-    days are dropped."""
+    """One run; returns what it did. Retention matrices nobody asked for in `matrix_days` days
+    are dropped."""
     stats = RunStats()
-    now = await conn.fetchrow("SELECT clock_timestamp() AS at, "
-                              "pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296 AS xid_low")
-    assert now is not None
-    state = await conn.fetchrow("SELECT watermark, xid_low, visitors_ready FROM rollup_state WHERE id = 1")
+    state = await conn.fetchrow("SELECT watermark, snapshot::text AS snapshot, visitors_ready "
+                                "FROM rollup_state WHERE id = 1")
     stats.analyzed = await analyze_fresh_partitions(conn)
-    if state is None:  # the first run: every event
-        source, recent_aliases, args = "events", "TRUE", []
-    else:
-        # the rows stored lately, read once (BRIN on created_at) for the three steps below: each
-        # scan of them costs ~0.5 s at a few million events, whatever their number
-        args = [state["watermark"] - dt.timedelta(seconds=margin_seconds), state["xid_low"]]
-        await conn.execute("DROP TABLE IF EXISTS rollup_recent")
-        await conn.execute(f"""CREATE TEMP TABLE rollup_recent AS
-            SELECT e.project_id, e.event_time, e.type, e.is_bot, e.visitor_id, e.session_id
-            FROM events e WHERE {_stored_lately("e")}""", *args)
-        source, recent_aliases = "rollup_recent", _stored_lately("a")
-
-    hours: dict[int, list[dt.datetime]] = defaultdict(list)
-    for row in await conn.fetch(f"SELECT DISTINCT e.project_id, {hour_of('e.event_time')} AS hour FROM {source} e"):
-        hours[row["project_id"]].append(row["hour"])
-    for project_id, project_hours in hours.items():
-        stats.hours += len(project_hours)
-        for chunk in _day_chunks(project_hours):
-            await _rollup_hours(conn, project_id, chunk)
-
-    touched = await conn.fetch(
-        f"""SELECT e.project_id,
-                   array_agg(DISTINCT e.session_id) FILTER (WHERE e.session_id IS NOT NULL) AS sids,
-                   array_agg(DISTINCT e.visitor_id) FILTER (WHERE e.session_id IS NULL) AS vids
-            FROM {source} e
-            WHERE e.type IN {ACTION_TYPES} AND NOT e.is_bot AND e.visitor_id IS NOT NULL
-            GROUP BY e.project_id""")
-    for row in touched:
-        sids, vids = row["sids"] or [], row["vids"] or []
-        stats.session_groups += len(sids) + len(vids)
-        full = len(sids) + len(vids) > FULL_SESSIONS_ABOVE
-        if full:
-            stats.full_projects.append(row["project_id"])
-        await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids))
-
     stats.matrices_dropped = await cohorts.drop_unused(conn, matrix_days)
-    full = state is None or not state["visitors_ready"]
-    stats.cohort_matrices = await cohorts.update(conn, "events" if full else source, recent_aliases, args, full=full)
-    await conn.execute("DROP TABLE IF EXISTS rollup_recent")
+    # before the snapshot: a transaction writing now may commit after it, with rows whose
+    # created_at (its start) is older than the clock; the next run looks back to its start
+    watermark = await conn.fetchval(
+        "SELECT least(clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity "
+        "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()))")
+    async with conn.transaction(isolation="repeatable_read"):
+        snapshot = await conn.fetchrow("SELECT pg_current_snapshot()::text AS text, "
+                                       "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax")
+        assert snapshot is not None
+        if state is None:  # the first run: every event
+            source, recent_aliases, args = "events", "TRUE", []
+        else:
+            args = [state["watermark"] - dt.timedelta(seconds=margin_seconds), state["snapshot"], snapshot["xmax"]]
+            columns = ", ".join(f"e.{c}" for c in (*hourly.SOURCE_COLUMNS, "is_bot", "session_id"))
+            # the rows new since the last run, read once (BRIN on created_at) for every step below
+            await conn.execute(f"""CREATE TEMP TABLE rollup_recent ON COMMIT DROP AS
+                SELECT {columns} FROM events e
+                WHERE {_unseen_by_last_run("e")} AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", *args)
+            await conn.execute("ANALYZE rollup_recent")
+            source, recent_aliases = "rollup_recent", _unseen_by_last_run("a")
 
-    await conn.execute("""INSERT INTO rollup_state (id, watermark, xid_low, visitors_ready) VALUES (1, $1, $2, true)
-                          ON CONFLICT (id) DO UPDATE
-                          SET watermark = excluded.watermark, xid_low = excluded.xid_low, visitors_ready = true,
-                              updated_at = now()""",
-                       now["at"], now["xid_low"])
+        touched = await conn.fetch(
+            f"""SELECT e.project_id,
+                       array_agg(DISTINCT e.session_id) FILTER (WHERE e.session_id IS NOT NULL) AS sids,
+                       array_agg(DISTINCT e.visitor_id) FILTER (WHERE e.session_id IS NULL) AS vids
+                FROM {source} e
+                WHERE e.type IN {ACTION_TYPES} AND NOT e.is_bot AND e.visitor_id IS NOT NULL
+                GROUP BY e.project_id""")
+        for row in touched:
+            sids, vids = row["sids"] or [], row["vids"] or []
+            stats.session_groups += len(sids) + len(vids)
+            full = len(sids) + len(vids) > FULL_SESSIONS_ABOVE
+            if full:
+                stats.full_projects.append(row["project_id"])
+            await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids))
+
+        rebuild = state is None or not state["visitors_ready"]
+        stats.cohort_matrices = await cohorts.update(conn, "events" if rebuild else source, recent_aliases, args,
+                                                     full=rebuild)
+        if rebuild:  # the visitor state is rebuilt: which pairs are new is unknown, recompute whole hours
+            stats.hours = await hourly.recompute_all(conn, source)
+        else:
+            stats.hours = await hourly.add_recent(conn, cohorts.FRESH_PAIRS)
+
+        await conn.execute(
+            """INSERT INTO rollup_state (id, watermark, snapshot, visitors_ready)
+               VALUES (1, $1, $2::text::pg_snapshot, true)
+               ON CONFLICT (id) DO UPDATE
+               SET watermark = excluded.watermark, snapshot = excluded.snapshot, visitors_ready = true,
+                   updated_at = now()""",
+            watermark, snapshot["text"])
     return stats
 
 
@@ -135,82 +132,17 @@ async def analyze_fresh_partitions(conn: asyncpg.Connection) -> list[str]:
     return names
 
 
-def _stored_lately(alias: str) -> str:
-    """Rows of `alias` ($1: the last watermark minus the margin, $2: that run's snapshot xmin)
-    stored lately by transactions not older than the last run's snapshot (xids wrap at 2^32)."""
-    return (f"{alias}.created_at > $1 "
-            f"AND ({alias}.xmin::text::bigint - $2 + 4294967296) % 4294967296 < 2147483648")
-
-
-def _day_chunks(hours: list[dt.datetime]) -> list[list[dt.datetime]]:
-    """Hours grouped into runs of at most CHUNK_DAYS whole UTC days (a day is never split)."""
-    by_day: dict[dt.date, list[dt.datetime]] = defaultdict(list)
-    for hour in hours:
-        by_day[hour.astimezone(dt.UTC).date()].append(hour)
-    days = sorted(by_day)
-    return [[h for day in days[i:i + CHUNK_DAYS] for h in by_day[day]] for i in range(0, len(days), CHUNK_DAYS)]
-
-
-def _dimension_inserts() -> list[str]:
-    statements = []
-    for dim in DIMENSIONS:
-        expr = COLUMNS[dim].replace("e.", "s.")
-        where = []
-        if dim == "page":
-            where.append("s.type = 'page'")
-        if dim not in KEEPS_NULL:
-            where.append(f"{expr} IS NOT NULL")
-        statements.append(
-            f"""INSERT INTO rollup_dim_hours (project_id, dim, hour, value, events, sketch)
-                SELECT $1, '{dim}', s.hour, {expr}, count(*), tme_hll_sketch(array_agg(s.pos))
-                FROM rollup_src s {'WHERE ' + ' AND '.join(where) if where else ''}
-                GROUP BY s.hour, {expr}""")
-    return statements
-
-
-_DIMENSION_INSERTS = _dimension_inserts()
-
-
-def _source_select() -> str:
-    columns = ["e.type", "e.path", "e.event_name", "e.referrer_host", "e.utm_source", "e.utm_medium",
-               "e.utm_campaign", "e.utm_term", "e.utm_content", "e.browser", "e.os", "e.device_type"]
-    return ", ".join(f"{c} AS {c[2:]}" for c in columns)
-
-
-async def _rollup_hours(conn: asyncpg.Connection, project_id: int, hours: list[dt.datetime]) -> None:
-    low, high = min(hours), max(hours) + dt.timedelta(hours=1)
-    days = sorted({hour.astimezone(dt.UTC).replace(hour=0) for hour in hours})
-    async with conn.transaction():
-        await conn.execute("DELETE FROM rollup_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
-                           project_id, hours)
-        await conn.execute("DELETE FROM rollup_dim_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3 "
-                           "AND hour = ANY($4::timestamptz[])", project_id, low, high, hours)
-        await conn.execute(
-            f"""CREATE TEMP TABLE rollup_src ON COMMIT DROP AS
-                SELECT {hour_of('e.event_time')} AS hour, e.visitor_id, tme_hll_pos(e.visitor_id) AS pos,
-                       {_source_select()}
-                FROM events e
-                WHERE e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3
-                  AND {hour_of('e.event_time')} = ANY($4::timestamptz[])
-                  AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", project_id, low, high, hours)
-        await conn.execute(
-            f"""INSERT INTO rollup_hours (project_id, hour, events, pageviews, v_events, v_pageviews, visitors, sketch)
-                SELECT $1, s.hour, count(*), count(*) FILTER (WHERE s.type IN {VIEW_TYPES}),
-                       count(s.visitor_id), count(s.visitor_id) FILTER (WHERE s.type IN {VIEW_TYPES}),
-                       count(DISTINCT s.visitor_id), tme_hll_sketch(array_agg(s.pos))
-                FROM rollup_src s GROUP BY s.hour""", project_id)
-        for statement in _DIMENSION_INSERTS:
-            await conn.execute(statement, project_id)
-        await conn.execute("DELETE FROM rollup_dim_days WHERE project_id = $1 AND day = ANY($2::timestamptz[])",
-                           project_id, days)
-        await conn.execute(
-            f"""INSERT INTO rollup_dim_days (project_id, dim, day, value, events, sketch)
-                SELECT $1, h.dim, {day_of('h.hour')}, h.value, sum(h.events), bit_or(h.sketch)
-                FROM rollup_dim_hours h
-                WHERE h.project_id = $1 AND h.hour >= $2 AND h.hour < $3
-                  AND {day_of('h.hour')} = ANY($4::timestamptz[])
-                GROUP BY h.dim, {day_of('h.hour')}, h.value""",
-            project_id, days[0], days[-1] + dt.timedelta(days=1), days)
+def _unseen_by_last_run(alias: str) -> str:
+    """Rows of `alias` the last run did not see: stored since its watermark minus a margin
+    ($1; the BRIN index on created_at finds them) by transactions its snapshot ($2) does not
+    see. A row's xmin has 32 bits; its epoch is the current snapshot's xmax's ($3) or, when the
+    low bits are higher than xmax's, the one before. (Events are inserted by top-level
+    transactions: pg_visible_in_snapshot cannot judge a subtransaction's xid.)"""
+    low = f"{alias}.xmin::text::bigint"
+    full = (f"($3::bigint - $3::bigint % 4294967296 + {low} "
+            f"- CASE WHEN {low} > $3::bigint % 4294967296 THEN 4294967296 ELSE 0 END)")
+    return (f"{alias}.created_at >= $1 "
+            f"AND NOT pg_visible_in_snapshot({full}::text::xid8, $2::text::pg_snapshot)")
 
 
 async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
@@ -275,7 +207,11 @@ async def run_once(settings: TrackingSettings, *, wait: bool = False) -> RunStat
         elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
             return None
         try:
-            return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
+            try:
+                return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
+            except asyncpg.SerializationError:
+                # a question updated a retention zone row the run's snapshot had read: run again
+                return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
     finally:
@@ -284,9 +220,9 @@ async def run_once(settings: TrackingSettings, *, wait: bool = False) -> RunStat
 
 def pause_after(run_seconds: float, interval: float) -> float:
     """The pause before the next run: `interval`, or BUSY_PAUSE_FACTOR times the last run when
-    that is longer. A run recomputes every touched hour whole, so under heavy ingest a run over
-    the current hour grows with the hour; the pause keeps the job to at most a quarter of one
-    database core (ingest shares it) at the price of answers that lag by up to ~4 runs."""
+    that is longer. A run's work grows with the rows stored since the last one (and the sessions
+    and visitors they touch); under heavy ingest the pause keeps the job to at most a quarter of
+    one database core (ingest shares it) at the price of answers that lag by up to ~4 runs."""
     return max(interval, BUSY_PAUSE_FACTOR * run_seconds)
 
 

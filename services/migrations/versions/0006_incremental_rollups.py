@@ -1,0 +1,59 @@
+"""Incremental rollups: the rollup job adds the rows stored since its last run to the hourly
+tables instead of recomputing every hour they touch from raw events (at 4M events in the current
+hour a whole-hour recompute took ~23 s of a database core on every run).
+
+Adding is exact only if every row is added once. A run reads, in one REPEATABLE READ
+transaction, the rows visible in its snapshot but not in the last run's, and stores its own
+snapshot in the same transaction as what it added:
+
+- `rollup_state.snapshot` (replaces `xid_low`): the last finished run's `pg_current_snapshot()`.
+  A row is new to a run when its inserting transaction is not visible in that snapshot.
+- `rollup_state.watermark` becomes the earliest `created_at` a row the last run did not see can
+  have: the run's clock, or the start of the oldest transaction then writing, if earlier.
+
+Additive updates need one row per key:
+- `rollup_dim_hours (project_id, hour, dim, md5(value))` and `rollup_dim_days (project_id, dim,
+  day, md5(value))` become unique (NULLS NOT DISTINCT: an absent referrer is a value too) and
+  replace the plain indexes on their first three columns. The value is hashed because a page path
+  may be up to 8 KB, more than a b-tree entry holds.
+
+The state row is dropped, so the job's next run after this migration recomputes every rollup
+from raw events once (~7 min at 10M events; questions are answered from raw events meanwhile).
+
+Revision ID: 0006_incremental_rollups
+Revises: 0005_retention_rollups
+Create Date: 2026-12-01
+"""
+
+from services.migrations.sql import run_script
+
+revision = "0006_incremental_rollups"
+down_revision = "0005_retention_rollups"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    run_script("""
+    DELETE FROM rollup_state;
+    ALTER TABLE rollup_state DROP COLUMN xid_low, ADD COLUMN snapshot pg_snapshot NOT NULL;
+
+    DROP INDEX rollup_dim_hours_idx;
+    CREATE UNIQUE INDEX rollup_dim_hours_key ON rollup_dim_hours (project_id, hour, dim, md5(value))
+        NULLS NOT DISTINCT;
+    DROP INDEX rollup_dim_days_idx;
+    CREATE UNIQUE INDEX rollup_dim_days_key ON rollup_dim_days (project_id, dim, day, md5(value))
+        NULLS NOT DISTINCT;
+    """)
+
+
+def downgrade() -> None:
+    run_script("""
+    DROP INDEX rollup_dim_days_key;
+    CREATE INDEX rollup_dim_days_idx ON rollup_dim_days (project_id, dim, day);
+    DROP INDEX rollup_dim_hours_key;
+    CREATE INDEX rollup_dim_hours_idx ON rollup_dim_hours (project_id, hour, dim);
+
+    DELETE FROM rollup_state;
+    ALTER TABLE rollup_state DROP COLUMN snapshot, ADD COLUMN xid_low bigint NOT NULL;
+    """)
