@@ -12,7 +12,11 @@ earliest start that reaches it (the first in time, then message id). So a visito
 2 before step 1 converts only when they do step 2 again after step 1, within the window.
 
 Visitors are resolved through `person_aliases`, so an anonymous visitor who later identifies
-is one person across the funnel."""
+is one person across the funnel.
+
+Ids are sorted byte-wise (COLLATE "C"): the same order as the documented rule, and sorts that
+compare bytes instead of calling the locale's collation (a database created with en_US.UTF-8
+sorts text several times slower)."""
 
 from __future__ import annotations
 
@@ -71,7 +75,8 @@ def funnel_sql(params: Params, project_id: int, rng: TimeRange, conditions: list
     )
     return f"""
     WITH ev AS (
-        SELECT coalesce(a.visitor_id, e.visitor_id) AS vid, e.event_time AS t, e.message_id, {flags}
+        SELECT coalesce(a.visitor_id, e.visitor_id) COLLATE "C" AS vid, e.event_time AS t,
+               e.message_id COLLATE "C" AS message_id, {flags}
         FROM events e
         LEFT JOIN person_aliases a ON a.project_id = e.project_id AND a.alias_id = e.visitor_id
         WHERE {where} AND e.event_name = ANY({names}) AND e.visitor_id IS NOT NULL AND ({' OR '.join(matches)})

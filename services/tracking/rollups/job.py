@@ -41,6 +41,9 @@ log = logging.getLogger("tme.tracking.rollups")
 LOCK_KEY = 7_245_004  # pg advisory lock: one rollup job at a time across replicas
 BUSY_PAUSE_FACTOR = 3.0  # pause at least 3x as long as the last run took: the job runs <= 25% of the time
 FULL_SESSIONS_ABOVE = 200_000  # more session groups touched than this: recompute all the project's sessions
+# emptied by a run without state (DELETE, not TRUNCATE: questions go on reading them meanwhile);
+# the visitor state and the matrices are rebuilt by cohorts.update
+REBUILT = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessions", "rollup_session_hours")
 FRESH_PARTITION_ROWS = 10_000  # an event partition with this many new rows, unknown to its statistics, is analyzed
 
 
@@ -71,7 +74,8 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
         snapshot = await conn.fetchrow("SELECT pg_current_snapshot()::text AS text, "
                                        "pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax")
         assert snapshot is not None
-        if state is None:  # the first run: every event
+        if state is None:  # the first run, or a rebuild: every event, into emptied tables
+            await conn.execute("; ".join(f"DELETE FROM {table}" for table in REBUILT))
             source, recent_aliases, args = "events", "TRUE", []
         else:
             args = [state["watermark"] - dt.timedelta(seconds=margin_seconds), state["snapshot"], snapshot["xmax"]]
