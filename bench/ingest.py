@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import redis
 
 from bench.common import machine_summary, register, require_tool, start_stack
@@ -261,6 +262,19 @@ def _rollup_job_off(stack: DevStack) -> Iterator[None]:
         stack.start_service("tracking", env=tracking.env)
 
 
+def _rollup_runs(stack: DevStack) -> str:
+    """The rollup job's runs since the tracking service (re)started, from its /metrics."""
+    text = httpx.get(f"{stack.services['tracking'].url}/metrics", timeout=10).text
+    values = {m.group(1): float(m.group(2)) for m in re.finditer(
+        r'^tme_rollup_run_duration_seconds_(count|sum) (\S+)$', text, re.M)}
+    buckets = [(float(m.group(1)), float(m.group(2))) for m in re.finditer(
+        r'^tme_rollup_run_duration_seconds_bucket\{le="([0-9.e+]+)"\} (\S+)$', text, re.M)]
+    count, total = values.get("count", 0.0), values.get("sum", 0.0)
+    slowest = next((le for le, n in buckets if n >= count), float("inf")) if count else 0.0
+    return (f"{count:.0f} runs, mean {total / count if count else 0:.2f} s, all under {slowest:g} s "
+            f"({total:.0f} s of a database core)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk phase")
@@ -314,6 +328,7 @@ def main() -> None:
         with_job, without_job = batched[0].events_per_s, without_rollups.events_per_s
         print(f"# cost of the rollup job on ingest: {with_job:,.0f} events/s with it, {without_job:,.0f} without "
               f"(with = {with_job / without_job:.0%} of without)")
+        print(f"# rollup job during the phases after the one without it: {_rollup_runs(stack)}")
         print(f"# single-event requests/s = {single.req_per_s:,.0f} (target >= 5,000); "
               f"p99 ack at 1,000 req/s = {lat['p99_ms']:.1f} ms (target < 20 ms)")
     finally:

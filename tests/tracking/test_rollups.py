@@ -33,7 +33,7 @@ from services.tracking.rollups.job import (
 )
 from services.tracking.settings import TrackingSettings
 
-from .conftest import Events, Project, ask, insert_statement, register, roll_up
+from .conftest import Events, Project, ask, at, insert_statement, register, roll_up
 
 PAGES = ["/", "/pricing", "/blog", "/blog/rollups", "/docs", "/signup"]
 REFERRERS = [None, None, "www.google.com", "news.ycombinator.com", "t.co"]
@@ -242,6 +242,32 @@ def test_rows_of_a_transaction_open_across_a_run_are_added_once(project: Project
     by_page = {**hour, "by": "page"}
     assert ask(rollup_url, project, "stats/breakdown", **by_page)["rows"] == [
         {"value": "/x", "visitors": 2, "events": 2}, {"value": "/", "visitors": 1, "events": 1}]
+
+
+def test_an_sdk_session_takes_in_the_events_of_later_runs(project: Project, rollup_url: str, tracking_url: str,
+                                                           db: Database, database_url: str) -> None:
+    """Later runs merge new events into their SDK session: an event from before its start (sent
+    late) moves the session to an earlier hour and it is no longer a bounce; a later event
+    extends it; one in between changes only its counts."""
+    ev = project.events
+    ev.insert([ev.row("2026-02-18 10:30", visitor="a", session_id="sdk-1")])
+    roll_up(database_url)
+    ev.insert([ev.row("2026-02-18 09:50", visitor="a", session_id="sdk-1", path="/x")])
+    roll_up(database_url)
+    ev.insert([ev.row("2026-02-18 10:40", "Signup", visitor="a", session_id="sdk-1")])
+    roll_up(database_url)
+    ev.insert([ev.row("2026-02-18 10:00", visitor="a", session_id="sdk-1", path="/y")])
+    roll_up(database_url)
+    for rng in ({"from_": "2026-02-18", "to": "2026-02-18"},
+                {"from_": "2026-02-18T09:00:00Z", "to": "2026-02-18T10:00:00Z"},
+                {"from_": "2026-02-18T10:00:00Z", "to": "2026-02-18T11:00:00Z"}):
+        assert ask(rollup_url, project, "stats/summary", **rng) == ask(tracking_url, project, "stats/summary", **rng)
+    session = db.fetchrow("SELECT started_at, ended_at, events, pageviews FROM rollup_sessions WHERE project_id = $1",
+                          project.id)
+    assert tuple(session.values()) == (at("2026-02-18 09:50"), at("2026-02-18 10:40"), 4, 3)
+    hours = db.fetch("SELECT hour, sessions, bounces, duration FROM rollup_session_hours WHERE project_id = $1",
+                     project.id)
+    assert [tuple(h.values()) for h in hours] == [(at("2026-02-18 09:00"), 1, 0, 3000)]
 
 
 def test_a_run_that_fails_midway_adds_nothing_and_the_next_adds_everything_once(

@@ -7,8 +7,9 @@ see analyze_fresh_partitions). The rest of the run is one REPEATABLE READ transa
 the rows new since the last run -- stored since its watermark minus a margin (`created_at`,
 through the BRIN index) by transactions its snapshot did not see -- and:
 - adds them to their UTC hours and days (hourly.py: counts, visitor sketches, exact visitors);
-- recomputes from raw events every session group (SDK sessionId, else visitor without one) they
-  belong to, then the session aggregates of every start hour that gained or lost a session;
+- merges them into their SDK sessions (start, end and counts) and recomputes from raw events the
+  inactivity sessions of the visitors without a sessionId they belong to, then the session
+  aggregates of every start hour that gained or lost a session;
 - updates the retention cohort matrices for the visitors those rows and new aliases touch
   (cohorts.py);
 and stores its own snapshot with what it did. So every row is added exactly once: a run that
@@ -34,7 +35,7 @@ from services.tracking.rollups import cohorts, hourly
 from services.tracking.rollups.hours import hour_of
 from services.tracking.scope import analytics_where
 from services.tracking.settings import TrackingSettings
-from services.tracking.sql import ACTION_TYPES, Params
+from services.tracking.sql import ACTION_TYPES, VIEW_TYPES, Params
 
 log = logging.getLogger("tme.tracking.rollups")
 
@@ -44,6 +45,7 @@ FULL_SESSIONS_ABOVE = 200_000  # more session groups touched than this: recomput
 # emptied by a run without state (DELETE, not TRUNCATE: questions go on reading them meanwhile);
 # the visitor state and the matrices are rebuilt by cohorts.update
 REBUILT = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessions", "rollup_session_hours")
+SLOW_RUN_SECONDS = 5.0  # a run this long is logged with the time of each step
 FRESH_PARTITION_ROWS = 10_000  # an event partition with this many new rows, unknown to its statistics, is analyzed
 
 
@@ -55,12 +57,21 @@ class RunStats:
     cohort_matrices: int = 0  # retention matrices computed whole
     matrices_dropped: int = 0  # retention matrices nobody asked for in a while
     analyzed: list[str] = field(default_factory=list)  # event partitions analyzed before the run
+    rows: int = 0  # analytics rows new since the last run (0 on a first run: every event)
+    seconds: dict[str, float] = field(default_factory=dict)  # time per step
+
+    def timed(self, step: str, since: float) -> float:
+        """Records the step that ran from `since` (perf_counter); returns now."""
+        now = time.perf_counter()
+        self.seconds[step] = round(now - since, 3)
+        return now
 
 
 async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: int = 30) -> RunStats:
     """One run; returns what it did. Retention matrices nobody asked for in `matrix_days` days
     are dropped."""
     stats = RunStats()
+    clock = time.perf_counter()
     state = await conn.fetchrow("SELECT watermark, snapshot::text AS snapshot, visitors_ready "
                                 "FROM rollup_state WHERE id = 1")
     stats.analyzed = await analyze_fresh_partitions(conn)
@@ -85,7 +96,9 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
                 SELECT {columns} FROM events e
                 WHERE {_unseen_by_last_run("e")} AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", *args)
             await conn.execute("ANALYZE rollup_recent")
+            stats.rows = await conn.fetchval("SELECT count(*) FROM rollup_recent")
             source, recent_aliases = "rollup_recent", _unseen_by_last_run("a")
+        clock = stats.timed("recent", clock)
 
         touched = await conn.fetch(
             f"""SELECT e.project_id,
@@ -100,15 +113,19 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
             full = len(sids) + len(vids) > FULL_SESSIONS_ABOVE
             if full:
                 stats.full_projects.append(row["project_id"])
-            await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids))
+            await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids),
+                                   merge_recent=state is not None)
+        clock = stats.timed("sessions", clock)
 
         rebuild = state is None or not state["visitors_ready"]
         stats.cohort_matrices = await cohorts.update(conn, "events" if rebuild else source, recent_aliases, args,
                                                      full=rebuild)
+        clock = stats.timed("retention", clock)
         if rebuild:  # the visitor state is rebuilt: which pairs are new is unknown, recompute whole hours
             stats.hours = await hourly.recompute_all(conn, source)
         else:
             stats.hours = await hourly.add_recent(conn, cohorts.FRESH_PAIRS)
+        clock = stats.timed("hours", clock)
 
         await conn.execute(
             """INSERT INTO rollup_state (id, watermark, snapshot, visitors_ready)
@@ -150,9 +167,12 @@ def _unseen_by_last_run(alias: str) -> str:
 
 
 async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
-                           groups: tuple[list[str], list[str]] | None) -> None:
+                           groups: tuple[list[str], list[str]] | None, *, merge_recent: bool = False) -> None:
     """Recompute the sessions of the given groups (SDK session ids, visitor ids of events
-    without one), or of the whole project when `groups` is None."""
+    without one), or of the whole project when `groups` is None. With `merge_recent`, the SDK
+    sessions instead take in the rows of `rollup_recent` (exactly the rows new since the last
+    run): an SDK session is all the events of its sessionId, so its start, end and counts merge
+    (a visitor's inactivity sessions may split or join: those are recomputed)."""
     def insert(group_filter: str | None, ids: list[str] | None = None) -> tuple[str, list[Any]]:
         """The INSERT of the sessions of the project's events that pass `group_filter` (with
         `ids` as its text[] parameter): one index condition, never an OR of two `= ANY(...)`,
@@ -181,10 +201,13 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
             await conn.execute(session_hours.format(only="TRUE"), project_id)
             return
         sids, vids = groups
+        old, new = [], []
+        if merge_recent and sids:
+            old, new = await _merge_recent_sdk_sessions(conn, project_id)
+            sids = []
         keys = [f"s:{s}" for s in sids] + [f"v:{v}" for v in vids]
-        old = await conn.fetch(f"DELETE FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[]) "
-                               f"RETURNING {hour_of('started_at')} AS hour", project_id, keys)
-        new = []
+        old += await conn.fetch(f"DELETE FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[]) "
+                                f"RETURNING {hour_of('started_at')} AS hour", project_id, keys)
         # SDK sessions and visitors' inactivity sessions are disjoint groups: recompute each apart
         for group_filter, ids in (("e.session_id = ANY({ids})", sids),
                                   ("e.session_id IS NULL AND e.visitor_id = ANY({ids})", vids)):
@@ -199,6 +222,33 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
         only = (f"s.started_at >= $2 AND s.started_at < $3 AND {hour_of('s.started_at')} = ANY($4::timestamptz[])")
         await conn.execute(session_hours.format(only=only), project_id, hours[0],
                            hours[-1] + dt.timedelta(hours=1), hours)
+
+
+async def _merge_recent_sdk_sessions(conn: asyncpg.Connection,
+                                     project_id: int) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Merges the project's rows of `rollup_recent` that carry a sessionId into their SDK
+    sessions; the start hours of the sessions replaced and of the sessions stored."""
+    await conn.execute(
+        f"""CREATE TEMP TABLE rollup_sdk_delta ON COMMIT DROP AS
+            SELECT 's:' || r.session_id AS grp, min(r.event_time) AS started_at, max(r.event_time) AS ended_at,
+                   count(*) AS events, count(*) FILTER (WHERE r.type IN {VIEW_TYPES}) AS pageviews
+            FROM rollup_recent r
+            WHERE r.project_id = $1 AND r.session_id IS NOT NULL AND r.visitor_id IS NOT NULL
+            GROUP BY r.session_id""", project_id)
+    await conn.execute(
+        """CREATE TEMP TABLE rollup_sdk_old ON COMMIT DROP AS
+           WITH gone AS (DELETE FROM rollup_sessions s USING rollup_sdk_delta d
+                         WHERE s.project_id = $1 AND s.grp = d.grp RETURNING s.*)
+           SELECT * FROM gone""", project_id)
+    old = await conn.fetch(f"SELECT {hour_of('started_at')} AS hour FROM rollup_sdk_old")
+    new = await conn.fetch(
+        f"""INSERT INTO rollup_sessions (project_id, grp, started_at, ended_at, events, pageviews)
+            SELECT $1, d.grp, least(d.started_at, o.started_at), greatest(d.ended_at, o.ended_at),
+                   d.events + coalesce(o.events, 0), d.pageviews + coalesce(o.pageviews, 0)
+            FROM rollup_sdk_delta d LEFT JOIN rollup_sdk_old o ON o.grp = d.grp
+            RETURNING {hour_of('started_at')} AS hour""", project_id)
+    await conn.execute("DROP TABLE rollup_sdk_delta, rollup_sdk_old")
+    return old, new
 
 
 async def run_once(settings: TrackingSettings, *, wait: bool = False) -> RunStats | None:
@@ -241,9 +291,12 @@ async def run_periodically(settings: TrackingSettings, stop: asyncio.Event, wake
                 ROLLUP_RUNS.labels("skipped").inc()
             else:
                 ROLLUP_RUNS.labels("ok").inc()
-                ROLLUP_LAG.observe(time.perf_counter() - start)
-                if stats.full_projects:
-                    log.info("rollups rebuilt", extra={"projects": stats.full_projects, "hours": stats.hours})
+                took = time.perf_counter() - start
+                ROLLUP_LAG.observe(took)
+                if stats.full_projects or took >= SLOW_RUN_SECONDS:
+                    log.info("long rollup run", extra={"seconds": stats.seconds, "rows": stats.rows,
+                                                       "hours": stats.hours, "session_groups": stats.session_groups,
+                                                       "full_projects": stats.full_projects})
         except Exception:  # the job must outlive a failing run; the next run redoes the work
             ROLLUP_RUNS.labels("error").inc()
             log.exception("rollup run failed")
