@@ -270,6 +270,26 @@ def test_an_sdk_session_takes_in_the_events_of_later_runs(project: Project, roll
     assert [tuple(h.values()) for h in hours] == [(at("2026-02-18 09:00"), 1, 0, 3000)]
 
 
+def test_sessions_longer_than_four_hours_that_cross_the_range_count_their_part_inside(
+        project: Project, rollup_url: str, tracking_url: str, database_url: str) -> None:
+    """Sessions containing a range boundary are found by their start when short and by their
+    span when long (read.LONG_SESSION): a 6-hour SDK session around both ends of a range, a
+    visitor's 5-hour chain of page views 20 minutes apart, and a short session at the start."""
+    ev = project.events
+    ev.insert([ev.row(f"2026-02-19 {h:02d}:10", visitor="a", session_id="kiosk") for h in range(8, 15)])
+    ev.insert([ev.row(dt.datetime(2026, 2, 19, 7, 40, tzinfo=dt.UTC) + dt.timedelta(minutes=20 * i), visitor="b")
+               for i in range(16)])
+    ev.insert([ev.row("2026-02-19 09:50", visitor="c"), ev.row("2026-02-19 10:05", visitor="c", path="/x")])
+    roll_up(database_url)
+    for rng in ({"from_": "2026-02-19T10:00:00Z", "to": "2026-02-19T12:00:00Z"},
+                {"from_": "2026-02-19T09:00:00Z", "to": "2026-02-19T13:00:00Z"},
+                {"from_": "2026-02-19T12:00:00Z", "to": "2026-02-19T16:00:00Z"}):
+        fast, raw = ask(rollup_url, project, "stats/summary", **rng), ask(tracking_url, project, "stats/summary", **rng)
+        assert fast == raw, rng
+    inside = ask(rollup_url, project, "stats/summary", from_="2026-02-19T10:00:00Z", to="2026-02-19T12:00:00Z")
+    assert inside["sessions"]["value"] == 3
+
+
 def test_a_run_that_fails_midway_adds_nothing_and_the_next_adds_everything_once(
         project: Project, rollup_url: str, tracking_url: str, db: Database, database_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:

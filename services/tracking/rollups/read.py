@@ -4,8 +4,9 @@ excepted: a HyperLogLog estimate, see hll.py).
 Only unfiltered questions whose range starts and ends on UTC hours come here (answers.py
 decides). Events, page views and sessions are sums of hourly rows. A session that crosses the
 range's start or end counts, like in the raw queries, only with its events inside the range: the
-few sessions containing a boundary are found through the GiST index on their span and their
-in-range part is recomputed from their raw events."""
+few sessions containing a boundary are found through the start index (short ones) or a partial
+GiST index on their span (those longer than LONG_SESSION) and their in-range part is
+recomputed from their raw events."""
 
 from __future__ import annotations
 
@@ -57,14 +58,32 @@ class Crossing:
     last: dt.datetime | None
 
 
+LONG_SESSION = "interval '4 hours'"  # longer sessions are in the partial GiST index (migration 0006)
+
+
+def _containing(instant: str) -> str:
+    """The project's ($1) sessions containing `instant`: a short one started at most
+    LONG_SESSION before it (the start index), a long one is found by its span (GiST)."""
+    return f"""SELECT s.grp, s.started_at, s.ended_at, s.events FROM rollup_sessions s
+                WHERE s.project_id = $1 AND s.started_at <= {instant}::timestamptz
+                  AND s.started_at >= {instant}::timestamptz - {LONG_SESSION} AND s.ended_at >= {instant}::timestamptz
+                  AND s.ended_at - s.started_at <= {LONG_SESSION}
+                UNION ALL
+                SELECT s.grp, s.started_at, s.ended_at, s.events FROM rollup_sessions s
+                WHERE s.project_id = $1 AND s.ended_at - s.started_at > {LONG_SESSION}
+                  AND tstzrange(s.started_at, s.ended_at, '[]') @> {instant}::timestamptz"""
+
+
 async def crossing_sessions(db: Db, project_id: int, rng: TimeRange) -> list[Crossing]:
     rows = await db.fetch(
-        f"""WITH crossing AS MATERIALIZED (
-                SELECT s.grp, s.started_at, s.ended_at, s.events
-                FROM rollup_sessions s
-                WHERE (tstzrange(s.started_at, s.ended_at, '[]') @> $2::timestamptz
-                       OR tstzrange(s.started_at, s.ended_at, '[]') @> $3::timestamptz)
-                  AND s.project_id = $1 AND s.started_at < $3 AND NOT (s.started_at >= $2 AND s.ended_at < $3)
+        f"""WITH containing AS (
+                {_containing("$2")}
+                UNION ALL
+                {_containing("$3")}
+            ),
+            crossing AS MATERIALIZED (
+                SELECT DISTINCT c.grp, c.started_at, c.ended_at, c.events FROM containing c
+                WHERE c.started_at < $3 AND NOT (c.started_at >= $2 AND c.ended_at < $3)
             )
             SELECT c.started_at, c.ended_at, c.events, p.n, p.first, p.last
             FROM crossing c
