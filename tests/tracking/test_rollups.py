@@ -389,6 +389,9 @@ def test_visitor_sketches_estimate_within_the_documented_error(db: Database) -> 
     assert abs(estimate(merged.bytes) - 40_000) <= 3 * 0.033 * 40_000
     empty = db.fetchval("SELECT tme_hll_sketch(ARRAY[]::int[])")
     assert estimate(empty.bytes) == 0
+    # the documented layout: bit `register * 16 + rank - 1` from the left, repeats and NULLs ignored
+    bits = db.fetchval("SELECT tme_hll_sketch(ARRAY[5, 0, 5, NULL, 16383])::text")
+    assert len(bits) == 16384 and [i for i, b in enumerate(bits) if b == "1"] == [0, 5, 16383]
 
 
 def test_under_heavy_ingest_the_job_pauses_longer_than_its_runs() -> None:

@@ -23,6 +23,11 @@ that got events. It is kept only for sessions longer than 4 hours (`rollup_sessi
 partial); a shorter session containing an instant starts at most 4 hours before it, which the
 (project_id, started_at) index finds (services/tracking/rollups/read.py, crossing_sessions).
 
+`tme_hll_sketch` (migration 0004) is rewritten in PL/pgSQL, setting the bits of one 16384-bit
+string, with the same result: the SQL version's unnest, DISTINCT, window and string_agg cost
+~100 us per call, and an incremental run builds a sketch for every (hour, dimension, value) it
+touches: 48k demo rows spread over 719 hours took 5.7 s. Now ~2 us per call for a few visitors.
+
 The state row is dropped, so the job's next run after this migration recomputes every rollup
 from raw events once (~7 min at 10M events; questions are answered from raw events meanwhile).
 
@@ -51,6 +56,21 @@ def upgrade() -> None:
     CREATE UNIQUE INDEX rollup_dim_days_key ON rollup_dim_days (project_id, dim, day, md5(value))
         NULLS NOT DISTINCT;
 
+    CREATE OR REPLACE FUNCTION tme_hll_sketch(positions integer[]) RETURNS varbit
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+    DECLARE
+        sketch varbit := repeat('0', 16384)::varbit;
+        p integer;
+    BEGIN
+        FOREACH p IN ARRAY positions LOOP
+            IF p IS NOT NULL AND get_bit(sketch, p) = 0 THEN
+                sketch := set_bit(sketch, p, 1);
+            END IF;
+        END LOOP;
+        RETURN sketch;
+    END
+    $$;
+
     DROP INDEX rollup_sessions_span_idx;
     CREATE INDEX rollup_sessions_long_idx ON rollup_sessions USING gist (tstzrange(started_at, ended_at, '[]'))
         WHERE ended_at - started_at > interval '4 hours';
@@ -59,6 +79,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run_script("""
+    CREATE OR REPLACE FUNCTION tme_hll_sketch(positions integer[]) RETURNS varbit
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT (coalesce(string_agg(repeat('0', p - prev - 1) || '1', '' ORDER BY p), '')
+                || repeat('0', 16383 - coalesce(max(p), -1)))::varbit
+        FROM (SELECT p, coalesce(lag(p) OVER (ORDER BY p), -1) AS prev
+              FROM (SELECT DISTINCT p FROM unnest(positions) AS u(p) WHERE p IS NOT NULL) d) x
+    $$;
     DROP INDEX rollup_sessions_long_idx;
     CREATE INDEX rollup_sessions_span_idx ON rollup_sessions USING gist (tstzrange(started_at, ended_at, '[]'));
     DROP INDEX rollup_dim_days_key;
