@@ -98,24 +98,24 @@ async def update(conn: asyncpg.Connection, rows: str, recent_aliases: str, args:
     """One run's update: `rows` is the table of the event rows stored since the last run (with
     the columns of `events` it needs), `recent_aliases` the condition on person_aliases `a` for
     the aliases stored since (with `args`); `full` rebuilds the state from every event (`rows`
-    is then `events`) first. Returns the number of matrices computed whole."""
-    async with conn.transaction():
-        if full:
-            await conn.execute("TRUNCATE rollup_visitor_hours, rollup_visitor_aliases, rollup_retention")
-            await conn.execute("UPDATE rollup_retention_zones SET ready = false")
-            await conn.execute(f"INSERT INTO rollup_visitor_hours {_PAIRS.format(rows=rows)}")
-            await conn.execute("INSERT INTO rollup_visitor_aliases (project_id, alias_id, visitor_id) "
-                               "SELECT project_id, alias_id, visitor_id FROM person_aliases")
-        else:
-            await _update_touched(conn, rows, recent_aliases, args)
-        zones = await conn.fetch("SELECT project_id, tz, period FROM rollup_retention_zones WHERE NOT ready")
-        for zone in zones:
-            key = (zone["project_id"], zone["tz"], zone["period"])
-            await conn.execute("DELETE FROM rollup_retention WHERE project_id = $1 AND tz = $2 AND period = $3", *key)
-            await conn.execute(_ADD_ZONE, *key)
-            await conn.execute("UPDATE rollup_retention_zones SET ready = true "
-                               "WHERE project_id = $1 AND tz = $2 AND period = $3", *key)
-        return len(zones)
+    is then `events`) first. Runs inside the run's transaction. Returns the number of matrices
+    computed whole."""
+    if full:
+        await conn.execute("TRUNCATE rollup_visitor_hours, rollup_visitor_aliases, rollup_retention")
+        await conn.execute("UPDATE rollup_retention_zones SET ready = false")
+        await conn.execute(f"INSERT INTO rollup_visitor_hours {_PAIRS.format(rows=rows)}")
+        await conn.execute("INSERT INTO rollup_visitor_aliases (project_id, alias_id, visitor_id) "
+                           "SELECT project_id, alias_id, visitor_id FROM person_aliases")
+    else:
+        await _update_touched(conn, rows, recent_aliases, args)
+    zones = await conn.fetch("SELECT project_id, tz, period FROM rollup_retention_zones WHERE NOT ready")
+    for zone in zones:
+        key = (zone["project_id"], zone["tz"], zone["period"])
+        await conn.execute("DELETE FROM rollup_retention WHERE project_id = $1 AND tz = $2 AND period = $3", *key)
+        await conn.execute(_ADD_ZONE, *key)
+        await conn.execute("UPDATE rollup_retention_zones SET ready = true "
+                           "WHERE project_id = $1 AND tz = $2 AND period = $3", *key)
+    return len(zones)
 
 
 async def _update_touched(conn: asyncpg.Connection, rows: str, recent_aliases: str, args: list[Any]) -> None:

@@ -41,9 +41,16 @@ def _source(rows: str, where: str) -> str:
         FROM {rows} e WHERE e.type IN {ACTION_TYPES} AND NOT e.is_bot AND {where}"""
 
 
-def _add_totals(visitors: str, fresh: str = "") -> str:
-    """Adds rollup_src's hours to rollup_hours; `visitors` is what an hour's row adds to its
-    distinct visitors (`fresh`: the joins it needs)."""
+def _add_totals(fresh_pairs: str | None) -> str:
+    """Adds rollup_src's hours to rollup_hours. An hour's distinct visitors are counted from
+    rollup_src when `fresh_pairs` is None (the hour is recomputed whole), else they grow by its
+    pairs in `fresh_pairs` (visitor-hour pairs new to the visitor state)."""
+    visitors, fresh = "d.visitors", ""
+    if fresh_pairs is not None:
+        visitors = "coalesce(f.n, 0)"
+        fresh = f"""LEFT JOIN (SELECT project_id, hour, count(*) AS n FROM {fresh_pairs} GROUP BY project_id, hour) f
+                    ON f.project_id = d.project_id AND f.hour = d.hour"""
+    distinct = "count(DISTINCT s.visitor_id)" if fresh_pairs is None else "0"
     return f"""
         INSERT INTO rollup_hours AS r (project_id, hour, events, pageviews, v_events, v_pageviews, visitors, sketch)
         SELECT d.project_id, d.hour, d.events, d.pageviews, d.v_events, d.v_pageviews, {visitors}, d.sketch
@@ -51,7 +58,7 @@ def _add_totals(visitors: str, fresh: str = "") -> str:
                      count(*) FILTER (WHERE s.type IN {VIEW_TYPES}) AS pageviews,
                      count(s.visitor_id) AS v_events,
                      count(s.visitor_id) FILTER (WHERE s.type IN {VIEW_TYPES}) AS v_pageviews,
-                     count(DISTINCT s.visitor_id) AS distinct_visitors, tme_hll_sketch(array_agg(s.pos)) AS sketch
+                     {distinct} AS visitors, tme_hll_sketch(array_agg(s.pos)) AS sketch
               FROM rollup_src s GROUP BY s.project_id, s.hour) d {fresh}
         ON CONFLICT (project_id, hour) DO UPDATE
         SET events = r.events + excluded.events, pageviews = r.pageviews + excluded.pageviews,
@@ -90,8 +97,6 @@ _ADD_DIM_HOURS = _add_dimensions("rollup_dim_hours", "hour", """
 _ADD_DIM_DAYS = _add_dimensions("rollup_dim_days", "day", f"""
     SELECT project_id, dim, {day_of('hour')}, value, sum(events), bit_or(sketch) FROM rollup_dim_src
     GROUP BY project_id, dim, {day_of('hour')}, value""")
-_FRESH_VISITORS = """LEFT JOIN (SELECT project_id, hour, count(*) AS n FROM {fresh} GROUP BY project_id, hour) f
-    ON f.project_id = d.project_id AND f.hour = d.hour"""
 _DROP = "DROP TABLE rollup_src, rollup_dim_src"
 
 
@@ -100,13 +105,12 @@ async def add_recent(conn: asyncpg.Connection, fresh_pairs: str) -> int:
     the (project_id, visitor_id, hour) pairs among them that no earlier row had. The number of
     (project, hour) rows touched."""
     await conn.execute(_source("rollup_recent", "TRUE"))
-    touched = await conn.fetchval("SELECT count(*) FROM (SELECT DISTINCT project_id, hour FROM rollup_src) t")
-    await conn.execute(_add_totals("coalesce(f.n, 0)", _FRESH_VISITORS.format(fresh=fresh_pairs)))
+    status = await conn.execute(_add_totals(fresh_pairs))  # "INSERT 0 <hours inserted or updated>"
     await conn.execute(_DIMENSION_ROWS)
     await conn.execute(_ADD_DIM_HOURS)
     await conn.execute(_ADD_DIM_DAYS)
     await conn.execute(_DROP)
-    return int(touched)
+    return int(status.split()[-1])
 
 
 async def recompute_all(conn: asyncpg.Connection, rows: str) -> int:
@@ -123,31 +127,31 @@ async def recompute_all(conn: asyncpg.Connection, rows: str) -> int:
 
 
 async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.datetime]) -> None:
-    """Recomputes the project's given hours from raw events, then their UTC days from the hours."""
+    """Recomputes the project's given hours from raw events, then their UTC days from the hours
+    (inside the run's transaction)."""
     low, high = min(hours), max(hours) + dt.timedelta(hours=1)
     days = sorted({hour.astimezone(dt.UTC).replace(hour=0) for hour in hours})
-    async with conn.transaction():
-        await conn.execute("DELETE FROM rollup_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
-                           project_id, hours)
-        await conn.execute("DELETE FROM rollup_dim_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3 "
-                           "AND hour = ANY($4::timestamptz[])", project_id, low, high, hours)
-        await conn.execute(_source("events", f"""e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3
-                                                 AND {hour_of('e.event_time')} = ANY($4::timestamptz[])"""),
-                           project_id, low, high, hours)
-        await conn.execute(_add_totals("d.distinct_visitors"))
-        await conn.execute(_DIMENSION_ROWS)
-        await conn.execute(_ADD_DIM_HOURS)
-        await conn.execute(_DROP)
-        await conn.execute("DELETE FROM rollup_dim_days WHERE project_id = $1 AND day = ANY($2::timestamptz[])",
-                           project_id, days)
-        await conn.execute(
-            f"""INSERT INTO rollup_dim_days (project_id, dim, day, value, events, sketch)
-                SELECT $1, h.dim, {day_of('h.hour')}, h.value, sum(h.events), bit_or(h.sketch)
-                FROM rollup_dim_hours h
-                WHERE h.project_id = $1 AND h.hour >= $2 AND h.hour < $3
-                  AND {day_of('h.hour')} = ANY($4::timestamptz[])
-                GROUP BY h.dim, {day_of('h.hour')}, h.value""",
-            project_id, days[0], days[-1] + dt.timedelta(days=1), days)
+    await conn.execute("DELETE FROM rollup_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
+                       project_id, hours)
+    await conn.execute("DELETE FROM rollup_dim_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3 "
+                       "AND hour = ANY($4::timestamptz[])", project_id, low, high, hours)
+    await conn.execute(_source("events", f"""e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3
+                                             AND {hour_of('e.event_time')} = ANY($4::timestamptz[])"""),
+                       project_id, low, high, hours)
+    await conn.execute(_add_totals(None))
+    await conn.execute(_DIMENSION_ROWS)
+    await conn.execute(_ADD_DIM_HOURS)
+    await conn.execute(_DROP)
+    await conn.execute("DELETE FROM rollup_dim_days WHERE project_id = $1 AND day = ANY($2::timestamptz[])",
+                       project_id, days)
+    await conn.execute(
+        f"""INSERT INTO rollup_dim_days (project_id, dim, day, value, events, sketch)
+            SELECT $1, h.dim, {day_of('h.hour')}, h.value, sum(h.events), bit_or(h.sketch)
+            FROM rollup_dim_hours h
+            WHERE h.project_id = $1 AND h.hour >= $2 AND h.hour < $3
+              AND {day_of('h.hour')} = ANY($4::timestamptz[])
+            GROUP BY h.dim, {day_of('h.hour')}, h.value""",
+        project_id, days[0], days[-1] + dt.timedelta(days=1), days)
 
 
 def _day_chunks(hours: list[dt.datetime]) -> list[list[dt.datetime]]:

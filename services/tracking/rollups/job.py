@@ -92,11 +92,11 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
             args = [state["watermark"] - dt.timedelta(seconds=margin_seconds), state["snapshot"], snapshot["xmax"]]
             columns = ", ".join(f"e.{c}" for c in (*hourly.SOURCE_COLUMNS, "is_bot", "session_id"))
             # the rows new since the last run, read once (BRIN on created_at) for every step below
-            await conn.execute(f"""CREATE TEMP TABLE rollup_recent ON COMMIT DROP AS
+            status = await conn.execute(f"""CREATE TEMP TABLE rollup_recent ON COMMIT DROP AS
                 SELECT {columns} FROM events e
                 WHERE {_unseen_by_last_run("e")} AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", *args)
+            stats.rows = int(status.split()[-1])  # "SELECT <rows>"
             await conn.execute("ANALYZE rollup_recent")
-            stats.rows = await conn.fetchval("SELECT count(*) FROM rollup_recent")
             source, recent_aliases = "rollup_recent", _unseen_by_last_run("a")
         clock = stats.timed("recent", clock)
 
@@ -168,11 +168,12 @@ def _unseen_by_last_run(alias: str) -> str:
 
 async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
                            groups: tuple[list[str], list[str]] | None, *, merge_recent: bool = False) -> None:
-    """Recompute the sessions of the given groups (SDK session ids, visitor ids of events
-    without one), or of the whole project when `groups` is None. With `merge_recent`, the SDK
-    sessions instead take in the rows of `rollup_recent` (exactly the rows new since the last
-    run): an SDK session is all the events of its sessionId, so its start, end and counts merge
-    (a visitor's inactivity sessions may split or join: those are recomputed)."""
+    """Recompute (inside the run's transaction) the sessions of the given groups (SDK session
+    ids, visitor ids of events without one), or of the whole project when `groups` is None.
+    With `merge_recent`, the SDK sessions instead take in the rows of `rollup_recent` (exactly
+    the rows new since the last run): an SDK session is all the events of its sessionId, so its
+    start, end and counts merge (a visitor's inactivity sessions may split or join: those are
+    recomputed)."""
     def insert(group_filter: str | None, ids: list[str] | None = None) -> tuple[str, list[Any]]:
         """The INSERT of the sessions of the project's events that pass `group_filter` (with
         `ids` as its text[] parameter): one index condition, never an OR of two `= ANY(...)`,
@@ -192,36 +193,35 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
         FROM rollup_sessions s
         WHERE s.project_id = $1 AND {{only}}
         GROUP BY 2"""
-    async with conn.transaction():
-        if groups is None:
-            await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1", project_id)
-            await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1", project_id)
-            sql, values = insert(None)
-            await conn.execute(sql, *values)
-            await conn.execute(session_hours.format(only="TRUE"), project_id)
-            return
-        sids, vids = groups
-        old, new = [], []
-        if merge_recent and sids:
-            old, new = await _merge_recent_sdk_sessions(conn, project_id)
-            sids = []
-        keys = [f"s:{s}" for s in sids] + [f"v:{v}" for v in vids]
-        old += await conn.fetch(f"DELETE FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[]) "
-                                f"RETURNING {hour_of('started_at')} AS hour", project_id, keys)
-        # SDK sessions and visitors' inactivity sessions are disjoint groups: recompute each apart
-        for group_filter, ids in (("e.session_id = ANY({ids})", sids),
-                                  ("e.session_id IS NULL AND e.visitor_id = ANY({ids})", vids)):
-            if ids:
-                sql, values = insert(group_filter, ids)
-                new += await conn.fetch(f"{sql} RETURNING {hour_of('started_at')} AS hour", *values)
-        hours = sorted({r["hour"] for r in old} | {r["hour"] for r in new})
-        if not hours:
-            return
-        await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
-                           project_id, hours)
-        only = (f"s.started_at >= $2 AND s.started_at < $3 AND {hour_of('s.started_at')} = ANY($4::timestamptz[])")
-        await conn.execute(session_hours.format(only=only), project_id, hours[0],
-                           hours[-1] + dt.timedelta(hours=1), hours)
+    if groups is None:
+        await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1", project_id)
+        await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1", project_id)
+        sql, values = insert(None)
+        await conn.execute(sql, *values)
+        await conn.execute(session_hours.format(only="TRUE"), project_id)
+        return
+    sids, vids = groups
+    old, new = [], []
+    if merge_recent and sids:
+        old, new = await _merge_recent_sdk_sessions(conn, project_id)
+        sids = []
+    keys = [f"s:{s}" for s in sids] + [f"v:{v}" for v in vids]
+    old += await conn.fetch(f"DELETE FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[]) "
+                            f"RETURNING {hour_of('started_at')} AS hour", project_id, keys)
+    # SDK sessions and visitors' inactivity sessions are disjoint groups: recompute each apart
+    for group_filter, ids in (("e.session_id = ANY({ids})", sids),
+                              ("e.session_id IS NULL AND e.visitor_id = ANY({ids})", vids)):
+        if ids:
+            sql, values = insert(group_filter, ids)
+            new += await conn.fetch(f"{sql} RETURNING {hour_of('started_at')} AS hour", *values)
+    hours = sorted({r["hour"] for r in old} | {r["hour"] for r in new})
+    if not hours:
+        return
+    await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
+                       project_id, hours)
+    only = (f"s.started_at >= $2 AND s.started_at < $3 AND {hour_of('s.started_at')} = ANY($4::timestamptz[])")
+    await conn.execute(session_hours.format(only=only), project_id, hours[0],
+                       hours[-1] + dt.timedelta(hours=1), hours)
 
 
 async def _merge_recent_sdk_sessions(conn: asyncpg.Connection,
