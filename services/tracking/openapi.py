@@ -318,7 +318,8 @@ TRACKING_PATHS: dict[str, Any] = dict([
     _path("funnels", post={
         "tags": [TAG], "summary": "Conversion through ordered steps", "operationId": "funnel", "security": BEARER,
         "description": "A visitor reaches step k when, after an event of step 1, they do steps 2..k in this order "
-                       "(each strictly after the previous one) and step k within `windowSeconds` of step 1. "
+                       "(each after the previous one; events at the same instant count in the funnel's order) and "
+                       "step k within `windowSeconds` of step 1. "
                        "Anonymous ids linked by identify/alias count as the same person.",
         "requestBody": {"required": True, "content": _json(_ref("AnalyticsFunnelRequest"))},
         "responses": {"200": _ok("Per-step figures.", "AnalyticsFunnel"), "400": _error("BadRequest"),

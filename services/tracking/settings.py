@@ -12,7 +12,8 @@ class TrackingSettings(ServiceSettings):
     port: int = Field(default=8002, description="Port to listen on")
 
     # guards on what one analytics request may ask for
-    max_range_days: int = Field(default=1100, ge=1, description="Longest from..to range a query may cover")
+    # at most 10 years: funnels pack an event's time and tie key into one 64-bit integer
+    max_range_days: int = Field(default=1100, ge=1, le=3660, description="Longest from..to range a query may cover")
     max_buckets: int = Field(default=2000, ge=10, description="Most buckets one timeseries may return")
     query_timeout_seconds: float = Field(default=30.0, gt=0, description="An analytics query taking longer -> 503")
 

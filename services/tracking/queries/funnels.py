@@ -1,25 +1,29 @@
-"""Funnels: ordered steps within a conversion window, computed in one SQL statement.
+"""Funnels: ordered steps within a conversion window.
 
-Each visitor's matching events are ordered in time (ties by message id). For every event that
-matches step 1 (a possible start), the chain follows, for each next step, the first matching
-event strictly after the previous step's event: taking the earliest next event can only help the
-steps after it. The chains of all starts come from one sort and one running-min window per step
-(see funnel_sql), with no self-joins: 3 steps over 500k step events went from 2.5 s to 1.4 s.
+The rules. Each visitor's matching events are ordered in time; events at the same instant are
+taken in the funnel's order (by the first step they match, then by the steps they match), as
+Mixpanel and Amplitude count them: a server SDK that stamps `Started Signup` and `Signed Up`
+with the same second converts. For every event that matches step 1 (a possible start), the
+chain follows, for each next step, the first matching event after the previous step's event
+(never the same event twice): taking the earliest next event can only help the steps after it.
 
 A start reaches step k when step k's event lies within `window` of the start. A visitor counts
 for the deepest step any of their starts reaches; their times to convert are those of the
-earliest start that reaches it (the first in time, then message id). So a visitor who did step
-2 before step 1 converts only when they do step 2 again after step 1, within the window.
+earliest start that reaches it.
 
 Visitors are resolved through `person_aliases`, so an anonymous visitor who later identifies
 is one person across the funnel.
 
-Ids are sorted byte-wise (COLLATE "C"): the same order as the documented rule, and sorts that
-compare bytes instead of calling the locale's collation (a database created with en_US.UTF-8
-sorts text several times slower)."""
+The work. PostgreSQL finds the step events (an index-only scan of (project, event name, time)),
+resolves aliases, and packs each event into 26 bytes (two hashes of the visitor, the time, a
+mask of the steps it matches) in one aggregate that its parallel workers share. numpy follows
+the chains (funnel_chains.py). 3 steps over 588k step events at 10M take ~0.75 s this way; one
+SQL statement of window functions took 1.75 s, most of it sorting and windowing text ids in a
+single process."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +31,7 @@ from typing import Any
 from services.tracking.db import Db
 from services.tracking.filters import Condition, conditions_sql
 from services.tracking.params import TimeRange
+from services.tracking.queries.funnel_chains import follow
 from services.tracking.scope import analytics_where
 from services.tracking.sql import Params
 
@@ -44,63 +49,40 @@ def _step_sql(step: Step, params: Params) -> str:
     return f"({sql})"
 
 
-def funnel_sql(params: Params, project_id: int, rng: TimeRange, conditions: list[Condition], steps: list[Step],
-               window: dt.timedelta) -> str:
-    n = len(steps)
+def packed_rows_sql(params: Params, project_id: int, rng: TimeRange, conditions: list[Condition],
+                    steps: list[Step]) -> str:
+    """One bytea of every step event in the range, packed as funnel_chains.ROW (NULL if none)."""
     where = analytics_where(params, project_id, rng.start, rng.end, conditions)
     matches = [_step_sql(step, params) for step in steps]
     # the step names as one list too: an index-only scan of (project_id, event_name, event_time) finds them
     names = params.add(sorted({step.event for step in steps}), "text[]")
-    w = params.add(window, "interval")
-    flags = ", ".join(f"{m} AS s{i + 1}" for i, m in enumerate(matches))
-    # c{k}_{j}: on a step-k event, the time of step j of the chain it starts (c{k}_{k}: its own time).
-    # A step-k event's chain goes on with the first step-(k+1) event after it, and a later event's chain
-    # is nowhere earlier, so c{k}_{j} is the running min of c{k+1}_{j} over the later events. One layer
-    # per step, from the last back; the events run in reverse order so that the frame only grows
-    # (linear in a visitor's events) and every layer shares one sort.
-    later = ("WINDOW later AS (PARTITION BY vid ORDER BY t DESC, message_id DESC "
-             "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)")
-    layers = [f"layer0 AS (SELECT *, CASE WHEN s{n} THEN t END AS c{n}_{n} FROM ev)"]
-    for k in range(n - 1, 0, -1):
-        columns = [f"CASE WHEN s{k} THEN t END AS c{k}_{k}"] + [
-            f"CASE WHEN s{k} THEN min(c{k + 1}_{j}) OVER later END AS c{k}_{j}" for j in range(k + 1, n + 1)]
-        layers.append(f"layer{n - k} AS (SELECT *, {', '.join(columns)} FROM layer{n - k - 1} {later})")
-    ctes = ",\n    ".join(layers)
-    times = ", ".join(f"c1_{k} AS t{k}" for k in range(1, n + 1))
-    reached = " + ".join(f"coalesce((t{k} <= t1 + {w})::int, 0)" for k in range(2, n + 1))
-    aggregates = ", ".join(
-        [f"count(*) FILTER (WHERE depth >= {k}) AS users{k}" for k in range(1, n + 1)]
-        + [f"percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t{k} - t{k - 1})) "
-           f"FILTER (WHERE depth >= {k}) AS median{k}" for k in range(2, n + 1)]
-    )
+    mask = " + ".join(f"CASE WHEN {m} THEN {1 << k} ELSE 0 END" for k, m in enumerate(matches))
     return f"""
     WITH ev AS (
-        SELECT coalesce(a.visitor_id, e.visitor_id) COLLATE "C" AS vid, e.event_time AS t,
-               e.message_id COLLATE "C" AS message_id, {flags}
+        SELECT coalesce(a.visitor_id, e.visitor_id) AS vid, e.event_time AS t, ({mask})::int2 AS steps
         FROM events e
         LEFT JOIN person_aliases a ON a.project_id = e.project_id AND a.alias_id = e.visitor_id
         WHERE {where} AND e.event_name = ANY({names}) AND e.visitor_id IS NOT NULL AND ({' OR '.join(matches)})
-    ),
-    {ctes},
-    scored AS (
-        SELECT DISTINCT ON (vid) vid, {', '.join(f't{k}' for k in range(1, n + 1))}, 1 + {reached} AS depth
-        FROM (SELECT vid, message_id, {times} FROM layer{n - 1} WHERE s1) starts
-        ORDER BY vid, depth DESC, t1, message_id
     )
-    SELECT {aggregates} FROM scored"""
+    SELECT string_agg(int8send(hashtextextended(vid, 0)) || int8send(hashtextextended(vid, 1))
+                      || timestamptz_send(t) || int2send(steps), ''::bytea) AS packed
+    FROM ev"""
 
 
 async def funnel(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], steps: list[Step],
                  window: dt.timedelta) -> list[dict[str, Any]]:
     params = Params()
-    row = await db.fetchrow(funnel_sql(params, project_id, rng, conditions, steps, window), params.values)
+    row = await db.fetchrow(packed_rows_sql(params, project_id, rng, conditions, steps), params.values)
     assert row is not None
+    # numpy releases the GIL while it sorts and scans: other requests go on meanwhile
+    tally = await asyncio.to_thread(follow, row["packed"] or b"", len(steps), window // dt.timedelta(microseconds=1))
+    medians = tally.medians()
     out: list[dict[str, Any]] = []
-    first = row["users1"]
-    for k, step in enumerate(steps, start=1):
-        users = row[f"users{k}"]
-        prev = row[f"users{k - 1}"] if k > 1 else users
-        median = row[f"median{k}"] if k > 1 else None
+    first = tally.users[0]
+    for k, step in enumerate(steps):
+        users = tally.users[k]
+        prev = tally.users[k - 1] if k else users
+        median = medians[k]
         out.append({
             "event": step.event,
             "users": users,
