@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 from services.shared.errors import exception_handlers
 from services.shared.jsonutil import JSONResponse
 from services.shared.logging import configure_logging
-from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.metrics import MetricsMiddleware, flush_metrics_periodically, metrics_endpoint
 from services.shared.monitor import monitoring
 from services.shared.settings import ServiceSettings
 from services.shared.tracing import configure_tracing, tracing_enabled
@@ -58,6 +58,17 @@ async def redis_check(app: Starlette) -> None:
     await app.state.redis.ping()
 
 
+@contextlib.asynccontextmanager
+async def _metrics_flusher() -> AsyncIterator[None]:
+    task = asyncio.create_task(flush_metrics_periodically(), name="tme-metrics-flush")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -73,6 +84,7 @@ def create_service_app(
     async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(_metrics_flusher())  # first in, last out: the final flush
             if lifespan is not None:
                 await stack.enter_async_context(lifespan(app))
             await stack.enter_async_context(

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
 from services.shared.errors import ApiError
+from services.shared.metrics import buffered
 from services.shared.redis import EVENTS_STREAM
 from services.shared.stream import StreamEvent, encode_batch
 from services.shared.tracing import tracer
@@ -26,6 +27,7 @@ log = logging.getLogger("tme.gateway.ingest")
 _tracer = tracer("tme.gateway.ingest")
 
 Fields = dict[bytes, bytes]
+_ENQUEUE_LATENCY = buffered(metrics.ENQUEUE_LATENCY)
 
 
 class _PipelinedAppender:
@@ -80,7 +82,7 @@ class _PipelinedAppender:
             return
         elapsed = time.perf_counter() - start
         for (_, future), result in zip(batch, results, strict=True):
-            metrics.ENQUEUE_LATENCY.observe(elapsed)
+            _ENQUEUE_LATENCY.observe(elapsed)
             if future.done():
                 continue
             if isinstance(result, Exception):

@@ -29,6 +29,7 @@ from services.gateway.ingest.shapes import Shape, native_request, segment_reques
 from services.gateway.ingest.state import ingest_state
 from services.shared.errors import ApiError, error_body
 from services.shared.jsonutil import JSONResponse
+from services.shared.metrics import buffered
 
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
 _ALLOWED_HEADERS = "Content-Type, Content-Encoding, Authorization, X-Write-Key"
@@ -68,8 +69,9 @@ class ApiCounters:
 
     @classmethod
     def of(cls, api: str) -> ApiCounters:
-        return cls(metrics.EVENTS_RECEIVED.labels(api), metrics.EVENTS_ACCEPTED.labels(api),
-                   metrics.REQUESTS.labels(api, "accepted"), metrics.REQUESTS.labels(api, "partial"))
+        return cls(buffered(metrics.EVENTS_RECEIVED.labels(api)), buffered(metrics.EVENTS_ACCEPTED.labels(api)),
+                   buffered(metrics.REQUESTS.labels(api, "accepted")),
+                   buffered(metrics.REQUESTS.labels(api, "partial")))
 
 
 async def _ingest(request: Request, api: str, parse: Shape,

@@ -20,11 +20,12 @@ import httpx
 
 from services.gateway.ingest import metrics
 from services.shared.errors import ApiError
+from services.shared.metrics import buffered
 
 log = logging.getLogger("tme.gateway.ingest")
 
 _KEY_SHAPE = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
-_CACHE_HITS = metrics.KEY_LOOKUPS.labels("cache")  # resolved once: every ingest request counts one
+_CACHE_HITS = buffered(metrics.KEY_LOOKUPS.labels("cache"))  # every ingest request counts one
 
 
 @dataclass(frozen=True)
