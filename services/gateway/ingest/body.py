@@ -1,18 +1,34 @@
 """Reading an ingest request: body with a size cap (also after gzip/deflate), any content type
 (`text/plain` from `navigator.sendBeacon` included), JSON, and the write key wherever a client
-puts it (HTTP Basic username, `X-Write-Key`, `writeKey`/`apiKey` in the body)."""
+puts it (HTTP Basic username, `X-Write-Key`, `writeKey`/`apiKey` in the body).
+
+The ingest endpoints are plain ASGI (routes.py): the request is its scope's headers, decoded
+once into a dict, and the ASGI `receive` channel."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from services.shared.errors import ApiError
 from services.shared.jsonutil import JSONDecodeError, loads
+
+Headers = Mapping[str, str]
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name (the first value of a repeated header)."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").lower()
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers
 
 
 def _too_large(limit: int, what: str = "Request body") -> ApiError:
@@ -20,23 +36,27 @@ def _too_large(limit: int, what: str = "Request body") -> ApiError:
                          "send fewer events per batch.", code="payload_too_large")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     """The (decompressed) body, refusing more than `limit` bytes without reading it all."""
-    length = request.headers.get("content-length")
+    length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "The client went away before sending the whole body.", code="incomplete_body")
+        chunk = message.get("body", b"")
+        if chunk:
             size += len(chunk)
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-    except ClientDisconnect:
-        raise ApiError(400, "The client went away before sending the whole body.", code="incomplete_body") from None
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").strip().lower()
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding in ("gzip", "x-gzip", "deflate"):
@@ -70,8 +90,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
     return data
 
 
-def basic_username(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def basic_username(headers: Headers) -> str | None:
+    header = headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
@@ -83,8 +103,8 @@ def basic_username(request: Request) -> str | None:
     return decoded.partition(":")[0] or None
 
 
-def write_key(request: Request, data: dict[str, Any], *body_names: str) -> str | None:
-    key = basic_username(request) or request.headers.get("x-write-key")
+def write_key(headers: Headers, data: dict[str, Any], *body_names: str) -> str | None:
+    key = basic_username(headers) or headers.get("x-write-key")
     if key:
         return key.strip()
     for name in body_names:

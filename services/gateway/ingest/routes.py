@@ -5,22 +5,24 @@ Every request: backlog bound -> body (size cap, gzip) -> JSON -> write key -> pe
 validation and enrichment -> one stream entry for all accepted events. Invalid events are
 reported by index while their valid siblings are accepted:
 `200 {"success": true, "accepted": N, "rejected": [{"index": i, "error": {code, message, fields}}]}`.
-Whole-request failures use the shared error shape with CORS headers, so browsers can read them."""
+Whole-request failures use the shared error shape with CORS headers, so browsers can read them.
+
+The endpoints are plain ASGI apps behind Starlette's router and middleware: no Request or
+Response objects, the body read straight from `receive`, the headers decoded once. Starlette's
+per-request wrappers were ~15 % of the Python time of a single-event request."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from services.gateway.ingest import metrics
-from services.gateway.ingest.body import parse_json, read_body, write_key
+from services.gateway.ingest.body import Headers, parse_json, read_body, request_headers, write_key
 from services.gateway.ingest.enrich import AgentParser
 from services.gateway.ingest.events import RequestInfo
 from services.gateway.ingest.fields import Problems
@@ -28,22 +30,33 @@ from services.gateway.ingest.segment import TYPES
 from services.gateway.ingest.shapes import Shape, native_request, segment_request
 from services.gateway.ingest.state import ingest_state
 from services.shared.errors import ApiError, error_body
-from services.shared.jsonutil import JSONResponse
+from services.shared.jsonutil import dumps
 from services.shared.metrics import buffered
 
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
+CORS_HEADERS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"Retry-After")]
+_JSON = [(b"content-type", b"application/json"), *CORS_HEADERS]
 _ALLOWED_HEADERS = "Content-Type, Content-Encoding, Authorization, X-Write-Key"
 _MAX_LISTED_FIELDS = 50
+Answer = tuple[int, dict[str, Any]]  # status, JSON body
 
 
-def preflight(request: Request) -> Response:
-    asked = request.headers.get("access-control-request-headers")
-    return Response(status_code=204, headers={
-        **CORS_HEADERS,
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": asked[:1000] if asked else _ALLOWED_HEADERS,
-        "Access-Control-Max-Age": "86400",
-    })
+async def _send_json(send: Send, status: int, body: dict[str, Any],
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = dumps(body)
+    headers = [*_JSON, (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + extra if extra else headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _preflight(headers: Headers, send: Send) -> None:
+    asked = headers.get("access-control-request-headers")
+    await send({"type": "http.response.start", "status": 204, "headers": [
+        *CORS_HEADERS,
+        (b"access-control-allow-methods", b"POST, OPTIONS"),
+        (b"access-control-allow-headers", (asked[:1000] if asked else _ALLOWED_HEADERS).encode("latin-1")),
+        (b"access-control-max-age", b"86400"),
+    ]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _problem_error(problems: Problems) -> dict[str, Any]:
@@ -62,6 +75,7 @@ def _too_large_problem(limit: int) -> Problems:
 class ApiCounters:
     """The per-API metric children of the hot path, resolved once (labels() costs a lookup)."""
 
+    api: str
     received: Any
     accepted: Any
     requests_ok: Any
@@ -69,22 +83,23 @@ class ApiCounters:
 
     @classmethod
     def of(cls, api: str) -> ApiCounters:
-        return cls(buffered(metrics.EVENTS_RECEIVED.labels(api)), buffered(metrics.EVENTS_ACCEPTED.labels(api)),
+        return cls(api, buffered(metrics.EVENTS_RECEIVED.labels(api)), buffered(metrics.EVENTS_ACCEPTED.labels(api)),
                    buffered(metrics.REQUESTS.labels(api, "accepted")),
                    buffered(metrics.REQUESTS.labels(api, "partial")))
 
 
-async def _ingest(request: Request, api: str, parse: Shape,
-                  counters: ApiCounters) -> Response:
-    state = ingest_state(request.app)
+async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape,
+                  counters: ApiCounters) -> Answer:
+    app = scope["app"]
+    state = ingest_state(app)
     settings = state.settings
     received_at = int(time.time() * 1000)
-    redis = request.app.state.redis
+    redis = app.state.redis
     await state.queue.check_backlog(redis)
-    body = await read_body(request, settings.ingest_max_batch_bytes)
+    body = await read_body(receive, headers, settings.ingest_max_batch_bytes)
     data = parse_json(body)
-    key = write_key(request, data, "writeKey", "apiKey")
-    project = await state.keys.resolve(key, request.app.state.users)
+    key = write_key(headers, data, "writeKey", "apiKey")
+    project = await state.keys.resolve(key, app.state.users)
     parsed = parse(data)
     count = len(parsed.events)
     counters.received.inc(count)
@@ -96,7 +111,7 @@ async def _ingest(request: Request, api: str, parse: Shape,
                             "per event.", code="event_too_large")
     info = RequestInfo(
         received_at=received_at,
-        user_agent=request.headers.get("user-agent", ""),
+        user_agent=headers.get("user-agent", ""),
         agents=state.agents,
         max_future_ms=int(settings.ingest_max_future_seconds * 1000),
         has_nul=b"\\u0000" in body,
@@ -116,21 +131,20 @@ async def _ingest(request: Request, api: str, parse: Shape,
         else:
             accepted.append(outcome)
     if rejected and not accepted:
-        return _all_rejected(api, parsed.is_batch, rejected)
+        return _all_rejected(counters.api, parsed.is_batch, rejected)
     if accepted:
         await state.queue.enqueue(redis, project.project_id, key or "", received_at, accepted)
         counters.accepted.inc(len(accepted))
     (counters.requests_partial if rejected else counters.requests_ok).inc()
-    return JSONResponse({"success": True, "accepted": len(accepted), "rejected": rejected}, headers=CORS_HEADERS)
+    return 200, {"success": True, "accepted": len(accepted), "rejected": rejected}
 
 
-def _all_rejected(api: str, is_batch: bool, rejected: list[dict[str, Any]]) -> Response:
+def _all_rejected(api: str, is_batch: bool, rejected: list[dict[str, Any]]) -> Answer:
     metrics.REQUESTS.labels(api, "rejected").inc()
     if not is_batch:
         error = rejected[0]["error"]
         status = 413 if error["code"] == "event_too_large" else 422
-        return JSONResponse(error_body(error["code"], error["message"], error["fields"]),
-                            status_code=status, headers=CORS_HEADERS)
+        return status, error_body(error["code"], error["message"], error["fields"])
     fields: dict[str, str] = {}
     for item in rejected[:_MAX_LISTED_FIELDS]:
         for name, message in item["error"]["fields"].items():
@@ -139,39 +153,43 @@ def _all_rejected(api: str, is_batch: bool, rejected: list[dict[str, Any]]) -> R
     code = "event_too_large" if too_large else "validation_error"
     body = error_body(code, f"None of the {len(rejected)} events in the batch is valid.", fields)
     body["rejected"] = rejected
-    return JSONResponse(body, status_code=413 if too_large else 422, headers=CORS_HEADERS)
+    return 413 if too_large else 422, body
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+class IngestEndpoint:
+    """One ingest route's ASGI app (Route's methods let only POST and OPTIONS in)."""
 
+    def __init__(self, api: str, parse: Shape) -> None:
+        self.api = api
+        self.parse = parse
+        self.counters = ApiCounters.of(api)
+        self.__name__ = f"ingest_{api}"
 
-def _endpoint(api: str, parse: Shape) -> Endpoint:
-    counters = ApiCounters.of(api)
-
-    async def endpoint(request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return preflight(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = request_headers(scope)
+        if scope["method"] == "OPTIONS":
+            await _preflight(headers, send)
+            return
         try:
-            return await _ingest(request, api, parse, counters)
+            status, body = await _ingest(scope, receive, headers, self.parse, self.counters)
         except ApiError as exc:
-            metrics.REQUESTS.labels(api, exc.code).inc()
+            metrics.REQUESTS.labels(self.api, exc.code).inc()
             metrics.EVENTS_REJECTED.labels(exc.code).inc()
-            return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status,
-                                headers={**CORS_HEADERS, **exc.headers})
-
-    endpoint.__name__ = f"ingest_{api}"
-    return endpoint
+            extra = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in exc.headers.items()]
+            await _send_json(send, exc.status, error_body(exc.code, exc.message, exc.fields), extra)
+            return
+        await _send_json(send, status, body)
 
 
 def ingest_routes() -> list[BaseRoute]:
     AgentParser.warm_up()
     methods = ["POST", "OPTIONS"]
-    native = _endpoint("native", native_request)
+    native = IngestEndpoint("native", native_request)
     routes: list[BaseRoute] = [
         Route("/api/track", native, methods=methods),
         Route("/api/tracking-service/v1/public/events/", native, methods=methods),
         Route("/api/tracking-service/v1/public/events", native, methods=methods, include_in_schema=False),
     ]
     for kind in (*TYPES, "batch", "import"):
-        routes.append(Route(f"/v1/{kind}", _endpoint("segment", segment_request(kind)), methods=methods))
+        routes.append(Route(f"/v1/{kind}", IngestEndpoint("segment", segment_request(kind)), methods=methods))
     return routes
