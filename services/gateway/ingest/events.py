@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,18 @@ class RequestInfo:
         """A UUID-shaped id for an event sent without one: one uuid4 per request, the last four
         hex digits replaced by the event's number (a request holds at most 2,500 events)."""
         if not self._id_base:
-            self._id_base = str(uuid.uuid4())[:-4]
+            self._id_base = _uuid4_text()[:-4]
         self._id_count += 1
         return f"{self._id_base}{self._id_count & 0xFFFF:04x}"
+
+
+def _uuid4_text() -> str:
+    """str(uuid.uuid4()) without building a UUID object (a third of the time)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def event_time(timestamp: int | None, sent_at: int | None, info: RequestInfo) -> int:

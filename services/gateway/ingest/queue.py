@@ -91,11 +91,6 @@ class _PipelinedAppender:
                 future.set_result(result)
 
 
-def _tracing_active() -> bool:
-    return trace.get_current_span().get_span_context().is_valid or not isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider)
-
-
 class EventQueue:
     def __init__(self, *, max_backlog: int, check_interval: float, retry_after: int, timeout: float) -> None:
         self.max_backlog = max_backlog
@@ -105,6 +100,9 @@ class EventQueue:
         self._length = 0
         self._checked_at = float("-inf")
         self._appender = _PipelinedAppender()
+        # a tracer provider is installed at startup or never (configure_tracing); asking for it per
+        # request looks the environment up each time
+        self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
     def _unavailable(self, message: str, code: str = "queue_unavailable") -> ApiError:
         return ApiError(503, message, code=code, headers={"Retry-After": str(self.retry_after)})
@@ -127,7 +125,7 @@ class EventQueue:
     async def enqueue(
         self, redis: aioredis.Redis, project_id: int, write_key: str, received_at: int, events: list[StreamEvent]
     ) -> None:
-        if _tracing_active():
+        if self._traced or trace.get_current_span().get_span_context().is_valid:
             with _tracer.start_as_current_span("ingest enqueue") as span:
                 span.set_attribute("tme.project_id", project_id)
                 span.set_attribute("tme.events", len(events))
