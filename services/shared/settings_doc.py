@@ -20,7 +20,6 @@ SERVICES = ("gateway", "users", "tracking", "subscriber")
 # Read by the process runner or libraries rather than by a Settings class.
 PROCESS_VARIABLES = (
     ("TME_WORKERS", "each", "gateway 2, others 1 (see docs/benchmarks.md)", "worker processes of the service"),
-    ("TME_SERVER", "each", "gateway granian, others uvicorn", "HTTP server: granian or uvicorn"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_*", "each", "unset: tracing off",
      "OpenTelemetry exporter, selected by the standard variables (see docs/operations.md)"),
     ("PROMETHEUS_MULTIPROC_DIR", "each", "set by the runner when TME_WORKERS > 1",
