@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup web lint fmt bench bench-ingest bench-queries bench-smoke dashboard-previews clean help
+.PHONY: run test setup web lint fmt bench bench-ingest bench-queries bench-gateway bench-smoke dashboard-previews clean help
 
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff"
-	@echo "make bench  - benchmarks under bench/ (not part of the tests; bench-ingest, bench-queries)"
+	@echo "make bench  - benchmarks under bench/ (not part of the tests; bench-ingest, bench-queries, bench-gateway)"
 	@echo "make dashboard-previews - PNGs of the Grafana dashboards from a real stack + Prometheus"
 
 $(STAMP): pyproject.toml
@@ -39,7 +39,7 @@ lint: setup
 fmt: setup
 	$(BIN)/ruff format services tests bench scripts
 
-bench: bench-ingest bench-queries
+bench: bench-ingest bench-queries bench-gateway
 
 bench-ingest: setup
 	$(BIN)/python -m bench.ingest
@@ -47,10 +47,14 @@ bench-ingest: setup
 bench-queries: setup
 	$(BIN)/python -m bench.queries
 
+bench-gateway: setup
+	$(BIN)/python -m bench.gateway_cpu
+
 # both benchmarks at a size that finishes in about two minutes (checks they run, figures are rough)
 bench-smoke: setup
 	$(BIN)/python -m bench.ingest --smoke
 	$(BIN)/python -m bench.queries --smoke
+	$(BIN)/python -m bench.gateway_cpu --requests 100
 
 # docs/screenshots/grafana-*.png: a private stack, Debian's prometheus scraping it, a few minutes of traffic
 dashboard-previews: setup
