@@ -76,13 +76,13 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     routes = [
         Route("/api/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
         Route("/api/docs", api_docs, methods=["GET"], include_in_schema=False),
-        *ingest_routes(),
         *proxy_routes(),
         *web_routes(),  # last: the dashboard's catch-all
     ]
     app = create_service_app(
         settings=settings,
         routes=routes,
+        hot_routes=ingest_routes(),
         lifespan=lifespan,
         ready_checks={"redis": redis_check, "users": users_check, "tracking": tracking_check},
         middleware=[Middleware(DashboardCORS, origins=settings.cors_origins)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -58,6 +59,15 @@ async def redis_check(app: Starlette) -> None:
     await app.state.redis.ping()
 
 
+def _freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, regexes, settings, pools: ~80k objects in
+    the gateway) out of the garbage collector's sight. A full collection over them took 25-40 ms,
+    a pause every request in flight waited out: the p99 of single-event requests at 1,000 req/s
+    swung between 14 and 38 ms. Collected first, so no start-up garbage is kept for good."""
+    gc.collect()
+    gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def _metrics_flusher() -> AsyncIterator[None]:
     task = asyncio.create_task(flush_metrics_periodically(), name="tme-metrics-flush")
@@ -76,7 +86,11 @@ def create_service_app(
     lifespan: Lifespan | None = None,
     ready_checks: dict[str, ReadyCheck] | None = None,
     middleware: Sequence[Middleware] = (),
+    hot_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    """`hot_routes` are matched first (the gateway's ingest endpoints: every route tried before
+    the one that matches costs a regex match per request), then /healthz, /readyz, /metrics,
+    then `routes` (which may end in a catch-all)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     configure_tracing(settings.service_name)
 
@@ -89,6 +103,7 @@ def create_service_app(
                 await stack.enter_async_context(lifespan(app))
             await stack.enter_async_context(
                 monitoring(app, settings.service_name, ready_checks or {}, settings.monitor_interval_seconds))
+            _freeze_startup_objects()
             yield
 
     base_routes: list[BaseRoute] = [
@@ -97,7 +112,7 @@ def create_service_app(
         Route("/metrics", metrics_endpoint, include_in_schema=False),
     ]
     app = Starlette(
-        routes=[*base_routes, *routes],
+        routes=[*hot_routes, *base_routes, *routes],
         lifespan=_lifespan,
         exception_handlers=exception_handlers,
         middleware=[
