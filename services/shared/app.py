@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from services.shared.background import running
 from services.shared.errors import exception_handlers
 from services.shared.jsonutil import JSONResponse
 from services.shared.logging import configure_logging
@@ -68,17 +69,6 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-@contextlib.asynccontextmanager
-async def _metrics_flusher() -> AsyncIterator[None]:
-    task = asyncio.create_task(flush_metrics_periodically(), name="tme-metrics-flush")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -98,7 +88,8 @@ def create_service_app(
     async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.settings = settings
         async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(_metrics_flusher())  # first in, last out: the final flush
+            # first in, last out: the final flush comes after everything else has stopped
+            await stack.enter_async_context(running(flush_metrics_periodically(), "tme-metrics-flush"))
             if lifespan is not None:
                 await stack.enter_async_context(lifespan(app))
             await stack.enter_async_context(

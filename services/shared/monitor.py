@@ -26,6 +26,8 @@ from prometheus_client import Gauge, Histogram
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
+from services.shared.background import running
+
 log = logging.getLogger("tme.monitor")
 
 Check = Callable[[Starlette], Awaitable[Any]]
@@ -122,10 +124,5 @@ async def monitoring(app: Starlette, service: str, checks: dict[str, Check], int
     if not monitor.checks or interval <= 0:
         yield
         return
-    task = asyncio.create_task(monitor.run(), name=f"tme-monitor-{service}")
-    try:
+    async with running(monitor.run(), f"tme-monitor-{service}"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
