@@ -156,6 +156,12 @@ def _settle(url: str, timeout: float = 600) -> None:
     print(f"# (database quiet after {waited:.0f} s)")
 
 
+def _before_phase(stack: DevStack, rds: redis.Redis) -> None:
+    """A measured phase starts with the stream stored and PostgreSQL quiet."""
+    _wait_drained(rds)
+    _settle(stack.database_url)
+
+
 def _drained(rds: redis.Redis) -> bool:
     """Every entry of the stream delivered to the group and acknowledged (i.e. committed)."""
     last = rds.xinfo_stream(EVENTS_STREAM)["last-generated-id"]
@@ -193,8 +199,7 @@ class Phase:
 
 def _end_to_end(stack: DevStack, rds: redis.Redis, project_id: int, body: str, per_request: int, seconds: int,
                 connections: int, label: str) -> Phase:
-    _wait_drained(rds)
-    _settle(stack.database_url)
+    _before_phase(stack, rds)
     before = _count(stack.database_url, project_id)
     start = time.monotonic()
     res = _wrk(f"{stack.gateway_url}/api/track", body, seconds, connections)
@@ -214,8 +219,7 @@ def _drain(stack: DevStack, rds: redis.Redis, project_id: int, body: str, second
     """The subscribers' own rate: with them stopped, the gateway fills the stream for `seconds`;
     then `subscribers` start and the time until every entry is acknowledged is measured (start-up
     included), with nothing else competing for the CPU."""
-    _wait_drained(rds)
-    _settle(stack.database_url)
+    _before_phase(stack, rds)
     stack.services["subscriber"].stop()
     _wrk(f"{stack.gateway_url}/api/track", body, seconds, connections)
     before = _count(stack.database_url, project_id)
@@ -343,13 +347,11 @@ def main() -> None:
             _drain(stack, rds, project_id, batch_body, args.seconds, args.connections, subscribers)
         single = _end_to_end(stack, rds, project_id, single_body, 1, args.seconds, args.connections,
                              "single, 1 subscriber")
-        _wait_drained(rds)
-        _settle(stack.database_url)
+        _before_phase(stack, rds)
         lat = _fixed_rate_latency(stack, single_body.replace(REQUEST_TOKEN, "hey"), 1000, args.latency_seconds)
         print(f"{'ack latency at 1,000 req/s':<30} p50 {lat['p50_ms']:.1f} ms  p99 {lat['p99_ms']:.1f} ms  "
               f"({lat['rps']:,.0f} req/s achieved, status {lat['codes']})")
-        _wait_drained(rds)
-        _settle(stack.database_url)
+        _before_phase(stack, rds)
         rows, bare, same = asyncio.run(_copy_baselines(stack.database_url, project_id))
         print(f"{'baseline: raw binary COPY':<30} {rows:>9,} rows: {bare:>9,.0f} rows/s into a bare table (no indexes),"
               f" {same:>9,.0f} rows/s into events (its partitions and indexes)")

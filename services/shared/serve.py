@@ -22,6 +22,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import uvicorn
+
 from services.shared.settings import ServiceSettings
 
 DEFAULT_WORKERS = {"gateway": 2}
@@ -60,9 +62,10 @@ def _graceful_seconds() -> int:
     return int(os.environ.get("TME_GRACEFUL_SHUTDOWN_SECONDS", "25"))
 
 
-def _run_uvicorn(factory: str, settings: ServiceSettings, workers: int) -> None:
-    import uvicorn
-
+def run(factory: str, settings: ServiceSettings) -> None:
+    workers = workers_for(settings.service_name)
+    if workers > 1:
+        prepare_multiprocess_metrics()
     uvicorn.run(
         factory,
         factory=True,
@@ -75,10 +78,3 @@ def _run_uvicorn(factory: str, settings: ServiceSettings, workers: int) -> None:
         forwarded_allow_ips=_forwarded_allow_ips(),
         timeout_graceful_shutdown=_graceful_seconds(),
     )
-
-
-def run(factory: str, settings: ServiceSettings) -> None:
-    workers = workers_for(settings.service_name)
-    if workers > 1:
-        prepare_multiprocess_metrics()
-    _run_uvicorn(factory, settings, workers)

@@ -75,7 +75,6 @@ class Tally:
         """The rows (ROW's columns) of some visitors, all of their rows."""
         if len(time) == 0:
             return
-
         n = len(time)
         group = _groups(visitor, visitor2)
         order = _visitor_time_order(group, time, mask, self.steps)
