@@ -69,6 +69,9 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         try:
             yield
         finally:
+            ingest = getattr(app.state, "ingest", None)
+            if ingest is not None:
+                ingest.queue.close()
             await app.state.tracking.aclose()
             await app.state.users.aclose()
             await app.state.redis.aclose()

@@ -12,6 +12,9 @@ from urllib.parse import urlparse
 import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 EVENTS_STREAM = "tme:events"
 EVENTS_GROUP = "subscribers"
@@ -44,6 +47,10 @@ _CONNECTIONS = {"redis": HiredisConnection, "rediss": HiredisSSLConnection, "uni
 
 
 def create_redis(url: str) -> aioredis.Redis:
-    pool = aioredis.ConnectionPool.from_url(url, health_check_interval=30)
+    """A client whose pooled connections are health-checked when idle and retried once, on a new
+    connection, when they turn out to be dead (Redis restarted): without the retry each worker
+    answered one request per stale connection with an error after every Redis restart."""
+    pool = aioredis.ConnectionPool.from_url(url, health_check_interval=30, retry=Retry(NoBackoff(), 1),
+                                            retry_on_error=[RedisConnectionError])
     pool.connection_class = _CONNECTIONS.get(urlparse(url).scheme, pool.connection_class)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections

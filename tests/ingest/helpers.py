@@ -96,6 +96,8 @@ def ensure_healthy(stack: DevStack) -> None:
     """Bring the shared stack back to a working state after a test stopped parts of it."""
     if stack.postgres is not None and (stack.postgres.proc is None or stack.postgres.proc.poll() is not None):
         stack.postgres.start()
+    if stack.redis is not None and (stack.redis.proc is None or stack.redis.proc.poll() is not None):
+        stack.redis.start()
     for name in ("users", "tracking", "subscriber", "gateway"):
         svc = stack.services.get(name)
         if svc is None or not svc.alive():

@@ -121,6 +121,43 @@ def test_postgres_down_while_events_arrive(
     assert len(ids) == len(sent) and set(ids) == sent
 
 
+def test_redis_restarted_while_events_arrive(
+    restore: DevStack, client: httpx.Client, db: Database, project: Project
+) -> None:
+    """While Redis is down the gateway answers 503 with Retry-After (never a 2xx for an event it
+    could not queue); once Redis is back it queues again on a new connection, and every event
+    answered 2xx, before, during or after, is stored exactly once."""
+    stack = restore
+    assert stack.redis is not None, "this test needs the embedded Redis"
+    sent = send_batches(client, project.write_key, 1, 5, "before")
+    wait_rows(db, project.id, len(sent))
+
+    stack.redis.stop()
+    refused = 0
+    try:
+        for i in range(5):
+            events = [event(f"down-{i}") for _ in range(3)]
+            response = post_batch(client, project.write_key, events)
+            if response.status_code == 200:  # cannot happen with Redis stopped; counted if it did
+                sent.update(e["messageId"] for e in events)
+                continue
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"].isdigit()
+            assert response.json()["error"]["code"] == "queue_unavailable"
+            refused += 1
+    finally:
+        stack.redis.start()
+    assert refused == 5
+    for i in range(20):  # both gateway workers, each on a new connection: not one refusal
+        events = [event(f"after-{i}") for _ in range(3)]
+        response = post_batch(client, project.write_key, events)
+        assert response.status_code == 200, response.text
+        sent.update(e["messageId"] for e in events)
+    wait_rows(db, project.id, len(sent), timeout=40)
+    ids = stored_ids(db, project.id)
+    assert len(ids) == len(sent) and set(ids) == sent
+
+
 def test_two_subscribers_share_the_work_without_duplicates(
     restore: DevStack, gateway_url: str, db: Database, rds: redis.Redis, project: Project
 ) -> None:

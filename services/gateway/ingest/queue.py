@@ -2,13 +2,12 @@
 Retry-After) while the backlog is above its bound. The gateway never trims the stream: only the
 subscriber trims, and only entries every consumer group has acknowledged.
 
-Appends are pipelined: the XADDs of all requests that reach this point in the same turn of the
-event loop go to Redis in one round trip; each request still waits for its own entry id before
-answering, so a 2xx always means "in the stream"."""
+Appends are pipelined (appender.py): the XADDs of all requests that reach this point in the same
+turn of the event loop go to Redis in one write; each request still waits for its own entry id
+before answering, so a 2xx always means "in the stream"."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -17,6 +16,7 @@ from opentelemetry import propagate, trace
 from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
+from services.gateway.ingest.appender import StreamAppender
 from services.shared.errors import ApiError
 from services.shared.metrics import buffered
 from services.shared.redis import EVENTS_STREAM
@@ -26,69 +26,7 @@ from services.shared.tracing import tracer
 log = logging.getLogger("tme.gateway.ingest")
 _tracer = tracer("tme.gateway.ingest")
 
-Fields = dict[bytes, bytes]
 _ENQUEUE_LATENCY = buffered(metrics.ENQUEUE_LATENCY)
-
-
-class _PipelinedAppender:
-    """Collects XADDs during one event-loop turn and sends them as one pipeline. One timer per
-    pipeline (not one per request) answers its waiters with TimeoutError after `max_wait`."""
-
-    def __init__(self) -> None:
-        self._waiting: list[tuple[Fields, asyncio.Future[bytes]]] = []
-        self._scheduled = False
-        self._flushes: set[asyncio.Future[None]] = set()  # keeps running flushes referenced
-
-    def append(self, redis: aioredis.Redis, fields: Fields, max_wait: float) -> asyncio.Future[bytes]:
-        """A future of the entry id. Cancelling it (the client went away) leaves the shared
-        pipeline alone."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
-        self._waiting.append((fields, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush_soon, redis, max_wait)
-        return future
-
-    def _flush_soon(self, redis: aioredis.Redis, max_wait: float) -> None:
-        self._scheduled = False
-        batch, self._waiting = self._waiting, []
-        flush = asyncio.ensure_future(self._flush(redis, batch))
-        timer = asyncio.get_running_loop().call_later(max_wait, self._expire, batch)
-        self._flushes.add(flush)
-        flush.add_done_callback(self._flushes.discard)
-        flush.add_done_callback(lambda _: timer.cancel())
-
-    @staticmethod
-    def _expire(batch: list[tuple[Fields, asyncio.Future[bytes]]]) -> None:
-        for _, future in batch:
-            if not future.done():
-                future.set_exception(TimeoutError("Redis did not answer in time"))
-
-    @staticmethod
-    async def _flush(redis: aioredis.Redis, batch: list[tuple[Fields, asyncio.Future[bytes]]]) -> None:
-        start = time.perf_counter()
-        try:
-            async with redis.pipeline(transaction=False) as pipe:
-                for fields, _ in batch:
-                    pipe.xadd(EVENTS_STREAM, fields)  # type: ignore[arg-type]
-                results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:  # connection lost, cancelled...: every waiter hears about it
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else RedisError("cancelled"))
-            if not isinstance(exc, Exception):
-                raise
-            return
-        elapsed = time.perf_counter() - start
-        for (_, future), result in zip(batch, results, strict=True):
-            _ENQUEUE_LATENCY.observe(elapsed)
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
 
 
 class EventQueue:
@@ -99,7 +37,7 @@ class EventQueue:
         self.retry_after = retry_after
         self._length = 0
         self._checked_at = float("-inf")
-        self._appender = _PipelinedAppender()
+        self._appender = StreamAppender(EVENTS_STREAM, _ENQUEUE_LATENCY.observe)
         # a tracer provider is installed at startup or never (configure_tracing); asking for it per
         # request looks the environment up each time
         self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
@@ -135,7 +73,10 @@ class EventQueue:
         else:
             await self._append(redis, encode_batch(project_id, write_key, received_at, events, {}))
 
-    async def _append(self, redis: aioredis.Redis, fields: Fields) -> None:
+    def close(self) -> None:
+        self._appender.close()
+
+    async def _append(self, redis: aioredis.Redis, fields: dict[bytes, bytes]) -> None:
         try:
             await self._appender.append(redis, fields, self.timeout)
         except (RedisError, OSError, TimeoutError) as exc:

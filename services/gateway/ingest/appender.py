@@ -1,0 +1,206 @@
+"""XADD pipelining for the ingest hot path, on one Redis connection per gateway worker.
+
+The XADDs of all requests that reach the queue in the same turn of the event loop are packed
+(hiredis) and written in one `write`; Redis answers in order, so each reply resolves the next
+waiting request's future (FIFO). The request answers 2xx only once its own entry id is back.
+There is no per-flush pipeline object, connection checkout or retry wrapper: redis-py's pipeline
+cost ~2-3x this path's CPU per XADD (bench notes in docs/benchmarks.md), and every single-event
+request pays it. Everything else (XLEN, health checks, the subscriber) stays on redis-py.
+
+The connection is built from the redis-py client's own pool settings (host or unix socket,
+username/password, db, TLS context), so there is one configuration of Redis, not two. It is
+opened on first use and again after it is lost; a loss fails the requests waiting on it
+(ConnectionError), which the queue answers with 503 + Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
+
+import hiredis
+import redis.asyncio as aioredis
+from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+Fields = dict[bytes, bytes]
+_CONNECT_TIMEOUT = 5.0  # seconds, unless the Redis URL sets socket_connect_timeout
+Observe = Callable[[float], None]
+
+
+class _Pipe(asyncio.Protocol):
+    """One Redis connection: commands are written as they come, replies resolve waiters in order."""
+
+    def __init__(self, observe: Observe) -> None:
+        self._observe = observe
+        self._reader = hiredis.Reader(replyError=ResponseError)
+        # (future, sent at, the timer of the batch it ends or None)
+        self._waiting: deque[tuple[asyncio.Future[Any], float, asyncio.TimerHandle | None]] = deque()
+        self._transport: asyncio.Transport | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+
+    def send(self, packed: bytes, futures: list[asyncio.Future[Any]], timer: asyncio.TimerHandle | None) -> None:
+        """Write the packed commands; their replies resolve `futures`, and the last one cancels
+        the batch's `timer`."""
+        assert self._transport is not None
+        start = time.perf_counter()
+        waiting = self._waiting
+        for future in futures:
+            waiting.append((future, start, None))
+        if timer is not None:
+            waiting[-1] = (futures[-1], start, timer)
+        self._transport.write(packed)
+
+    async def command(self, *args: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.send(hiredis.pack_command(args), [future], None)
+        return await future
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        now = time.perf_counter()
+        while (reply := self._reader.gets()) is not False:
+            future, start, timer = self._waiting.popleft()
+            self._observe(now - start)
+            if timer is not None:
+                timer.cancel()
+            if future.done():  # timed out or the client went away; the entry is in the stream anyway
+                continue
+            if isinstance(reply, ResponseError):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        while self._waiting:
+            future, _, timer = self._waiting.popleft()
+            if timer is not None:
+                timer.cancel()
+            if not future.done():
+                future.set_exception(RedisConnectionError("Connection to Redis lost"))
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def _open(redis: aioredis.Redis, observe: Observe) -> _Pipe:
+    """A connection with the settings of the client's pool, authenticated and on its db."""
+    pool = redis.connection_pool
+    settings = pool.connection_class(**pool.connection_kwargs)  # parses the options; does not connect
+    loop = asyncio.get_running_loop()
+    pipe = _Pipe(observe)
+    if isinstance(settings, UnixDomainSocketConnection):
+        connecting = loop.create_unix_connection(lambda: pipe, settings.path)
+    else:
+        ssl_context = settings.ssl_context.get() if isinstance(settings, SSLConnection) else None
+        connecting = loop.create_connection(lambda: pipe, settings.host, settings.port, ssl=ssl_context)
+    await asyncio.wait_for(connecting, settings.socket_connect_timeout or _CONNECT_TIMEOUT)
+    try:
+        if settings.password is not None:
+            if settings.username is not None:
+                await pipe.command("AUTH", settings.username, settings.password)
+            else:
+                await pipe.command("AUTH", settings.password)
+        if settings.db:
+            await pipe.command("SELECT", settings.db)
+    except BaseException:
+        pipe.close()
+        raise
+    return pipe
+
+
+class StreamAppender:
+    """Appends entries to one stream, pipelining the XADDs of one event-loop turn."""
+
+    def __init__(self, stream: str, observe: Observe) -> None:
+        self._stream = stream.encode()
+        self._observe = observe
+        self._waiting: list[tuple[Fields, asyncio.Future[bytes]]] = []
+        self._scheduled = False
+        self._pipe: _Pipe | None = None
+        self._opening: asyncio.Future[_Pipe] | None = None
+        self._flushes: set[asyncio.Future[None]] = set()  # keeps running flushes referenced
+
+    def append(self, redis: aioredis.Redis, fields: Fields, max_wait: float) -> asyncio.Future[bytes]:
+        """A future of the entry id; it fails with TimeoutError after `max_wait` seconds.
+        Cancelling it (the client went away) leaves the others alone."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        self._waiting.append((fields, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush_soon, redis, max_wait)
+        return future
+
+    def _flush_soon(self, redis: aioredis.Redis, max_wait: float) -> None:
+        self._scheduled = False
+        batch, self._waiting = self._waiting, []
+        futures = [future for _, future in batch]
+        timer = asyncio.get_running_loop().call_later(max_wait, _expire, futures)
+        pipe = self._pipe
+        if pipe is not None and not pipe.lost:
+            self._send(pipe, batch, timer)
+            return
+        flush = asyncio.ensure_future(self._open_and_send(redis, batch, timer))
+        self._flushes.add(flush)
+        flush.add_done_callback(self._flushes.discard)
+
+    def _send(self, pipe: _Pipe, batch: list[tuple[Fields, asyncio.Future[bytes]]], timer: asyncio.TimerHandle) -> None:
+        stream = self._stream
+        packed = b"".join([hiredis.pack_command((b"XADD", stream, b"*", *_flat(fields))) for fields, _ in batch])
+        pipe.send(packed, [future for _, future in batch], timer)
+
+    async def _open_and_send(self, redis: aioredis.Redis, batch: list[tuple[Fields, asyncio.Future[bytes]]],
+                             timer: asyncio.TimerHandle) -> None:
+        try:
+            pipe = await self._connection(redis)
+        except Exception as exc:  # refused, unreachable, AUTH failed...: every waiter hears about it
+            timer.cancel()
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        if all(future.done() for _, future in batch):  # expired while connecting: do not append late
+            return
+        self._send(pipe, batch, timer)
+
+    async def _connection(self, redis: aioredis.Redis) -> _Pipe:
+        """The open connection, or one opening (shared by the flushes that wait for it)."""
+        if self._pipe is not None and not self._pipe.lost:
+            return self._pipe
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(_open(redis, self._observe))
+        opening = self._opening
+        try:
+            self._pipe = await asyncio.shield(opening)
+        finally:
+            if self._opening is opening and opening.done():
+                self._opening = None
+        return self._pipe
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+
+
+def _flat(fields: Fields) -> list[bytes]:
+    flat: list[bytes] = []
+    for name, value in fields.items():
+        flat.append(name)
+        flat.append(value)
+    return flat
+
+
+def _expire(futures: list[asyncio.Future[bytes]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(TimeoutError("Redis did not answer in time"))
