@@ -9,8 +9,9 @@ request pays it. Everything else (XLEN, health checks, the subscriber) stays on 
 
 The connection is built from the redis-py client's own pool settings (host or unix socket,
 username/password, db, TLS context), so there is one configuration of Redis, not two. It is
-opened on first use and again after it is lost; a loss fails the requests waiting on it
-(ConnectionError), which the queue answers with 503 + Retry-After."""
+opened on first use and again after it is lost or after Redis left a batch unanswered for the
+request timeout; either fails the requests waiting on it (ConnectionError / TimeoutError), which
+the queue answers with 503 + Retry-After."""
 
 from __future__ import annotations
 
@@ -92,17 +93,21 @@ class _Pipe(asyncio.Protocol):
 
 
 async def _open(redis: aioredis.Redis, observe: Observe) -> _Pipe:
-    """A connection with the settings of the client's pool, authenticated and on its db."""
+    """A connection with the settings of the client's pool, authenticated and on its db, within
+    the pool's connect timeout."""
     pool = redis.connection_pool
     settings = pool.connection_class(**pool.connection_kwargs)  # parses the options; does not connect
+    return await asyncio.wait_for(_connect(settings, observe), settings.socket_connect_timeout or _CONNECT_TIMEOUT)
+
+
+async def _connect(settings: Any, observe: Observe) -> _Pipe:
     loop = asyncio.get_running_loop()
     pipe = _Pipe(observe)
     if isinstance(settings, UnixDomainSocketConnection):
-        connecting = loop.create_unix_connection(lambda: pipe, settings.path)
+        await loop.create_unix_connection(lambda: pipe, settings.path)
     else:
         ssl_context = settings.ssl_context.get() if isinstance(settings, SSLConnection) else None
-        connecting = loop.create_connection(lambda: pipe, settings.host, settings.port, ssl=ssl_context)
-    await asyncio.wait_for(connecting, settings.socket_connect_timeout or _CONNECT_TIMEOUT)
+        await loop.create_connection(lambda: pipe, settings.host, settings.port, ssl=ssl_context)
     try:
         if settings.password is not None:
             if settings.username is not None:
@@ -144,7 +149,7 @@ class StreamAppender:
         self._scheduled = False
         batch, self._waiting = self._waiting, []
         futures = [future for _, future in batch]
-        timer = asyncio.get_running_loop().call_later(max_wait, _expire, futures)
+        timer = asyncio.get_running_loop().call_later(max_wait, self._expire, futures)
         pipe = self._pipe
         if pipe is not None and not pipe.lost:
             self._send(pipe, batch, timer)
@@ -186,6 +191,15 @@ class StreamAppender:
                 self._opening = None
         return self._pipe
 
+    def _expire(self, futures: list[asyncio.Future[bytes]]) -> None:
+        """A batch Redis did not answer within its time: its requests fail (503), and the
+        connection is dropped, so that a half-open or stuck one is replaced rather than waited on
+        by every later request. Nothing is lost: none of them was answered 2xx."""
+        for future in futures:
+            if not future.done():
+                future.set_exception(TimeoutError("Redis did not answer in time"))
+        self.close()
+
     def close(self) -> None:
         if self._pipe is not None:
             self._pipe.close()
@@ -198,9 +212,3 @@ def _flat(fields: Fields) -> list[bytes]:
         flat.append(name)
         flat.append(value)
     return flat
-
-
-def _expire(futures: list[asyncio.Future[bytes]]) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_exception(TimeoutError("Redis did not answer in time"))
