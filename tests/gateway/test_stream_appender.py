@@ -1,12 +1,17 @@
 """The gateway's XADD pipeline on its own connection, against a real Redis of its own: it follows
-the Redis URL (password, ACL user, db), answers each request with its own entry id in order,
-times requests out when Redis stalls and then goes on, on a new connection, with each request
-still getting its own entry's id, and opens a new connection when the old one is killed."""
+the Redis URL (password, ACL user, db, TLS), answers each request with its own entry id in
+order, times requests out when Redis stalls and then goes on, on a new connection, with each
+request still getting its own entry's id, and opens a new connection when the old one is
+killed. TLS (`rediss://`) is checked through a TLS proxy in front of the same Redis, with a
+certificate made for the test."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +84,55 @@ async def test_appends_with_the_urls_user_password_and_db(private_redis: str, ap
     assert db0.xlen(STREAM) == 0  # db 0 untouched
     db3.close()
     db0.close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+async def tls_front(private_redis: str, certificate: tuple[Path, Path]) -> AsyncIterator[tuple[str, Path]]:
+    """A TLS endpoint that forwards to the private Redis: its `host:port` and the CA file a
+    client must trust."""
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    redis_port = int(private_redis.rsplit(":", 1)[1])
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def forward(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        redis_reader, redis_writer = await asyncio.open_connection("127.0.0.1", redis_port)
+        await asyncio.gather(pump(client_reader, redis_writer), pump(redis_reader, client_writer))
+
+    server = await asyncio.start_server(forward, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    yield f"127.0.0.1:{port}", cert
+    server.close()
+
+
+async def test_appends_over_tls_with_the_urls_ca(tls_front: tuple[str, Path], private_redis: str,
+                                                 appender: StreamAppender) -> None:
+    front, ca = tls_front
+    client = create_redis(f"rediss://:default-secret@{front}/2?ssl_cert_reqs=required&ssl_ca_certs={ca}")
+    entry_id = await appender.append(client, {b"n": b"over tls"}, 5.0)
+    assert await client.xlen(STREAM) == 1  # the client's own commands (backlog checks) go the same way
+    await client.aclose()
+    db2 = admin_of(private_redis.split("//")[1], 2)
+    assert db2.xrange(STREAM) == [(entry_id, {b"n": b"over tls"})]
+    db2.close()
 
 
 async def test_a_stall_times_out_and_the_next_requests_get_their_own_ids(own_db: OwnDb,
