@@ -125,6 +125,24 @@ def _secret_value(secret: dict[str, Any], key: str) -> str:
     return base64.b64decode(secret["data"][key]).decode()
 
 
+def test_bundled_postgresql_starts_with_the_tested_collation_and_settings() -> None:
+    """A new data volume is initialised with byte-order collation and UTF-8 character classes, as
+    the test suite's PostgreSQL is; settings from values become `-c` flags."""
+    def pg_container(values: dict[str, Any] | None = None) -> dict[str, Any]:
+        sts = by_kind(objects(values), "StatefulSet")[f"{FULLNAME}-postgresql"]
+        return sts["spec"]["template"]["spec"]["containers"][0]
+
+    default = pg_container()
+    assert env_map(default)["POSTGRES_INITDB_ARGS"]["value"] == "--encoding=UTF8 --lc-collate=C --lc-ctype=C.UTF-8"
+    flags = [a for a in default["args"] if a != "-c"]
+    assert flags == ["max_connections=200", "max_wal_size=2GB", "shared_buffers=256MB"]
+
+    tuned = pg_container({"postgresql": {"settings": {"work_mem": "16MB", "shared_buffers": "512MB"},
+                                         "initdbArgs": ""}})
+    assert "POSTGRES_INITDB_ARGS" not in env_map(tuned)
+    assert "work_mem=16MB" in tuned["args"] and "shared_buffers=512MB" in tuned["args"]
+
+
 def test_passwords_are_generated_per_install_and_kept_across_upgrades() -> None:
     first = by_kind(objects(), "Secret")
     second = by_kind(objects({"logLevel": "DEBUG"}), "Secret")  # another render: another install
