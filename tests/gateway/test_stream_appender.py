@@ -168,3 +168,27 @@ async def test_a_killed_connection_fails_its_waiters_and_is_opened_again(own_db:
 
     entry_id = await appender.append(client, {b"n": b"again"}, 5.0)
     assert admin.xrange(STREAM, min=entry_id, max=entry_id)[0][1] == {b"n": b"again"}
+
+
+async def test_a_connection_idle_past_the_health_check_interval_is_replaced(private_redis: str,
+                                                                            appender: StreamAppender) -> None:
+    """A middlebox may drop an idle connection without a word; the appender does not trust one
+    that has been quiet for longer than the pool's health-check interval."""
+    host = private_redis.split("//")[1]
+    client = create_redis(f"redis://:default-secret@{host}/9?health_check_interval=1")
+    admin = admin_of(host, 9)
+
+    def appender_connections() -> set[str]:
+        return {c["id"] for c in admin.client_list() if c["db"] == "9" and c["cmd"] == "xadd"}
+
+    await appender.append(client, {b"n": b"first"}, 5.0)
+    await appender.append(client, {b"n": b"soon after"}, 5.0)
+    first = appender_connections()
+    assert len(first) == 1
+    await asyncio.sleep(1.3)
+    await appender.append(client, {b"n": b"after a pause"}, 5.0)
+    second = appender_connections()
+    assert len(second) == 1 and second != first
+    assert [f[b"n"] for _, f in admin.xrange(STREAM)] == [b"first", b"soon after", b"after a pause"]
+    await client.aclose()
+    admin.close()

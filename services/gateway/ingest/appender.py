@@ -9,9 +9,10 @@ request pays it. Everything else (XLEN, health checks, the subscriber) stays on 
 
 The connection is built from the redis-py client's own pool settings (host or unix socket,
 username/password, db, TLS context), so there is one configuration of Redis, not two. It is
-opened on first use and again after it is lost or after Redis left a batch unanswered for the
-request timeout; either fails the requests waiting on it (ConnectionError / TimeoutError), which
-the queue answers with 503 + Retry-After."""
+opened on first use, and again after it is lost, after Redis left a batch unanswered for the
+request timeout, or after it sat idle for the pool's health-check interval (30 s). A loss or a
+timeout fails the requests waiting on it (ConnectionError / TimeoutError), which the queue
+answers with 503 + Retry-After."""
 
 from __future__ import annotations
 
@@ -29,14 +30,17 @@ from redis.exceptions import ResponseError
 
 Fields = dict[bytes, bytes]
 _CONNECT_TIMEOUT = 5.0  # seconds, unless the Redis URL sets socket_connect_timeout
+_IDLE_AFTER = 30.0  # seconds without a reply before a new connection is opened, unless the pool sets one
 Observe = Callable[[float], None]
 
 
 class _Pipe(asyncio.Protocol):
     """One Redis connection: commands are written as they come, replies resolve waiters in order."""
 
-    def __init__(self, observe: Observe) -> None:
+    def __init__(self, observe: Observe, idle_after: float) -> None:
         self._observe = observe
+        self._idle_after = idle_after
+        self._heard_at = time.monotonic()
         self._reader = hiredis.Reader(replyError=ResponseError)
         # (future, sent at, the timer of the batch it ends or None)
         self._waiting: deque[tuple[asyncio.Future[Any], float, asyncio.TimerHandle | None]] = deque()
@@ -45,6 +49,12 @@ class _Pipe(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+
+    def usable(self) -> bool:
+        """Open, and busy or heard from within `idle_after` seconds: a connection idle for longer
+        may have been dropped silently by a firewall or load balancer on the way (redis-py pings
+        such a connection first; here a new one is cheaper than a round trip, and as safe)."""
+        return not self.lost and (bool(self._waiting) or time.monotonic() - self._heard_at < self._idle_after)
 
     def send(self, packed: bytes, futures: list[asyncio.Future[Any]], timer: asyncio.TimerHandle | None) -> None:
         """Write the packed commands; their replies resolve `futures`, and the last one cancels
@@ -65,6 +75,7 @@ class _Pipe(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
+        self._heard_at = time.monotonic()
         now = time.perf_counter()
         while (reply := self._reader.gets()) is not False:
             future, start, timer = self._waiting.popleft()
@@ -102,7 +113,7 @@ async def _open(redis: aioredis.Redis, observe: Observe) -> _Pipe:
 
 async def _connect(settings: Any, observe: Observe) -> _Pipe:
     loop = asyncio.get_running_loop()
-    pipe = _Pipe(observe)
+    pipe = _Pipe(observe, settings.health_check_interval or _IDLE_AFTER)
     if isinstance(settings, UnixDomainSocketConnection):
         await loop.create_unix_connection(lambda: pipe, settings.path)
     else:
@@ -151,9 +162,11 @@ class StreamAppender:
         futures = [future for _, future in batch]
         timer = asyncio.get_running_loop().call_later(max_wait, self._expire, futures)
         pipe = self._pipe
-        if pipe is not None and not pipe.lost:
-            self._send(pipe, batch, timer)
-            return
+        if pipe is not None:
+            if pipe.usable():
+                self._send(pipe, batch, timer)
+                return
+            self.close()  # lost, or idle long enough to have been dropped on the way
         flush = asyncio.ensure_future(self._open_and_send(redis, batch, timer))
         self._flushes.add(flush)
         flush.add_done_callback(self._flushes.discard)
@@ -179,7 +192,7 @@ class StreamAppender:
 
     async def _connection(self, redis: aioredis.Redis) -> _Pipe:
         """The open connection, or one opening (shared by the flushes that wait for it)."""
-        if self._pipe is not None and not self._pipe.lost:
+        if self._pipe is not None and self._pipe.usable():
             return self._pipe
         if self._opening is None:
             self._opening = asyncio.ensure_future(_open(redis, self._observe))
