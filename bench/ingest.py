@@ -22,6 +22,12 @@ rows the pipeline stored (copied out of `events`, all columns but the generated 
 a bare heap table (no indexes) and into `events` itself (same partitions and indexes; rolled
 back). Prints figures and ratios; it asserts nothing.
 
+Where the CPU goes: under each end-to-end and drain phase, the CPU time of every part of the
+stack (bench/cpu.py: the gateway's and each subscriber's process trees, PostgreSQL with its
+backends, Redis, ...) divided by the events the phase stored. On two cores, 2,000,000 µs of CPU
+per second divided by the "all" figure bounds the rate any phase can reach. A drain phase
+includes the subscribers' start-up.
+
 Quiet start: every measured phase begins once the database is quiet (the rollup job has
 digested the rows of the phase before and autovacuum is done with them: no other backend active
 in most samples over 3 s; the wait is printed). The job's cost on ingest is measured by its own
@@ -54,6 +60,7 @@ import asyncpg
 import httpx
 import redis
 
+from bench import cpu
 from bench.common import machine_summary, register, require_tool, start_stack
 from services.devstack import DevStack
 from services.shared.embedded import free_port
@@ -201,9 +208,11 @@ def _end_to_end(stack: DevStack, rds: redis.Redis, project_id: int, body: str, p
                 connections: int, label: str) -> Phase:
     _before_phase(stack, rds)
     before = _count(stack.database_url, project_id)
+    cpu_before = cpu.snapshot(stack)
     start = time.monotonic()
     res = _wrk(f"{stack.gateway_url}/api/track", body, seconds, connections)
     end = _wait_drained(rds)
+    cpu_after = cpu.snapshot(stack)
     rows = _count(stack.database_url, project_id) - before
     phase = Phase(label, rows, end - start, res, per_request)
     acknowledged = res.ok * per_request
@@ -211,6 +220,7 @@ def _end_to_end(stack: DevStack, rds: redis.Redis, project_id: int, body: str, p
     print(f"{label:<30} {rows:>9,} rows in {phase.elapsed:5.1f} s = {phase.events_per_s:>8,.0f} events/s end-to-end"
           f" | gateway {phase.req_per_s:>6,.0f} req/s ({phase.req_per_s * per_request:>7,.0f} events/s),"
           f" ack p50 {res.p50} p99 {res.p99}, non-2xx {res.non2xx}{check}")
+    print(f"{'':<30} {cpu.per_event(cpu_before, cpu_after, rows)}")
     return phase
 
 
@@ -223,18 +233,21 @@ def _drain(stack: DevStack, rds: redis.Redis, project_id: int, body: str, second
     stack.services["subscriber"].stop()
     _wrk(f"{stack.gateway_url}/api/track", body, seconds, connections)
     before = _count(stack.database_url, project_id)
+    cpu_before = cpu.snapshot(stack)
     start = time.monotonic()
     stack.start_service("subscriber")
     extra = [f"subscriber-drain-{i}" for i in range(2, subscribers + 1)]
     for key in extra:
         stack.start_service("subscriber", key=key, port=free_port())
     end = _wait_drained(rds)
+    cpu_after = cpu.snapshot(stack)
     for key in extra:
         stack.services.pop(key).stop()
     rows = _count(stack.database_url, project_id) - before
     rate = rows / (end - start)
     print(f"{f'drain backlog, {subscribers} subscriber(s)':<30} {rows:>9,} rows in {end - start:5.1f} s = "
           f"{rate:>8,.0f} events/s (gateway idle: the write path alone)")
+    print(f"{'':<30} {cpu.per_event(cpu_before, cpu_after, rows)}")
     return rate
 
 
