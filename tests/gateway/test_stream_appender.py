@@ -20,6 +20,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from services.gateway.ingest.appender import StreamAppender
 from services.shared.embedded import EmbeddedRedis, free_port
@@ -192,3 +193,17 @@ async def test_a_connection_idle_past_the_health_check_interval_is_replaced(priv
     assert [f[b"n"] for _, f in admin.xrange(STREAM)] == [b"first", b"soon after", b"after a pause"]
     await client.aclose()
     admin.close()
+
+
+async def test_a_full_redis_refuses_and_the_request_hears_why(own_db: OwnDb, appender: StreamAppender) -> None:
+    """At maxmemory (noeviction) Redis refuses the XADD; the queue answers that with 503
+    "overloaded", which it recognises by the refusal's OOM prefix."""
+    await appender.append(own_db.client, {b"n": b"before"}, 5.0)
+    own_db.admin.config_set("maxmemory", "1")
+    try:
+        with pytest.raises(ResponseError, match=r"^OOM"):
+            await appender.append(own_db.client, {b"n": b"refused"}, 5.0)
+    finally:
+        own_db.admin.config_set("maxmemory", "0")
+    assert await appender.append(own_db.client, {b"n": b"after"}, 5.0)  # the connection is still good
+    assert [f[b"n"] for _, f in own_db.admin.xrange(STREAM)] == [b"before", b"after"]
