@@ -1,5 +1,5 @@
 """The gateway's XADD pipeline on its own connection, against a real Redis of its own: it follows
-the Redis URL (password, ACL user, db, TLS), answers each request with its own entry id in
+the Redis URL (password, ACL user, db, TLS, unix socket), answers each request with its own entry id in
 order, times requests out when Redis stalls and then goes on, on a new connection, with each
 request still getting its own entry's id, and opens a new connection when the old one is
 killed. TLS (`rediss://`) is checked through a TLS proxy in front of the same Redis, with a
@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import ssl
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,3 +208,31 @@ async def test_a_full_redis_refuses_and_the_request_hears_why(own_db: OwnDb, app
         own_db.admin.config_set("maxmemory", "0")
     assert await appender.append(own_db.client, {b"n": b"after"}, 5.0)  # the connection is still good
     assert [f[b"n"] for _, f in own_db.admin.xrange(STREAM)] == [b"before", b"after"]
+
+
+@pytest.fixture
+def socket_redis(tmp_path: Path) -> Iterator[Path]:
+    """A Redis listening only on a unix socket."""
+    socket_path = tmp_path / "redis.sock"
+    binary = EmbeddedRedis(tmp_path, free_port()).binary
+    server = subprocess.Popen([str(binary), "--port", "0", "--unixsocket", str(socket_path), "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
+        yield socket_path
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+async def test_appends_over_a_unix_socket(socket_redis: Path, appender: StreamAppender) -> None:
+    client = create_redis(f"unix://{socket_redis}?db=1")
+    entry_id = await appender.append(client, {b"n": b"over a socket"}, 5.0)
+    await client.aclose()
+    admin = redis.Redis(unix_socket_path=str(socket_redis), db=1)
+    assert admin.xrange(STREAM) == [(entry_id, {b"n": b"over a socket"})]
+    admin.close()
