@@ -1,9 +1,10 @@
-"""The gateway's XADD pipeline on its own connection, against a real Redis of its own: it follows
-the Redis URL (password, ACL user, db, TLS, unix socket), answers each request with its own entry id in
-order, times requests out when Redis stalls and then goes on, on a new connection, with each
-request still getting its own entry's id, and opens a new connection when the old one is
-killed. TLS (`rediss://`) is checked through a TLS proxy in front of the same Redis, with a
-certificate made for the test."""
+"""The gateway's XADD pipeline on its own connection, against a real Redis of its own: it
+follows the Redis URL (password, ACL user, db, TLS, unix socket), answers each request with its
+own entry id in order, times requests out when Redis stalls and then goes on, on a new
+connection, with each request still getting its own entry's id, opens a new connection when the
+old one is killed or has been idle too long, and passes a full Redis's refusal on. TLS
+(`rediss://`) is checked through a TLS proxy in front of the same Redis, with a certificate made
+for the test."""
 
 from __future__ import annotations
 
