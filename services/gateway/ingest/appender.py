@@ -139,7 +139,9 @@ class StreamAppender:
     def __init__(self, stream: str, observe: Observe) -> None:
         self._stream = stream.encode()
         self._observe = observe
-        self._waiting: list[tuple[Fields, asyncio.Future[bytes]]] = []
+        # the entries of this event-loop turn and their requests' futures, side by side
+        self._entries: list[Fields] = []
+        self._futures: list[asyncio.Future[bytes]] = []
         self._scheduled = False
         self._pipe: _Pipe | None = None
         self._opening: asyncio.Future[_Pipe] | None = None
@@ -150,7 +152,8 @@ class StreamAppender:
         Cancelling it (the client went away) leaves the others alone."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes] = loop.create_future()
-        self._waiting.append((fields, future))
+        self._entries.append(fields)
+        self._futures.append(future)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush_soon, redis, max_wait)
@@ -158,37 +161,38 @@ class StreamAppender:
 
     def _flush_soon(self, redis: aioredis.Redis, max_wait: float) -> None:
         self._scheduled = False
-        batch, self._waiting = self._waiting, []
-        futures = [future for _, future in batch]
+        entries, futures = self._entries, self._futures
+        self._entries, self._futures = [], []
         timer = asyncio.get_running_loop().call_later(max_wait, self._expire, futures)
         pipe = self._pipe
         if pipe is not None:
             if pipe.usable():
-                self._send(pipe, batch, timer)
+                self._send(pipe, entries, futures, timer)
                 return
             self.close()  # lost, or idle long enough to have been dropped on the way
-        flush = asyncio.ensure_future(self._open_and_send(redis, batch, timer))
+        flush = asyncio.ensure_future(self._open_and_send(redis, entries, futures, timer))
         self._flushes.add(flush)
         flush.add_done_callback(self._flushes.discard)
 
-    def _send(self, pipe: _Pipe, batch: list[tuple[Fields, asyncio.Future[bytes]]], timer: asyncio.TimerHandle) -> None:
+    def _send(self, pipe: _Pipe, entries: list[Fields], futures: list[asyncio.Future[bytes]],
+              timer: asyncio.TimerHandle) -> None:
         stream = self._stream
-        packed = b"".join([hiredis.pack_command((b"XADD", stream, b"*", *_flat(fields))) for fields, _ in batch])
-        pipe.send(packed, [future for _, future in batch], timer)
+        packed = b"".join([hiredis.pack_command((b"XADD", stream, b"*", *_flat(fields))) for fields in entries])
+        pipe.send(packed, futures, timer)
 
-    async def _open_and_send(self, redis: aioredis.Redis, batch: list[tuple[Fields, asyncio.Future[bytes]]],
+    async def _open_and_send(self, redis: aioredis.Redis, entries: list[Fields], futures: list[asyncio.Future[bytes]],
                              timer: asyncio.TimerHandle) -> None:
         try:
             pipe = await self._connection(redis)
         except Exception as exc:  # refused, unreachable, AUTH failed...: every waiter hears about it
             timer.cancel()
-            for _, future in batch:
+            for future in futures:
                 if not future.done():
                     future.set_exception(exc)
             return
-        if all(future.done() for _, future in batch):  # expired while connecting: do not append late
+        if all(future.done() for future in futures):  # expired while connecting: do not append late
             return
-        self._send(pipe, batch, timer)
+        self._send(pipe, entries, futures, timer)
 
     async def _connection(self, redis: aioredis.Redis) -> _Pipe:
         """The open connection, or one opening (shared by the flushes that wait for it)."""
