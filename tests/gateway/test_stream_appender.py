@@ -33,14 +33,15 @@ STREAM = "appender:test"
 
 @pytest.fixture(scope="module")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Redis only these tests use, with a password and an ACL user that may use the stream."""
+    """A Redis only these tests use, with a password and an ACL user that may use the stream: its
+    `host:port`."""
     server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")), free_port())
     url = server.start()
     admin = redis.Redis.from_url(url)
     admin.execute_command("ACL", "SETUSER", "ingest", "on", ">ingest-secret", "~appender:*", "+@all")
     admin.config_set("requirepass", "default-secret")
     admin.close()
-    yield f"redis://127.0.0.1:{server.port}"
+    yield f"127.0.0.1:{server.port}"
     server.stop()
 
 
@@ -54,14 +55,14 @@ class OwnDb:
     admin: redis.Redis  # the test's own view of the same db
 
 
-_next_db = itertools.count(4)
+_next_db = itertools.count(1)  # every test on the private Redis takes a db of its own
 
 
 @pytest.fixture
 async def own_db(private_redis: str) -> AsyncIterator[OwnDb]:
     """A db of the private Redis no other test uses, seen through a gateway-style client."""
-    host, db = private_redis.split("//")[1], next(_next_db)
-    pair = OwnDb(create_redis(f"redis://:default-secret@{host}/{db}"), admin_of(host, db))
+    db = next(_next_db)
+    pair = OwnDb(create_redis(f"redis://:default-secret@{private_redis}/{db}"), admin_of(private_redis, db))
     yield pair
     await pair.client.aclose()
     pair.admin.close()
@@ -75,17 +76,17 @@ async def appender() -> AsyncIterator[StreamAppender]:
 
 
 async def test_appends_with_the_urls_user_password_and_db(private_redis: str, appender: StreamAppender) -> None:
-    host = private_redis.split("//")[1]
-    client = create_redis(f"redis://ingest:ingest-secret@{host}/3")
+    host, db = private_redis, next(_next_db)
+    client = create_redis(f"redis://ingest:ingest-secret@{host}/{db}")
     ids = await asyncio.gather(*(appender.append(client, {b"n": str(i).encode()}, 5.0) for i in range(50)))
     await client.aclose()
 
-    db3, db0 = admin_of(host, 3), admin_of(host, 0)
-    entries = db3.xrange(STREAM)
+    own, db0 = admin_of(host, db), admin_of(host, 0)
+    entries = own.xrange(STREAM)
     assert [entry_id for entry_id, _ in entries] == ids  # each request got its own id, in order
     assert [fields[b"n"] for _, fields in entries] == [str(i).encode() for i in range(50)]
     assert db0.xlen(STREAM) == 0  # db 0 untouched
-    db3.close()
+    own.close()
     db0.close()
 
 
@@ -129,13 +130,14 @@ async def tls_front(private_redis: str, certificate: tuple[Path, Path]) -> Async
 async def test_appends_over_tls_with_the_urls_ca(tls_front: tuple[str, Path], private_redis: str,
                                                  appender: StreamAppender) -> None:
     front, ca = tls_front
-    client = create_redis(f"rediss://:default-secret@{front}/2?ssl_cert_reqs=required&ssl_ca_certs={ca}")
+    db = next(_next_db)
+    client = create_redis(f"rediss://:default-secret@{front}/{db}?ssl_cert_reqs=required&ssl_ca_certs={ca}")
     entry_id = await appender.append(client, {b"n": b"over tls"}, 5.0)
     assert await client.xlen(STREAM) == 1  # the client's own commands (backlog checks) go the same way
     await client.aclose()
-    db2 = admin_of(private_redis.split("//")[1], 2)
-    assert db2.xrange(STREAM) == [(entry_id, {b"n": b"over tls"})]
-    db2.close()
+    own = admin_of(private_redis, db)
+    assert own.xrange(STREAM) == [(entry_id, {b"n": b"over tls"})]
+    own.close()
 
 
 async def test_a_stall_times_out_and_the_next_requests_get_their_own_ids(own_db: OwnDb,
@@ -177,12 +179,12 @@ async def test_a_connection_idle_past_the_health_check_interval_is_replaced(priv
                                                                             appender: StreamAppender) -> None:
     """A middlebox may drop an idle connection without a word; the appender does not trust one
     that has been quiet for longer than the pool's health-check interval."""
-    host = private_redis.split("//")[1]
-    client = create_redis(f"redis://:default-secret@{host}/9?health_check_interval=1")
-    admin = admin_of(host, 9)
+    db = next(_next_db)
+    client = create_redis(f"redis://:default-secret@{private_redis}/{db}?health_check_interval=1")
+    admin = admin_of(private_redis, db)
 
     def appender_connections() -> set[str]:
-        return {c["id"] for c in admin.client_list() if c["db"] == "9" and c["cmd"] == "xadd"}
+        return {c["id"] for c in admin.client_list() if c["db"] == str(db) and c["cmd"] == "xadd"}
 
     await appender.append(client, {b"n": b"first"}, 5.0)
     await appender.append(client, {b"n": b"soon after"}, 5.0)

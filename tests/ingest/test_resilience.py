@@ -133,21 +133,14 @@ def test_redis_restarted_while_events_arrive(
     wait_rows(db, project.id, len(sent))
 
     stack.redis.stop()
-    refused = 0
     try:
         for i in range(5):
-            events = [event(f"down-{i}") for _ in range(3)]
-            response = post_batch(client, project.write_key, events)
-            if response.status_code == 200:  # cannot happen with Redis stopped; counted if it did
-                sent.update(e["messageId"] for e in events)
-                continue
+            response = post_batch(client, project.write_key, [event(f"down-{i}") for _ in range(3)])
             assert response.status_code == 503, response.text
             assert response.headers["retry-after"].isdigit()
             assert response.json()["error"]["code"] == "queue_unavailable"
-            refused += 1
     finally:
         stack.redis.start()
-    assert refused == 5
     for i in range(20):  # both gateway workers, each on a new connection: not one refusal
         events = [event(f"after-{i}") for _ in range(3)]
         response = post_batch(client, project.write_key, events)
