@@ -1,7 +1,7 @@
 """Benchmark `bench/ingest`: end-to-end ingest rate, from HTTP request to committed row.
 
-    python -m bench.ingest [--seconds 15] [--connections 32]   # about 2.5 minutes
-    python -m bench.ingest --smoke                              # the same phases, shortened: < 60 s
+    python -m bench.ingest [--seconds 15] [--connections 32]   # about 10 minutes
+    python -m bench.ingest --smoke                              # the same phases, shortened: about 70 s
 
 Needs `wrk` and `hey` on the PATH (Debian/Ubuntu: `apt-get install wrk hey`).
 
@@ -327,7 +327,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk phase")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-seconds", type=int, default=15, help="length of the fixed-rate latency phase")
-    parser.add_argument("--smoke", action="store_true", help="short phases (3 s): checks the benchmark in < 60 s")
+    parser.add_argument("--smoke", action="store_true", help="short phases (3 s): checks the benchmark in about 70 s")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.latency_seconds = 3, 3
