@@ -5,8 +5,9 @@ in batches of `batch_size` events, each in one transaction: binary COPY of the (
 messageId) pairs into the `event_ids` dedupe ledger, binary COPY of the rows into `events`
 (epoch-millisecond times as timestamps), and the identify facts into `persons` /
 `person_aliases` by the subscriber's own statement. Demo message ids are new by construction, so
-the ledger is filled by COPY rather than by the subscriber's INSERT ... ON CONFLICT statement;
-loading the same seed into the same project twice is refused by the ledger's primary key.
+the ledger's current generation is filled by COPY rather than by the subscriber's INSERT ... ON
+CONFLICT statement; a batch whose ids the ledger already holds is refused, so loading the same
+seed into the same project twice (within the dedupe window) fails.
 
 The next batch is built in a thread while PostgreSQL stores the previous one. Monthly partitions
 for the whole range are created first; `ANALYZE events` runs at the end."""
@@ -28,7 +29,7 @@ from services.demo.progress import Progress
 from services.demo.rows import RowBuilder
 from services.shared.db import plain_url
 from services.subscriber.rows import ROW_COLUMNS, PersonFact, Row
-from services.subscriber.writer import EventWriter
+from services.subscriber.writer import LEDGER_GATE, EventWriter
 
 Batch = tuple[list[Row], list[PersonFact]]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -41,6 +42,9 @@ _MS_AT = tuple(i - 1 for i, n in enumerate(ROW_COLUMNS) if n.endswith("_ms"))
 
 class AlreadyLoaded(Exception):
     """The project already holds events of this seed."""
+
+
+_SAME_SEED = "this project already holds events of this seed; use another --seed"
 
 
 def event_records(rows: list[Row]) -> list[list[Any]]:
@@ -56,14 +60,24 @@ def event_records(rows: list[Row]) -> list[list[Any]]:
     return out
 
 
+_LOADED_BEFORE = """
+SELECT (SELECT max(generation) FROM event_id_generations),
+       EXISTS (SELECT 1 FROM event_ids WHERE project_id = $1 AND message_id = ANY($2::text[]))
+"""
+
+
 async def store(conn: asyncpg.Connection, rows: list[Row], facts: list[PersonFact]) -> None:
     """One batch in one transaction: ledger, events, persons."""
     async with conn.transaction():
+        await conn.execute(LEDGER_GATE)
+        generation, loaded = await conn.fetchrow(_LOADED_BEFORE, rows[0][1], [r[3] for r in rows])
+        if loaded:
+            raise AlreadyLoaded(_SAME_SEED)
         try:
-            await conn.copy_records_to_table("event_ids", records=[(r[1], r[3]) for r in rows],
-                                              columns=("project_id", "message_id"))
-        except asyncpg.UniqueViolationError:
-            raise AlreadyLoaded("this project already holds events of this seed; use another --seed") from None
+            await conn.copy_records_to_table("event_ids", records=[(r[1], r[3], generation) for r in rows],
+                                              columns=("project_id", "message_id", "generation"))
+        except asyncpg.UniqueViolationError:  # a load of the same seed running at the same time
+            raise AlreadyLoaded(_SAME_SEED) from None
         await conn.copy_records_to_table("events", records=event_records(rows), columns=EVENT_COLUMNS)
         if facts:
             await EventWriter._people(conn, list(facts))  # the subscriber's persons/aliases upsert

@@ -415,14 +415,23 @@ class Consumer:
         self._next[name] = now + every
         return True
 
+    async def _database_chore(self, name: str, every: float, job: Callable[[], Awaitable[object]]) -> None:
+        """Run a maintenance job on the writer's connection when due; after a failure, retry soon."""
+        if not self._due(name, every):
+            return
+        try:
+            await job()
+        except Exception as exc:
+            self.writer.discard()
+            self._next[name] = time.monotonic() + 30
+            log.warning("%s maintenance failed: %s", name, exc)
+
     async def _housekeeping(self) -> None:
-        if self._due("partitions", self.s.subscriber_partition_check_seconds):
-            try:
-                await self.writer.ensure_partitions(self.s.subscriber_partition_months_ahead)
-            except Exception as exc:
-                self.writer.discard()
-                self._next["partitions"] = time.monotonic() + 30  # try again soon
-                log.warning("partition maintenance failed: %s", exc)
+        check = self.s.subscriber_partition_check_seconds
+        await self._database_chore("partitions", check, lambda: self.writer.ensure_partitions(
+            self.s.subscriber_partition_months_ahead))
+        window = self.s.subscriber_dedupe_window_hours * 3600
+        await self._database_chore("ledger", min(check, window / 4), lambda: self.writer.rotate_ledger(window))
         if self._due("claim", self.s.subscriber_claim_interval_seconds):
             await self._reclaim()
         if self._due("trim", self.s.subscriber_trim_interval_seconds):

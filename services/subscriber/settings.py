@@ -49,6 +49,11 @@ class SubscriberSettings(ServiceSettings):
     subscriber_partition_months_ahead: int = Field(default=3, ge=1, description="Monthly partitions kept ahead")
     subscriber_partition_check_seconds: float = Field(default=3600.0, gt=0,
                                                       description="How often monthly partitions are ensured")
+    subscriber_dedupe_window_hours: float = Field(
+        default=168.0, gt=0,
+        description="A repeat of a messageId within this long of the first copy is dropped; the ledger keeps "
+                    "ids for one to two windows, then forgets them",
+    )
     subscriber_dead_letter_maxlen: int = Field(default=100_000, ge=100, description="Dead letters kept (approx.)")
     subscriber_idle_consumer_seconds: float = Field(
         default=3600.0, gt=0, description="Consumers idle this long with nothing pending are removed from the group"

@@ -4,10 +4,13 @@ A batch (several stream entries) is written in one statement, in one transaction
 events go to PostgreSQL as the gateway serialised them (one JSON array per entry), and
 PostgreSQL parses them (`json_to_recordset`): the subscriber builds no Python object per event,
 which was three quarters of its CPU. Repeats of a message inside the batch are dropped (the
-first one stays), the (project_id, message_id) pairs go into the `event_ids` dedupe ledger with
-ON CONFLICT DO NOTHING, and `events` gets only the rows whose id was new; identify and alias
-facts of those new rows update `persons` / `person_aliases`. A retry of a message an hour later
-(another sentAt, so another event_time) finds its id in the ledger and is dropped. An entry
+first one stays), the (project_id, message_id) pairs no older ledger generation holds go into the
+current generation of the `event_ids` dedupe ledger with ON CONFLICT DO NOTHING, and `events`
+gets only the rows whose id was new; identify and alias facts of those new rows update `persons`
+/ `person_aliases`. A retry of a message an hour later (another sentAt, so another event_time)
+finds its id in the ledger and is dropped. The transaction first takes the ledger lock shared,
+so a rotation of the ledger (`rotate_ledger`, migration 0008) never falls between two writers of
+one message. An entry
 whose events PostgreSQL refuses (a missing messageId, a wrong type) fails the statement with a
 data error: the consumer then retries entries one by one and dead-letters the culprit."""
 
@@ -48,9 +51,13 @@ WITH src AS MATERIALIZED (
     CROSS JOIN LATERAL ROWS FROM (json_to_recordset(u.doc::json) AS ({_FIELD_TYPES}))
         WITH ORDINALITY AS x({_FIELD_NAMES}, pos)
     ORDER BY u.project_id, x."messageId", u.entry, x.pos
+), ledger AS (
+    SELECT max(generation) AS generation FROM event_id_generations
 ), fresh AS (
-    INSERT INTO event_ids (project_id, message_id)
-    SELECT project_id, "messageId" FROM src
+    INSERT INTO event_ids (project_id, message_id, generation)
+    SELECT s.project_id, s."messageId", l.generation FROM src s CROSS JOIN ledger l
+    WHERE (SELECT 1 FROM event_ids o WHERE o.project_id = s.project_id AND o.message_id = s."messageId"
+             AND o.generation < l.generation LIMIT 1) IS NULL
     ON CONFLICT DO NOTHING
     RETURNING project_id, message_id
 ), stored AS (
@@ -90,6 +97,9 @@ ON CONFLICT (project_id, alias_id) DO NOTHING
 """
 
 _PARTITION_LOCK = 0x746D6570  # advisory lock id for partition maintenance ("tmep")
+
+# taken by every transaction that adds ids to the ledger; a rotation takes it exclusively
+LEDGER_GATE = "SELECT pg_advisory_xact_lock_shared(tme_ledger_lock())"
 
 
 class BatchResult:
@@ -145,6 +155,7 @@ class EventWriter:
         """Store the batches' events (their serialised `raw_events`) in one transaction."""
         conn = await self.connection()
         async with conn.transaction():
+            await conn.execute(LEDGER_GATE)
             record = await conn.fetchrow(_INSERT, [b.project_id for b in batches], [b.received_at for b in batches],
                                          [b.raw_events.decode() for b in batches])
             assert record is not None
@@ -180,3 +191,13 @@ class EventWriter:
         if created:
             log.info("created %s event partition(s)", created)
         return int(created or 0)
+
+    async def rotate_ledger(self, window_seconds: float) -> int:
+        """Start a new dedupe generation if the current one is `window_seconds` old (dropping the
+        generations before the previous one); the new generation's number, or 0."""
+        conn = await self.connection()
+        async with conn.transaction():
+            started = await conn.fetchval("SELECT tme_rotate_event_ids(make_interval(secs => $1))", window_seconds)
+        if started:
+            log.info("dedupe ledger generation %s started; ids older than the previous one dropped", started)
+        return int(started or 0)

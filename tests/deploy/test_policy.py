@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from services.shared.db import plain_url
+from services.subscriber.settings import SubscriberSettings
 
 from .manifests import (
     COMPONENTS,
@@ -206,6 +207,9 @@ def test_termination_leaves_time_for_draining(variant: str) -> None:
     subscriber = one(objs, "Deployment", f"{FULLNAME}-subscriber")["spec"]["template"]["spec"]
     env = env_map(subscriber["containers"][0])
     assert int(env["TME_SUBSCRIBER_SHUTDOWN_SECONDS"]["value"]) >= 20
+    # the chart's dedupe window is the service's own default unless a value changes it
+    window = SubscriberSettings.model_fields["subscriber_dedupe_window_hours"].default
+    assert float(env["TME_SUBSCRIBER_DEDUPE_WINDOW_HOURS"]["value"]) == window
 
 
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
