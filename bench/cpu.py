@@ -66,3 +66,15 @@ def per_event(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, in
     total = sum(spent.values())
     each = ", ".join(f"{p} {spent[p] / max(events, 1) * 1e6:.1f}" for p in parts)
     return f"CPU µs per event: {each} (all {total / max(events, 1) * 1e6:.1f})"
+
+
+def machine_ticks() -> list[int]:
+    """The machine's CPU time by state (/proc/stat: user, nice, system, idle, iowait, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Share of the machine's CPU time the hypervisor gave to other guests between two readings."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / max(sum(spent), 1)
