@@ -33,33 +33,41 @@ def generations(db: Database) -> list[int]:
     return [r["generation"] for r in db.fetch("SELECT generation FROM event_id_generations ORDER BY 1")]
 
 
-def send_copy(client: httpx.Client, project: Project, message_id: str, sent: dt.datetime) -> None:
-    """One copy of a Segment message: the same messageId and timestamp, a new sentAt."""
-    response = client.post("/v1/batch", auth=(project.write_key, ""), json={
-        "batch": [{"type": "track", "userId": "u", "event": "Retried", "messageId": message_id,
-                   "timestamp": "2026-12-01T10:00:00Z"}], "sentAt": sent.isoformat()})
-    assert response.status_code == 200, response.text
+class Message:
+    """Copies of one Segment message, as a client resends it: the same messageId and timestamp,
+    a later sentAt each time, each copy consumed by the subscriber before the next is sent."""
+
+    def __init__(self, client: httpx.Client, rds: redis.Redis, project: Project) -> None:
+        self.client, self.rds, self.project = client, rds, project
+        self.message_id = str(uuid.uuid4())
+        self.copies = 0
+
+    def send(self) -> None:
+        self.copies += 1
+        sent = dt.datetime(2026, 12, 1, 10, 0, self.copies, tzinfo=dt.UTC)
+        response = self.client.post("/v1/batch", auth=(self.project.write_key, ""), json={
+            "batch": [{"type": "track", "userId": "u", "event": "Retried", "messageId": self.message_id,
+                       "timestamp": "2026-12-01T10:00:00Z"}], "sentAt": sent.isoformat()})
+        assert response.status_code == 200, response.text
+        wait_drained(self.rds)
 
 
 def test_a_repeat_after_the_ledger_rotated_is_still_dropped(
     client: httpx.Client, db: Database, rds: redis.Redis, project: Project
 ) -> None:
-    message_id = str(uuid.uuid4())
-    send_copy(client, project, message_id, dt.datetime(2026, 12, 1, 10, 0, 1, tzinfo=dt.UTC))
-    wait_drained(rds)
+    message = Message(client, rds, project)
+    message.send()
     started = rotate(db)
     assert generations(db)[-1] == started
-    send_copy(client, project, message_id, dt.datetime(2026, 12, 1, 10, 0, 5, tzinfo=dt.UTC))
-    wait_drained(rds)
+    message.send()
     assert count_rows(db, project.id) == 1
 
 
 def test_ids_two_generations_old_are_forgotten(
     client: httpx.Client, db: Database, rds: redis.Redis, project: Project
 ) -> None:
-    message_id = str(uuid.uuid4())
-    send_copy(client, project, message_id, dt.datetime(2026, 12, 1, 10, 0, 1, tzinfo=dt.UTC))
-    wait_drained(rds)
+    message = Message(client, rds, project)
+    message.send()
     first = rotate(db)
     second = rotate(db)
     assert generations(db) == [first, second]  # older generations and their partitions are gone
@@ -69,8 +77,7 @@ def test_ids_two_generations_old_are_forgotten(
     assert partitions == {f"event_ids_{first}", f"event_ids_{second}"}
     assert db.fetchval("SELECT count(*) FROM event_ids WHERE project_id = $1", project.id) == 0
     # beyond the window a messageId is new again: this copy is stored (docs/operations.md)
-    send_copy(client, project, message_id, dt.datetime(2026, 12, 1, 10, 0, 9, tzinfo=dt.UTC))
-    wait_drained(rds)
+    message.send()
     assert count_rows(db, project.id) == 2
 
 
