@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 import redis
 from conftest import Database
 
@@ -52,10 +53,12 @@ class Message:
         wait_drained(self.rds)
 
 
-def test_a_repeat_after_the_ledger_rotated_is_still_dropped(
-    client: httpx.Client, db: Database, rds: redis.Redis, project: Project
-) -> None:
-    message = Message(client, rds, project)
+@pytest.fixture
+def message(client: httpx.Client, rds: redis.Redis, project: Project) -> Message:
+    return Message(client, rds, project)
+
+
+def test_a_repeat_after_the_ledger_rotated_is_still_dropped(message: Message, db: Database, project: Project) -> None:
     message.send()
     started = rotate(db)
     assert generations(db)[-1] == started
@@ -63,10 +66,7 @@ def test_a_repeat_after_the_ledger_rotated_is_still_dropped(
     assert count_rows(db, project.id) == 1
 
 
-def test_ids_two_generations_old_are_forgotten(
-    client: httpx.Client, db: Database, rds: redis.Redis, project: Project
-) -> None:
-    message = Message(client, rds, project)
+def test_ids_two_generations_old_are_forgotten(message: Message, db: Database, project: Project) -> None:
     message.send()
     first = rotate(db)
     second = rotate(db)
