@@ -29,7 +29,6 @@ clock = time.perf_counter  # uvloop's loop.time() counts whole milliseconds
 
 @dataclass
 class LoadResult:
-    sent: int
     seconds: float
     latencies_ms: list[float]  # from the moment each request was due
     service_ms: list[float] = field(default_factory=list)  # from the moment it was written
@@ -106,7 +105,7 @@ async def run_load(url: str, body: bytes, rate: float, seconds: float, max_conne
     idle: deque[_Connection] = deque()
     opened = 0
     freed = asyncio.Condition()
-    result = LoadResult(sent=0, seconds=seconds, latencies_ms=[])
+    result = LoadResult(seconds=seconds, latencies_ms=[])
     in_flight: set[asyncio.Task[None]] = set()
 
     async def connection() -> _Connection:
@@ -159,7 +158,6 @@ async def run_load(url: str, body: bytes, rate: float, seconds: float, max_conne
         task = asyncio.ensure_future(one(due))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
-        result.sent += 1
     if in_flight:
         await asyncio.wait(in_flight, timeout=30)
     for conn in idle:

@@ -29,7 +29,7 @@ from services.demo.progress import Progress
 from services.demo.rows import RowBuilder
 from services.shared.db import plain_url
 from services.subscriber.rows import ROW_COLUMNS, PersonFact, Row
-from services.subscriber.writer import LEDGER_GATE, EventWriter
+from services.subscriber.writer import CURRENT_GENERATION, LEDGER_GATE, EventWriter
 
 Batch = tuple[list[Row], list[PersonFact]]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -60,8 +60,8 @@ def event_records(rows: list[Row]) -> list[list[Any]]:
     return out
 
 
-_LOADED_BEFORE = """
-SELECT (SELECT max(generation) FROM event_id_generations),
+_LOADED_BEFORE = f"""
+SELECT {CURRENT_GENERATION},
        EXISTS (SELECT 1 FROM event_ids WHERE project_id = $1 AND message_id = ANY($2::text[]))
 """
 

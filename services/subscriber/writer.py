@@ -31,6 +31,9 @@ log = logging.getLogger("tme.subscriber.writer")
 
 _MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
 
+# the dedupe ledger's current generation: the newest one (migration 0008)
+CURRENT_GENERATION = "(SELECT max(generation) FROM event_id_generations)"
+
 # StreamEvent's fields as json_to_recordset reads them (the gateway's normalised event)
 _EVENT_FIELDS = (
     ("messageId", "text"), ("type", "text"), ("event", "text"), ("userId", "text"), ("anonymousId", "text"),
@@ -52,7 +55,7 @@ WITH src AS MATERIALIZED (
         WITH ORDINALITY AS x({_FIELD_NAMES}, pos)
     ORDER BY u.project_id, x."messageId", u.entry, x.pos
 ), ledger AS (
-    SELECT max(generation) AS generation FROM event_id_generations
+    SELECT {CURRENT_GENERATION} AS generation
 ), fresh AS (
     INSERT INTO event_ids (project_id, message_id, generation)
     SELECT s.project_id, s."messageId", l.generation FROM src s CROSS JOIN ledger l

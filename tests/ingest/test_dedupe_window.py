@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from typing import Any
 
 import httpx
 import orjson
@@ -100,7 +99,7 @@ def _entry(project_id: int, message_ids: list[str]) -> StreamBatch:
     return StreamBatch(b"0-0", project_id, "key", now, [], raw_events=orjson.dumps(events), count=len(events))
 
 
-async def _race(database_url: str, project_id: int, rounds: int) -> list[Any]:
+async def _race(database_url: str, project_id: int, rounds: int) -> tuple[int, int]:
     """Two writers store the same messages at the same moment, round after round, while a third
     connection rotates the ledger as fast as it can."""
     writers = [EventWriter(database_url), EventWriter(database_url)]
@@ -126,7 +125,7 @@ async def _race(database_url: str, project_id: int, rounds: int) -> list[Any]:
         rotations = await rotating
         for w in [*writers, rotator]:
             await w.close()
-    return [inserted, rotations]
+    return inserted, rotations
 
 
 def test_copies_written_at_once_during_rotations_are_stored_once(
