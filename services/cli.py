@@ -3,6 +3,7 @@
   tme dev       start the whole stack locally (embedded PostgreSQL/Redis unless URLs are set)
   tme migrate   apply database migrations to TME_DATABASE_URL
   tme demo      fill a demo project with realistic traffic (see `tme demo --help`)
+  tme reattribute   re-derive agents and senders of events stored before migration 0009
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         return 2
     upgrade(url, args.revision)
     print(f"migrations applied up to {args.revision}")
+    return 0
+
+
+def _cmd_reattribute(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from services.maintenance.reattribute import reattribute
+
+    url = os.environ.get("TME_DATABASE_URL", "")
+    if not url:
+        print("tme reattribute: TME_DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    stats = asyncio.run(reattribute(url, args.batch_size))
+    print(f"{stats.rows} events attributed; browser, OS, device or bot flag changed for {stats.changed_agent} "
+          f"({stats.now_bots} now bots, {stats.no_longer_bots} no longer bots)"
+          + ("; the rollups are rebuilt by the tracking service's next rollup run" if stats.rollups_reset else ""))
     return 0
 
 
@@ -85,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations to TME_DATABASE_URL")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=_cmd_migrate)
+
+    reattribute = sub.add_parser(
+        "reattribute", help="re-derive the person's agent, bot flag and sender of events stored before "
+                            "migration 0009 (TME_DATABASE_URL; safe to stop and run again)")
+    reattribute.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
+    reattribute.set_defaults(func=_cmd_reattribute)
 
     from services.demo.command import add_parser as add_demo_parser
 

@@ -28,7 +28,7 @@ class RowBuilder:
 
     def stream_events(self, events: Sequence[dict[str, Any]], received_at: int) -> list[StreamEvent]:
         """What the gateway enqueues for a `/v1/batch` request carrying `events`."""
-        info = RequestInfo(received_at=received_at, user_agent="", agents=self.agents,
+        info = RequestInfo(received_at=received_at, header_agent=None, agents=self.agents,
                            max_future_ms=MAX_FUTURE_MS, has_nul=False)
         out: list[StreamEvent] = []
         for raw in events:

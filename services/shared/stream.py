@@ -57,6 +57,10 @@ class StreamEvent(TypedDict, total=False):
     osVersion: str | None
     deviceType: str | None
     isBot: bool
+    library: str | None  # the sending library (context.library.name), "http" when none is named
+    appVersion: str | None
+    locale: str | None
+    screenClass: str | None  # mobile | tablet | laptop | desktop
 
 
 class StreamFormatError(ValueError):

@@ -19,6 +19,7 @@ ROW_COLUMNS = (
     "session_id", "group_id", "previous_id", "page", "path", "referrer", "referrer_host", "utm_source",
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties", "traits", "context", "user_agent",
     "browser", "browser_version", "os", "os_version", "device_type", "is_bot", "sent_at_ms", "received_at_ms",
+    "library", "app_version", "locale", "screen_class",
 )
 Row = tuple[Any, ...]
 
@@ -39,6 +40,7 @@ class PersonFact:
 _TEXT_KEYS = ("userId", "anonymousId", "sessionId", "groupId", "previousId", "page", "path", "referrer",
               "referrerHost", "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
 _AGENT_KEYS = ("userAgent", "browser", "browserVersion", "os", "osVersion", "deviceType")
+_SENDER_KEYS = ("library", "appVersion", "locale", "screenClass")
 
 
 def _json(value: Any, default: str | None) -> str | None:
@@ -63,6 +65,7 @@ def batch_rows(batch: StreamBatch, seq_start: int) -> list[Row]:
             seq, project_id, when, message_id, type_, name, *[g(k) for k in _TEXT_KEYS],
             _json(g("properties"), "{}"), _json(g("traits"), None), _json(g("context"), "{}"),
             *[g(k) for k in _AGENT_KEYS], bool(g("isBot")), g("sentAt"), received,
+            *[g(k) for k in _SENDER_KEYS],
         ))
         seq += 1
     return rows

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.tracking.filters import COLUMNS, OPS
 from services.tracking.queries.breakdown import DIMENSIONS as BREAKDOWN_DIMENSIONS
+from services.tracking.queries.summary import METRICS as SUMMARY_METRICS
 
 Schema = dict[str, Any]
 TAG = "Analytics"
@@ -108,8 +109,11 @@ EVENT_SCHEMA: Schema = {
         **{name: {"type": ["string", "null"]} for name in (
             "userId", "anonymousId", "sessionId", "groupId", "previousId", "url", "path", "referrer",
             "referrerHost", "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent", "browser",
-            "browserVersion", "os", "osVersion", "device")},
-        "isBot": {"type": "boolean"},
+            "browserVersion", "os", "osVersion", "device", "appVersion", "locale")},
+        "isBot": {"type": "boolean", "description": "Judged on the person's agent only (docs/api.md)."},
+        "library": {"type": ["string", "null"], "description": "The sending library (context.library.name); "
+                                                               "`http` when none was named."},
+        "screen": {"type": ["string", "null"], "enum": ["mobile", "tablet", "laptop", "desktop", None]},
         "properties": {"type": "object"},
         "context": {"type": "object"},
         "traits": {"type": ["object", "null"]},
@@ -136,13 +140,13 @@ SCHEMAS: dict[str, Schema] = {
                        "userId-else-anonymousId; sessions come from the SDK's sessionId or 30 minutes of "
                        "inactivity. bounceRate is the share of sessions with a single event (0 to 1), "
                        "avgSessionDuration is in seconds; ratios are null when there is no session. Bots are "
-                       "left out unless a filter mentions `bot`.",
+                       "left out unless a filter mentions `bot`; botEvents is how many bot actions that left "
+                       "out (0 when a filter mentions `bot`).",
         "properties": {
             **_RANGE_PROPS,
             "previousFrom": {"type": "string", "format": "date-time"},
             "previousTo": {"type": "string", "format": "date-time"},
-            **{name: _ref("AnalyticsMetric") for name in ("events", "pageviews", "visitors", "sessions", "bounceRate",
-                                                          "avgSessionDuration", "viewsPerSession")},
+            **{name: _ref("AnalyticsMetric") for name in SUMMARY_METRICS},
         },
         "example": {"from": "2026-01-05T00:00:00+01:00", "to": "2026-01-12T00:00:00+01:00", "tz": "Europe/Berlin",
                     "previousFrom": "2025-12-29T00:00:00+01:00", "previousTo": "2026-01-05T00:00:00+01:00",
@@ -150,7 +154,8 @@ SCHEMAS: dict[str, Schema] = {
                     "visitors": {"value": 3, "previous": 2}, "sessions": {"value": 4, "previous": 2},
                     "bounceRate": {"value": 0.5, "previous": 0.0},
                     "avgSessionDuration": {"value": 825.0, "previous": 60.0},
-                    "viewsPerSession": {"value": 2.0, "previous": 2.5}},
+                    "viewsPerSession": {"value": 2.0, "previous": 2.5},
+                    "botEvents": {"value": 2, "previous": 0}},
     },
     "AnalyticsTimeseries": {
         "type": "object",
@@ -309,12 +314,16 @@ TRACKING_PATHS: dict[str, Any] = dict([
         _ok("One page of rows.", "AnalyticsBreakdown"),
         [*_PAGED, _query("by", "`page` is the URL path of page views; `entryPage`/`exitPage` count sessions (then "
                                "`events` is the number of sessions); `referrer` is the referring host and "
-                               "`source` the UTM source, else the referring host (null: direct). Sorted by "
+                               "`source` the UTM source, else the referring host (null: direct); `library` the "
+                               "sending library, `appVersion` the app's version, `locale` the language tag "
+                               "(en-US), `screen` the screen size class (mobile, tablet, laptop, desktop). "
+                               "Sorted by "
                                "visitors descending, then value (by code point, null first).",
                          {"type": "string", "examples": [*BREAKDOWN_DIMENSIONS, "prop:plan", "context:app.version"]},
                          required=True)],
-        description=ACCURACY + " Rollups keep the dimensions event, page, referrer, source, utm*, browser, os "
-                               "and device; the others are always counted from the stored events.")),
+        description=ACCURACY + " Rollups keep the dimensions event, page, referrer, source, utm*, browser, os, "
+                               "device, library, appVersion, locale and screen; the others are always counted "
+                               "from the stored events.")),
     _path("funnels", post={
         "tags": [TAG], "summary": "Conversion through ordered steps", "operationId": "funnel", "security": BEARER,
         "description": "A visitor reaches step k when, after an event of step 1, they do steps 2..k in this order "

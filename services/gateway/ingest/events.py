@@ -1,5 +1,6 @@
 """Turn the validated fields of one event into the stream's event shape, with enrichment
-(receivedAt, skew-corrected time, parsed user agent, bot flag, path, UTM, referrer host)."""
+(receivedAt, skew-corrected time, the person's parsed user agent and bot flag, the sending library,
+app version, locale and screen class (attribution.py), path, UTM, referrer host)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from services.gateway.ingest.attribution import NO_LIBRARY, attribute
 from services.gateway.ingest.enrich import AgentParser, page_info, url_host
 from services.gateway.ingest.fields import strip_nul
 from services.shared.stream import StreamEvent
@@ -19,10 +21,11 @@ class RequestInfo:
     """What every event of one request shares."""
 
     received_at: int  # epoch ms
-    user_agent: str  # the request's User-Agent header
+    header_agent: str | None  # the request's User-Agent where it is the person's (native endpoints)
     agents: AgentParser
     max_future_ms: int
     has_nul: bool  # the body contains an escaped NUL (\u0000): strip NULs from the events
+    locale: str | None = None  # the request's Accept-Language where it is the person's (native endpoints)
     _id_base: str = ""
     _id_count: int = 0
 
@@ -94,11 +97,10 @@ def build_event(
     traits: dict[str, Any] | None = None,
     group_id: str | None = None,
     previous_id: str | None = None,
-    user_agent: str | None = None,
 ) -> StreamEvent:
     ctx = _clean_context(context)
-    ua = user_agent if user_agent is not None else info.user_agent
-    agent = info.agents.parse(ua)
+    sender = attribute(info.agents, ctx, info.header_agent, NO_LIBRARY, info.locale)
+    agent = sender.agent
     path, utm = page_info(page)
     campaign = _campaign(ctx)
     if campaign is not None:
@@ -126,12 +128,16 @@ def build_event(
         "properties": properties or {},
         "traits": traits,
         "context": ctx,
-        "userAgent": ua or None,
+        "userAgent": sender.user_agent,
         "browser": agent.browser,
         "browserVersion": agent.browser_version,
         "os": agent.os,
         "osVersion": agent.os_version,
         "deviceType": agent.device_type,
         "isBot": agent.is_bot,
+        "library": sender.library,
+        "appVersion": sender.app_version,
+        "locale": sender.locale,
+        "screenClass": sender.screen_class,
     }
     return strip_nul(event) if info.has_nul else event  # type: ignore[no-any-return]

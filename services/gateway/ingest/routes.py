@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from services.gateway.ingest import metrics
+from services.gateway.ingest.attribution import header_locale
 from services.gateway.ingest.body import Headers, parse_json, read_body, request_headers, write_key
 from services.gateway.ingest.enrich import AgentParser
 from services.gateway.ingest.events import RequestInfo
@@ -89,7 +90,7 @@ class ApiCounters:
 
 
 async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape,
-                  counters: ApiCounters) -> Answer:
+                  counters: ApiCounters, headers_are_persons: bool) -> Answer:
     app = scope["app"]
     state = ingest_state(app)
     settings = state.settings
@@ -109,12 +110,14 @@ async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape
     if not parsed.is_batch and len(body) > settings.ingest_max_event_bytes:
         raise ApiError(413, f"The event is larger than {settings.ingest_max_event_bytes // 1024} KB, the limit "
                             "per event.", code="event_too_large")
+    language = headers.get("accept-language") if headers_are_persons else None
     info = RequestInfo(
         received_at=received_at,
-        user_agent=headers.get("user-agent", ""),
+        header_agent=headers.get("user-agent") if headers_are_persons else None,
         agents=state.agents,
         max_future_ms=int(settings.ingest_max_future_seconds * 1000),
         has_nul=b"\\u0000" in body,
+        locale=header_locale(language) if language else None,
     )
     measure = parsed.is_batch and len(body) > settings.ingest_max_event_bytes
     accepted: list[Any] = []
@@ -157,11 +160,14 @@ def _all_rejected(api: str, is_batch: bool, rejected: list[dict[str, Any]]) -> A
 
 
 class IngestEndpoint:
-    """One ingest route's ASGI app (Route's methods let only POST and OPTIONS in)."""
+    """One ingest route's ASGI app (Route's methods let only POST and OPTIONS in). The request's
+    User-Agent and Accept-Language are the person's on the native endpoints, which browsers call
+    directly, and the sending library's on Segment's API (attribution.py)."""
 
     def __init__(self, api: str, parse: Shape) -> None:
         self.api = api
         self.parse = parse
+        self.headers_are_persons = api == "native"
         self.counters = ApiCounters.of(api)
         self.__name__ = f"ingest_{api}"
 
@@ -171,7 +177,8 @@ class IngestEndpoint:
             await _preflight(headers, send)
             return
         try:
-            status, body = await _ingest(scope, receive, headers, self.parse, self.counters)
+            status, body = await _ingest(scope, receive, headers, self.parse, self.counters,
+                                         self.headers_are_persons)
         except ApiError as exc:
             metrics.REQUESTS.labels(self.api, exc.code).inc()
             metrics.EVENTS_REJECTED.labels(exc.code).inc()

@@ -104,7 +104,6 @@ def segment_event(
     page = page or _url_like(_nested(context, "page", "url"))
     referrer = (_url_like(_nested(properties, "referrer")) if type_ == "page" else None) \
         or _url_like(_nested(context, "page", "referrer"))
-    user_agent = context.get("userAgent")
     return build_event(
         info,
         type_=type_,
@@ -122,5 +121,4 @@ def segment_event(
         traits=traits if type_ in ("identify", "group") else None,
         group_id=group_id,
         previous_id=previous_id,
-        user_agent=user_agent[:1024] if isinstance(user_agent, str) else None,
     )

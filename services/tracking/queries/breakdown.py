@@ -20,7 +20,8 @@ from services.tracking.sql import Params
 
 SESSION_DIMENSIONS = {"entryPage": "entry_page", "exitPage": "exit_page"}
 DIMENSIONS = ("event", "page", "entryPage", "exitPage", "referrer", "source", "utmSource", "utmMedium",
-              "utmCampaign", "utmTerm", "utmContent", "browser", "os", "device")
+              "utmCampaign", "utmTerm", "utmContent", "browser", "os", "device", "library", "appVersion", "locale",
+              "screen")
 KEEPS_NULL = frozenset({"referrer", "source"})
 
 

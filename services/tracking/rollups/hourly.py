@@ -25,12 +25,12 @@ from services.tracking.sql import ACTION_TYPES, VIEW_TYPES
 
 # breakdown dimensions kept per hour/day (entry/exit pages and JSON keys are answered from raw events)
 DIMENSIONS = ("event", "page", "referrer", "source", "utmSource", "utmMedium", "utmCampaign", "utmTerm",
-              "utmContent", "browser", "os", "device")
+              "utmContent", "browser", "os", "device", "library", "appVersion", "locale", "screen")
 CHUNK_DAYS = 7  # hours recomputed together (one statement per table) span at most this many days
 # the columns of `events` the hourly tables are computed from
 SOURCE_COLUMNS = ("project_id", "event_time", "type", "visitor_id", "path", "event_name", "referrer_host",
                   "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "browser", "os",
-                  "device_type")
+                  "device_type", "library", "app_version", "locale", "screen_class")
 
 
 def _source(rows: str, where: str) -> str:
@@ -152,6 +152,16 @@ async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.da
               AND {day_of('h.hour')} = ANY($4::timestamptz[])
             GROUP BY h.dim, {day_of('h.hour')}, h.value""",
         project_id, days[0], days[-1] + dt.timedelta(days=1), days)
+
+
+def add_bots(where: str) -> str:
+    """The INSERT that adds the bot actions among the `events` rows (alias `e`) passing `where` to
+    `rollup_bot_hours` (what the analytics leave out; migration 0009)."""
+    return f"""INSERT INTO rollup_bot_hours AS r (project_id, hour, events)
+        SELECT e.project_id, {hour_of('e.event_time')}, count(*) FROM events e
+        WHERE e.type IN {ACTION_TYPES} AND e.is_bot AND {where}
+        GROUP BY 1, 2
+        ON CONFLICT (project_id, hour) DO UPDATE SET events = r.events + excluded.events"""
 
 
 def _day_chunks(hours: list[dt.datetime]) -> list[list[dt.datetime]]:

@@ -6,7 +6,8 @@ Each run first analyzes event partitions whose statistics miss most of their row
 see analyze_fresh_partitions). The rest of the run is one REPEATABLE READ transaction: it reads
 the rows new since the last run -- stored since its watermark minus a margin (`created_at`,
 through the BRIN index) by transactions its snapshot did not see -- and:
-- adds them to their UTC hours and days (hourly.py: counts, visitor sketches, exact visitors);
+- adds them to their UTC hours and days (hourly.py: counts, visitor sketches, exact visitors),
+  and the bot actions among them to the bot counts per hour;
 - merges them into their SDK sessions (start, end and counts) and recomputes from raw events the
   inactivity sessions of the visitors without a sessionId they belong to, then the session
   aggregates of every start hour that gained or lost a session;
@@ -44,7 +45,8 @@ BUSY_PAUSE_FACTOR = 3.0  # pause at least 3x as long as the last run took: the j
 FULL_SESSIONS_ABOVE = 200_000  # more session groups touched than this: recompute all the project's sessions
 # emptied by a run without state (DELETE, not TRUNCATE: questions go on reading them meanwhile);
 # the visitor state and the matrices are rebuilt by cohorts.update
-REBUILT = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessions", "rollup_session_hours")
+REBUILT = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessions", "rollup_session_hours",
+           "rollup_bot_hours")
 SLOW_RUN_SECONDS = 5.0  # a run this long is logged with the time of each step
 FRESH_PARTITION_ROWS = 10_000  # an event partition with this many new rows, unknown to its statistics, is analyzed
 
@@ -125,6 +127,9 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
             stats.hours = await hourly.recompute_all(conn, source)
         else:
             stats.hours = await hourly.add_recent(conn, cohorts.FRESH_PAIRS)
+        # bots are left out of everything above; their counts per hour come from the same rows
+        await conn.execute(hourly.add_bots("TRUE" if state is None else _unseen_by_last_run("e")),
+                           *([] if state is None else args[:3]))
         clock = stats.timed("hours", clock)
 
         await conn.execute(

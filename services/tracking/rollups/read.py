@@ -105,7 +105,9 @@ async def totals(db: Db, project_id: int, rng: TimeRange) -> Totals:
     args = [project_id, rng.start, rng.end]
     events = await db.fetchrow(
         """SELECT coalesce(sum(v_events), 0) AS events, coalesce(sum(v_pageviews), 0) AS pageviews,
-                  bit_or(sketch) AS sketch
+                  bit_or(sketch) AS sketch,
+                  (SELECT coalesce(sum(events), 0) FROM rollup_bot_hours
+                   WHERE project_id = $1 AND hour >= $2 AND hour < $3) AS bots
            FROM rollup_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3""", args)
     sessions = await db.fetchrow(
         """SELECT coalesce(sum(sessions), 0) AS sessions, coalesce(sum(bounces), 0) AS bounces,
@@ -122,7 +124,8 @@ async def totals(db: Db, project_id: int, rng: TimeRange) -> Totals:
             count, bounces = count + 1, bounces + (c.n == 1)
             duration += _seconds(c.last - c.first)
     visitors = estimate(events["sketch"].bytes) if events["sketch"] is not None else 0
-    return Totals(int(events["events"]), int(events["pageviews"]), visitors, count, bounces, float(duration))
+    return Totals(int(events["events"]), int(events["pageviews"]), visitors, count, bounces, float(duration),
+                  int(events["bots"]))
 
 
 async def series_counts(db: Db, project_id: int, rng: TimeRange, metric: str, interval: str) -> dict[int, int]:

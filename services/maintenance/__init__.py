@@ -1,0 +1,1 @@
+"""Operator commands that fix up stored data after an upgrade (`tme reattribute`)."""
