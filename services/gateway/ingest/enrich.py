@@ -32,6 +32,7 @@ _MORE_HTTP_LIBRARIES = (
     r"^@segment/", r"^rudder", r"^RudderStack",
 )
 _LIBRARY, _BOT = "library", "bot"
+_BROWSER_PREFIXES = ("Mozilla/", "Opera/")
 
 
 def _agent_kinds() -> ua_parser_rs.DeviceExtractor:
@@ -66,15 +67,15 @@ def _version(*parts: str | None) -> str | None:
     return ".".join(got) if got else None
 
 
-def _device_type(ua: str, os_family: str | None, device_family: str | None, is_bot: bool) -> str:
+def _device_type(ua: str, os_family: str | None, device_family: str | None, is_bot: bool, browser: bool) -> str:
     if is_bot:
         return "bot"
     dev = (device_family or "").lower()
     low = ua.lower()
     if "ipad" in dev or "tablet" in dev or "tablet" in low or "ipad" in low:
         return "tablet"
-    if os_family == "Android" and "mobile" not in low:
-        return "tablet"
+    if browser and os_family == "Android" and "mobile" not in low:
+        return "tablet"  # Android browsers say "Mobile" on phones only
     if os_family in ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS") or "mobile" in low:
         return "mobile"
     if os_family in ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD", "macOS"):
@@ -89,7 +90,9 @@ def _parse_agent(ua: str) -> Agent:
     if kind is not None and kind.family == _LIBRARY:
         return Agent(None, None, None, None, None, False, True)
     result = ua_parser.parse(ua)
-    browser = result.user_agent
+    # every browser's agent starts so; an app's own (Dalvik/..., MyApp/1 CFNetwork/... Darwin/...)
+    # names its OS and device but no browser
+    browser = result.user_agent if ua.startswith(_BROWSER_PREFIXES) else None
     os = result.os
     device = result.device
     is_bot = kind is not None or bool(device and device.family == "Spider")
@@ -98,7 +101,8 @@ def _parse_agent(ua: str) -> Agent:
         browser_version=_version(browser.major, browser.minor) if browser else None,
         os=os.family if os else None,
         os_version=_version(os.major, os.minor) if os else None,
-        device_type=_device_type(ua, os.family if os else None, device.family if device else None, is_bot),
+        device_type=_device_type(ua, os.family if os else None, device.family if device else None, is_bot,
+                                 browser is not None),
         is_bot=is_bot,
     )
 
