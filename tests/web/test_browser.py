@@ -277,6 +277,7 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     expect(table.get_by_text("PAGE_VIEW", exact=True)).to_have_count(3)
     table.get_by_role("row").filter(has_text="Signup").get_by_role("button").click()  # expand its details
     expect(table.locator(".event-details")).to_contain_text('"plan": "pro"')
+    expect(table.locator(".event-details")).to_contain_text("Sent byWeb SDK (tme.js)")  # the SDK names itself
     shot(app, "events")
     with app.expect_download() as download:
         app.get_by_role("button", name="Export CSV").click()

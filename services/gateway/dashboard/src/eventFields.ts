@@ -1,5 +1,6 @@
 // How the dashboard names and places an event from the explorer API.
 import type { TrackedEvent } from "./api/types";
+import { labelAndValue, valueLabel } from "./dimensionValues";
 
 export function eventName(e: TrackedEvent): string {
   return e.event || e.type || "event";
@@ -26,4 +27,14 @@ export function eventPath(e: TrackedEvent): string | null {
 
 export function personId(e: TrackedEvent): string | null {
   return e.visitorId || e.userId || e.anonymousId || null;
+}
+
+/** Who sent the event (its library), and the app, language and screen it describes. */
+export function senderFields(e: TrackedEvent): [string, string | null | undefined][] {
+  return [
+    ["Sent by", e.library ? labelAndValue("library", e.library) : null],
+    ["App version", e.appVersion],
+    ["Locale", e.locale],
+    ["Screen", e.screen ? valueLabel("screen", e.screen) : null],
+  ];
 }

@@ -45,7 +45,10 @@ export const METRICS = [
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
+/** The summary's cards, and beside them (not a card, not chartable) the bot actions left out of
+ * them: 0 when a filter mentions `bot` (absent from an older API). */
 export type Summary = Record<Metric, MetricValue> & {
+  botEvents?: MetricValue;
   from: string;
   to: string;
   tz: string;
@@ -136,6 +139,12 @@ export interface TrackedEvent {
   os?: string | null;
   osVersion?: string | null;
   device?: string | null;
+  /** The sending library (context.library.name); "http" when the event named none. */
+  library?: string | null;
+  appVersion?: string | null;
+  locale?: string | null;
+  /** Screen size class: mobile | tablet | laptop | desktop. */
+  screen?: string | null;
   isBot?: boolean;
   properties?: Record<string, unknown> | null;
   context?: Record<string, unknown> | null;

@@ -1,10 +1,11 @@
-// A breakdown table (top pages, sources, browsers, ...): rows sorted by visitors with a bar,
-// tabs for related dimensions, "load more" through the API's cursor. Clicking a row filters
-// the whole view by that value.
+// A breakdown table (top pages, sources, browsers, ...): rows sorted by visitors with a bar and
+// each value's label (dimensionValues.ts), tabs for related dimensions, "load more" through the
+// API's cursor. Clicking a row filters the whole view by that (raw) value.
 import { useEffect, useState } from "react";
 
 import { stats } from "../api/endpoints";
 import type { BreakdownRow, Filter } from "../api/types";
+import { labelAndValue, valueLabel } from "../dimensionValues";
 import { formatNumber } from "../format";
 import { useAsync } from "../state/useAsync";
 import { dimensionLabel } from "./Controls";
@@ -21,6 +22,10 @@ export function rowFilter(by: string, value: string | null): Filter {
 export function noneLabel(by: string): string {
   if (by === "referrer" || by === "source") return "Direct / none";
   return "(not set)";
+}
+
+function rowTitle(by: string, value: string | null): string {
+  return `Filter by ${dimensionLabel(by)}: ${value === null ? noneLabel(by) : labelAndValue(by, value)}`;
 }
 
 interface Props {
@@ -96,8 +101,8 @@ export function BreakdownPanel({ title, tabs, active, onTab, projectId, query, o
               <tr key={`${r.value}-${i}`}>
                 <td className="bar-cell">
                   <span className="bar" style={{ width: `${(r.visitors / max) * 100}%` }} aria-hidden="true" />
-                  <button type="button" className="row-button" title={`Filter by ${dimensionLabel(by)}: ${r.value ?? noneLabel(by)}`} onClick={() => onFilter(rowFilter(by, r.value))}>
-                    {r.value ?? <em>{noneLabel(by)}</em>}
+                  <button type="button" className="row-button" title={rowTitle(by, r.value)} onClick={() => onFilter(rowFilter(by, r.value))}>
+                    {r.value === null ? <em>{noneLabel(by)}</em> : valueLabel(by, r.value)}
                   </button>
                 </td>
                 <td className="num">{formatNumber(r.visitors, true)}</td>

@@ -1,6 +1,7 @@
 import { useMemo, useState } from "react";
 
 import type { Filter } from "../api/types";
+import { labelAndValue, valueLabel } from "../dimensionValues";
 import { PRESETS, timeZones, todayIn, type DateRange } from "../state/range";
 import { useShown } from "./ui";
 
@@ -20,6 +21,10 @@ export const DIMENSION_LABELS: Record<string, string> = {
   browser: "Browser",
   os: "OS",
   device: "Device",
+  screen: "Screen size",
+  locale: "Language",
+  appVersion: "App version",
+  library: "Sent by",
   type: "Type",
   userId: "User id",
   anonymousId: "Anonymous id",
@@ -34,6 +39,13 @@ export function dimensionLabel(field: string): string {
 
 const OP_LABELS: Record<string, string> = { eq: "is", neq: "is not", contains: "contains", set: "is set", notset: "is not set" };
 
+/** A filter's value, by its label when it has one (with the raw value in the tooltip). */
+function FilterValue({ field, value }: { field: string; value: string }) {
+  if (!value) return <strong> (empty)</strong>;
+  const label = valueLabel(field, value);
+  return <strong title={labelAndValue(field, value) !== label ? value : undefined}> {label}</strong>;
+}
+
 export function FilterChips({ filters, onRemove, onClear }: { filters: Filter[]; onRemove: (i: number) => void; onClear: () => void }) {
   if (!filters.length) return null;
   return (
@@ -42,9 +54,9 @@ export function FilterChips({ filters, onRemove, onClear }: { filters: Filter[];
         <span className="chip" role="listitem" key={`${f.field}-${f.op}-${f.value}-${i}`}>
           <span>
             {dimensionLabel(f.field)} {OP_LABELS[f.op] || f.op}
-            {f.value !== undefined && f.op !== "set" && f.op !== "notset" ? <strong> {f.value || "(empty)"}</strong> : null}
+            {f.value !== undefined && f.op !== "set" && f.op !== "notset" ? <FilterValue field={f.field} value={f.value} /> : null}
           </span>
-          <button type="button" className="chip-x" aria-label={`Remove filter ${dimensionLabel(f.field)} ${OP_LABELS[f.op]} ${f.value ?? ""}`} onClick={() => onRemove(i)}>
+          <button type="button" className="chip-x" aria-label={`Remove filter ${dimensionLabel(f.field)} ${OP_LABELS[f.op]} ${f.value ? valueLabel(f.field, f.value) : ""}`} onClick={() => onRemove(i)}>
             ×
           </button>
         </span>

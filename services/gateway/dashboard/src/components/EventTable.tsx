@@ -4,7 +4,7 @@ import { Fragment, useState } from "react";
 import { Link } from "react-router";
 
 import type { TrackedEvent } from "../api/types";
-import { eventName, eventPath, eventTime, personId } from "../eventFields";
+import { eventName, eventPath, eventTime, personId, senderFields } from "../eventFields";
 import { formatDateTime } from "../format";
 
 function Details({ e }: { e: TrackedEvent }) {
@@ -17,6 +17,7 @@ function Details({ e }: { e: TrackedEvent }) {
     ["Browser", [e.browser, e.browserVersion].filter(Boolean).join(" ")],
     ["OS", [e.os, e.osVersion].filter(Boolean).join(" ")],
     ["Device", e.device],
+    ...senderFields(e),
     ["Session", e.sessionId],
     ["User id", e.userId],
     ["Anonymous id", e.anonymousId],

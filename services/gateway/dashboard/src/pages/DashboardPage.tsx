@@ -2,7 +2,7 @@ import { useMemo } from "react";
 import { Link } from "react-router";
 
 import { events, stats } from "../api/endpoints";
-import { METRICS, SERIES_METRICS, type Metric, type Project, type Summary } from "../api/types";
+import { METRICS, SERIES_METRICS, type Filter, type Metric, type Project, type Summary } from "../api/types";
 import { BreakdownPanel } from "../components/Breakdown";
 import { AddFilter, FilterChips, RangePicker } from "../components/Controls";
 import { TimeChart, type ChartSeries } from "../components/TimeChart";
@@ -48,6 +48,19 @@ function SummaryCards({ summary, compare, metric, onMetric }: { summary: Summary
   );
 }
 
+/** How many bot actions the figures above leave out: a quiet line, absent when there are none. */
+function BotNote({ count }: { count: number | null | undefined }) {
+  if (!count) return null;
+  const why =
+    "Crawlers, headless browsers and uptime monitors are left out of these figures. Only the person's browser agent is judged: events sent by your servers and apps are never counted as bots.";
+  return (
+    <p className="bot-note muted" data-testid="bot-note" title={why}>
+      {formatNumber(count)} bot {count === 1 ? "event" : "events"} left out
+      <span className="sr-only">. {why}</span>
+    </p>
+  );
+}
+
 function epoch(bucket: string): number {
   return Math.floor(new Date(bucket).getTime() / 1000);
 }
@@ -86,7 +99,11 @@ const TECH_TABS = [
   { by: "browser", label: "Browser" },
   { by: "os", label: "OS" },
   { by: "device", label: "Device" },
+  { by: "screen", label: "Screen" },
+  { by: "locale", label: "Language" },
+  { by: "appVersion", label: "App version" },
 ];
+const SENDER_TABS = [{ by: "library", label: "Sent by" }];
 
 function PropertyKeyPicker({ projectId, query, value, onChange }: { projectId: number; query: Record<string, string>; value: string; onChange: (k: string) => void }) {
   const sample = useAsync((signal) => events.list(projectId, { ...query, limit: 100 }, signal), [projectId, JSON.stringify(query)]);
@@ -158,6 +175,7 @@ export function DashboardPage({ project }: { project: Project }) {
         </EmptyState>
       )}
       {summary.data && <SummaryCards summary={summary.data} compare={view.compare} metric={chartMetric as Metric} onMetric={(m) => update({ metric: m })} />}
+      {summary.data && <BotNote count={summary.data.botEvents?.value} />}
       <Card
         title={`${METRIC_LABELS[chartMetric as Metric]} · ${describeRange(view.range)}`}
         actions={
@@ -189,24 +207,41 @@ export function DashboardPage({ project }: { project: Project }) {
         <BreakdownPanel title="Sources" tabs={SOURCE_TABS} active={p.get("sources") || "source"} onTab={(by) => update({ sources: by })} projectId={project.id} query={query} onFilter={addFilter} emptyHint="Sources come from the referrer and utm_ parameters of the landing page." />
         <BreakdownPanel title="Events" tabs={[{ by: "event", label: "Events" }]} active="event" onTab={() => undefined} projectId={project.id} query={query} onFilter={addFilter} emptyHint={<>Send custom events with <code>tme.track("Signup")</code>.</>} />
         <BreakdownPanel title="Devices" tabs={TECH_TABS} active={p.get("tech") || "browser"} onTab={(by) => update({ tech: by })} projectId={project.id} query={query} onFilter={addFilter} />
-      </div>
-      {propKey ? (
         <BreakdownPanel
-          title="Custom properties"
-          tabs={[{ by: `prop:${propKey}`, label: propKey }]}
-          active={`prop:${propKey}`}
+          title="Sent by"
+          tabs={SENDER_TABS}
+          active="library"
           onTab={() => undefined}
           projectId={project.id}
           query={query}
           onFilter={addFilter}
-          extra={<PropertyKeyPicker projectId={project.id} query={query} value={propKey} onChange={(k) => update({ prop: k })} />}
+          emptyHint="Web, server and app events side by side: each names its library (context.library.name)."
         />
-      ) : (
-        <Card title="Custom properties">
-          <PropertyKeyPicker projectId={project.id} query={query} value="" onChange={(k) => update({ prop: k })} />
-          <p className="muted">Pick a property of your custom events (<code>tme.track("Signup", {"{"} plan: "pro" {"}"})</code>) to break it down.</p>
-        </Card>
-      )}
+        <CustomProperties projectId={project.id} query={query} propKey={propKey} onPick={(k) => update({ prop: k })} onFilter={addFilter} />
+      </div>
     </>
+  );
+}
+
+/** A breakdown by one property of custom events, once a key is picked. */
+function CustomProperties({ projectId, query, propKey, onPick, onFilter }: { projectId: number; query: Record<string, string>; propKey: string; onPick: (k: string) => void; onFilter: (f: Filter) => void }) {
+  if (!propKey)
+    return (
+      <Card title="Custom properties">
+        <PropertyKeyPicker projectId={projectId} query={query} value="" onChange={onPick} />
+        <p className="muted">Pick a property of your custom events (<code>tme.track("Signup", {"{"} plan: "pro" {"}"})</code>) to break it down.</p>
+      </Card>
+    );
+  return (
+    <BreakdownPanel
+      title="Custom properties"
+      tabs={[{ by: `prop:${propKey}`, label: propKey }]}
+      active={`prop:${propKey}`}
+      onTab={() => undefined}
+      projectId={projectId}
+      query={query}
+      onFilter={onFilter}
+      extra={<PropertyKeyPicker projectId={projectId} query={query} value={propKey} onChange={onPick} />}
+    />
   );
 }
