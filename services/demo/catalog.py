@@ -109,6 +109,7 @@ class Device:
     user_agent: str
     weight: float
     locale_tz: tuple[tuple[str, str], ...] = (("en-US", "America/New_York"),)
+    screen: tuple[int, int] = (1920, 1080)  # window.screen in CSS pixels, as the SDK sends it
 
 
 _EU = (("en-GB", "Europe/London"), ("de-DE", "Europe/Berlin"), ("fr-FR", "Europe/Paris"), ("nl-NL", "Europe/Amsterdam"))
@@ -120,25 +121,25 @@ DEVICES: tuple[Device, ...] = (
     Device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36", 24, _WORLD),
     Device("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/131.0.0.0 Safari/537.36", 14, _WORLD),
+           "Chrome/131.0.0.0 Safari/537.36", 14, _WORLD, (1512, 982)),
     Device("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/18.1 Safari/605.1.15", 9, _US),
+           "Version/18.1 Safari/605.1.15", 9, _US, (1440, 900)),
     Device("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", 6, _EU),
-    Device("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 4, _EU),
+    Device("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", 4, _EU, (1366, 768)),
     Device("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-           3, _WORLD),
+           3, _WORLD, (1280, 800)),
     Device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", 7, _US),
     Device("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/18.1 Mobile/15E148 Safari/604.1", 12, _US),
+           "Version/18.1 Mobile/15E148 Safari/604.1", 12, _US, (393, 852)),
     Device("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/131.0.6778.81 Mobile Safari/537.36", 6, _WORLD),
+           "Chrome/131.0.6778.81 Mobile Safari/537.36", 6, _WORLD, (412, 915)),
     Device("Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", 3, _WORLD),
+           "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", 3, _WORLD, (384, 824)),
     Device("Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/18.1 Mobile/15E148 Safari/604.1", 2, _US),
+           "Version/18.1 Mobile/15E148 Safari/604.1", 2, _US, (820, 1180)),
     Device("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", 2, _WORLD),
+           "CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", 2, _WORLD, (390, 844)),
     Device("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/131.0.0.0 Safari/537.36 OPR/114.0.0.0", 1, _EU),
 )

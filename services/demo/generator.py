@@ -225,6 +225,7 @@ class _Session:
         device = c.DEVICES[gen.device[visitor]]
         locale, tz = device.locale_tz[gen.locale[visitor]]
         self.base_context = {"userAgent": device.user_agent, "locale": locale, "timezone": tz,
+                             "screen": {"width": device.screen[0], "height": device.screen[1]},
                              "library": c.LIBRARY}
         self.url = ""
         self.path = ""

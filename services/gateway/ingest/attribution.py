@@ -24,6 +24,7 @@ agent has no browser and is not a bot: it counts in every answer.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from services.gateway.ingest.enrich import EMPTY_AGENT, MAX_UA_LENGTH, Agent, AgentParser
@@ -65,8 +66,9 @@ def _text(value: Any, limit: int) -> str | None:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1_000_000:
-        return float(value)
+    kind = type(value)
+    if (kind is int or kind is float) and 0 < value < 1_000_000:
+        return value  # type: ignore[no-any-return]
     return None
 
 
@@ -74,6 +76,11 @@ def canonical_locale(value: Any) -> str | None:
     """'en_us' -> 'en-US', 'zh-hant-tw' -> 'zh-Hant-TW'; None for anything that is not a tag."""
     if not isinstance(value, str) or not 0 < len(value) <= MAX_LOCALE:
         return None
+    return _canonical_locale(value)
+
+
+@functools.lru_cache(maxsize=1024)  # a site's visitors share a few dozen locales
+def _canonical_locale(value: str) -> str | None:
     parts = value.strip().replace("_", "-").split("-")
     if not parts[0].isalpha() or not 2 <= len(parts[0]) <= 8 or not all(p.isalnum() for p in parts):
         return None
@@ -130,6 +137,11 @@ def screen_class(width: float) -> str:
     return "desktop"
 
 
+def _size_class(size: tuple[float, float], os: str | None) -> str:
+    """A phone's or tablet's class by its smallest side (any orientation), others' by width."""
+    return screen_class(size[1] if os in MOBILE_OS else size[0])
+
+
 def _device_type(device: dict[str, Any], os: str | None, agent: Agent,
                  screen: tuple[float, float] | None) -> str | None:
     given = _text(device.get("type"), 20)
@@ -177,4 +189,4 @@ def attribute(agents: AgentParser, context: dict[str, Any], header_agent: str | 
     if (isinstance(device, dict) or isinstance(os_given, dict)) and not agent.is_bot:
         agent = agent._replace(device_type=_device_type(device if isinstance(device, dict) else {}, os, agent, size))
     return Attribution(ua, agent, name or default_library, app_version, locale,
-                       screen_class(size[0] if os not in MOBILE_OS else size[1]) if size is not None else None)
+                       _size_class(size, os) if size is not None else None)
