@@ -7,8 +7,8 @@ Runs a private stack (embedded PostgreSQL + Redis, the four services), fills one
 the demo generator's bulk path (`tme demo --via bulk`: sessions, pages, referrers, UTMs,
 browsers, a partially converting funnel, returning visitors), VACUUM ANALYZEs, waits until the
 rollup job has caught up, then measures p50/p95 of the dashboard's questions (summary,
-timeseries by day and by hour, top pages, top sources, browsers) over the last 7, 30 and 90
-days through the gateway with a real token (what a user sees), and the mean database time per
+timeseries by day and by hour, top pages, top sources, browsers, sending libraries, screen
+classes) over the last 7, 30 and 90 days through the gateway with a real token (what a user sees), and the mean database time per
 request from the tracking service's own histogram; then funnels (3 steps) and retention (12
 weeks; its first question registers the weekly cohort matrix, and the runs are timed once the
 job has computed it). The naive baseline is a second tracking instance with rollups disabled
@@ -39,7 +39,7 @@ from services.shared.embedded import free_port
 
 RANGES = (7, 30, 90)
 ROLLUP_TABLES = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessions", "rollup_session_hours",
-                 "rollup_visitor_hours", "rollup_retention")
+                 "rollup_visitor_hours", "rollup_retention", "rollup_bot_hours")
 SIZES_SQL = ("SELECT concat_ws(', ', 'events ' || pg_size_pretty((SELECT sum(pg_total_relation_size(inhrelid)) "
              "FROM pg_inherits WHERE inhparent = 'events'::regclass)), "
              + ", ".join(f"'{t} ' || pg_size_pretty(pg_total_relation_size('{t}'))" for t in ROLLUP_TABLES) + ")")
@@ -87,6 +87,8 @@ def dashboard_questions(days: int, today: dt.date) -> list[Question]:
         Question("top pages", "stats/breakdown", {**rng, "by": "page", "limit": "10"}),
         Question("top sources", "stats/breakdown", {**rng, "by": "source", "limit": "10"}),
         Question("browsers", "stats/breakdown", {**rng, "by": "browser", "limit": "10"}),
+        Question("sent by", "stats/breakdown", {**rng, "by": "library", "limit": "10"}),
+        Question("screens", "stats/breakdown", {**rng, "by": "screen", "limit": "10"}),
     ]
 
 
