@@ -205,6 +205,22 @@ def test_bots_on_the_native_endpoint_are_left_out_and_counted(
     assert everyone["events"]["value"] == 4 and everyone["botEvents"]["value"] == 0
 
 
+def test_client_hints_name_the_browser_when_no_agent_string_is_sent(
+        gateway_url: str, db: Database, project: Project) -> None:
+    hints = {"brands": [{"brand": "Not_A Brand", "version": "8"}, {"brand": "Chromium", "version": "120"},
+                        {"brand": "Microsoft Edge", "version": "120"}], "mobile": False, "platform": "Windows"}
+    phone = {"brands": [{"brand": "Google Chrome", "version": "121"}], "mobile": True, "platform": "Android"}
+    library = {"name": "analytics.js"}
+    batch = [{"type": "page", "anonymousId": name, "context": {"userAgentData": ctx, "library": library}}
+             for name, ctx in (("desk", hints), ("phone", phone))]
+    _post_batch(gateway_url, project.write_key, {"batch": batch}, "python-requests/2.32")
+    rows = {r["anonymous_id"]: r for r in wait_rows(db, project.id, 2)}
+    facts = {name: (r["browser"], r["browser_version"], r["os"], r["device_type"], r["is_bot"])
+             for name, r in rows.items()}
+    assert facts == {"desk": ("Edge", "120", "Windows", "desktop", False),
+                     "phone": ("Chrome", "121", "Android", "mobile", False)}
+
+
 def test_tablets_by_model_and_by_smallest_width(gateway_url: str, db: Database, project: Project) -> None:
     ipad = {"library": {"name": "analytics-swift"}, "os": {"name": "iPadOS", "version": "17.1"},
             "device": {"type": "ios", "model": "iPad13,1"}, "screen": {"width": 820, "height": 1180}}
