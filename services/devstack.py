@@ -1,6 +1,7 @@
 """The whole stack on one machine: embedded PostgreSQL and Redis (unless URLs are given),
-migrations, and the four services as separate processes, supervised like Kubernetes would
-(a service that dies is restarted, with a line in the log). Used by `tme dev` and the tests."""
+migrations, and the four services as separate processes, supervised like Kubernetes would: a
+service, or an embedded PostgreSQL or Redis, that dies is restarted (on its data, with a line in
+the log and a back-off that grows while it keeps dying). Used by `tme dev` and the tests."""
 
 from __future__ import annotations
 
@@ -16,12 +17,47 @@ from pathlib import Path
 
 import httpx
 
-from services.shared.embedded import EmbeddedPostgres, EmbeddedRedis
+from services.shared.embedded import APPENDFSYNC_MODES, EmbeddedPostgres, EmbeddedRedis
 
 SERVICES = ("users", "tracking", "subscriber", "gateway")  # start order: gateway last
 DEFAULT_PORTS = {"gateway": 8000, "users": 8001, "tracking": 8002, "subscriber": 8003}
 
 LogSink = Callable[[str, str], None]
+EmbeddedServer = EmbeddedPostgres | EmbeddedRedis
+
+
+@dataclass
+class Backoff:
+    """Delays between the restarts of one part: `first`, twice that, ... up to `most` seconds
+    while it keeps dying; back to `first` once it has run for `stable_after` seconds."""
+
+    first: float = 1.0
+    most: float = 30.0
+    stable_after: float = 60.0
+    failures: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    def started(self) -> None:
+        self.started_at = time.monotonic()
+
+    def next_delay(self) -> float:
+        if time.monotonic() - self.started_at >= self.stable_after:
+            self.failures = 0
+        delay = min(self.most, self.first * 2 ** min(self.failures, 16))
+        self.failures += 1
+        return delay
+
+
+@dataclass
+class SupervisedServer:
+    """An embedded PostgreSQL or Redis under supervision: when it dies it is reaped, and started
+    again on its data once its back-off has passed (`due`)."""
+
+    name: str
+    server: EmbeddedServer
+    backoff: Backoff = field(default_factory=lambda: Backoff(first=0.5, most=10.0))
+    due: float | None = None  # monotonic time of the next start attempt while it is down
+    restarts: int = 0
 
 
 def print_sink(name: str, line: str) -> None:
@@ -37,6 +73,7 @@ class ServiceProcess:
     sink: LogSink
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
     _reader: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -101,7 +138,11 @@ class DevStack:
         redis_port: int = 56379,
         sink: LogSink = print_sink,
         extra_env: dict[str, str] | None = None,
+        redis_appendfsync: str | None = None,
     ) -> None:
+        """`redis_appendfsync`: the embedded Redis's AOF fsync policy, "always" (a 2xx means on
+        disk; the default) or "everysec" (faster; a power loss may drop the last second of
+        acknowledged events); default TME_REDIS_APPENDFSYNC."""
         self.data_dir = Path(data_dir)
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
         self.sink = sink
@@ -114,8 +155,16 @@ class DevStack:
         if not self.database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres", pg_port, self.data_dir / "postgres.log")
         if not self.redis_url:
-            self.redis = EmbeddedRedis(self.data_dir / "redis", redis_port, self.data_dir / "redis.log")
+            appendfsync = redis_appendfsync or os.environ.get("TME_REDIS_APPENDFSYNC") or "always"
+            if appendfsync not in APPENDFSYNC_MODES:
+                raise ValueError(f"TME_REDIS_APPENDFSYNC must be one of {', '.join(APPENDFSYNC_MODES)}, "
+                                 f"not {appendfsync!r}")
+            self.redis = EmbeddedRedis(self.data_dir / "redis", redis_port, self.data_dir / "redis.log",
+                                       appendfsync=appendfsync)
         self.services: dict[str, ServiceProcess] = {}
+        self.servers = [SupervisedServer(name, server) for name, server in
+                        (("postgres", self.postgres), ("redis", self.redis)) if server is not None]
+        self._restart_due: dict[str, float] = {}  # service key -> monotonic time of its restart
         self._stopping = False
 
     # -- dependencies ---------------------------------------------------------------
@@ -125,7 +174,10 @@ class DevStack:
             self.sink("postgres", f"embedded PostgreSQL ready at {self.database_url} (data {self.postgres.data_dir})")
         if self.redis:
             self.redis_url = self.redis.start()
-            self.sink("redis", f"embedded Redis ready at {self.redis_url} (data {self.redis.data_dir})")
+            self.sink("redis", f"embedded Redis ready at {self.redis_url} (data {self.redis.data_dir}, "
+                               f"appendfsync {self.redis.appendfsync})")
+        for supervised in self.servers:
+            supervised.backoff.started()
 
     def migrate(self) -> None:
         subprocess.run([sys.executable, "-m", "services.cli", "migrate"], env=self.base_env(), check=True)
@@ -161,6 +213,7 @@ class DevStack:
         svc_env = {**self.service_env(name), "TME_PORT": str(port), **(env or {})}
         svc = ServiceProcess(name, port, svc_env, self.sink)
         svc.start()
+        self._restart_due.pop(key or name, None)
         self.services[key or name] = svc
         if wait:
             svc.wait_healthy()
@@ -181,23 +234,66 @@ class DevStack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
-    def supervise(self, poll: float = 1.0) -> None:
-        """Restart any service that died, with a back-off, until stop() is called."""
+    def supervise(self, poll: float = 0.5) -> None:
+        """Restart any part that died, with a back-off, until stop() is called. Call it from the
+        thread that started the stack and outlives it (the embedded servers die with the thread
+        that started them: embedded.py)."""
         while not self._stopping:
-            for key, svc in list(self.services.items()):
-                if not svc.alive() and not self._stopping:
-                    name = svc.name
-                    code = svc.proc.returncode if svc.proc else None
-                    delay = min(30, 2 ** min(svc.restarts, 5))
-                    self.sink("tme", f"{name} exited with code {code}; restarting in {delay}s "
-                                     f"(restart #{svc.restarts + 1})")
-                    time.sleep(delay)
-                    if self._stopping:
-                        break
-                    restarts = svc.restarts + 1
-                    new = self.start_service(name, wait=False, key=key, port=svc.port, env=svc.env)
-                    new.restarts = restarts
+            self.supervise_once()
             time.sleep(poll)
+
+    def supervise_once(self) -> None:
+        """One round of supervision: note what died since the last round (reaping it), and start
+        what is due. Never waits for a back-off; a server's start waits until it is ready."""
+        for supervised in self.servers:
+            if self._stopping:
+                return
+            self._supervise_server(supervised)
+        now = time.monotonic()
+        for key, svc in list(self.services.items()):
+            if self._stopping or svc.alive():
+                continue
+            due = self._restart_due.get(key)
+            if due is None:
+                delay = svc.backoff.next_delay()
+                self._restart_due[key] = now + delay
+                code = svc.proc.returncode if svc.proc else None
+                self.sink("tme", f"{svc.name} exited with code {code}; restarting in {delay:g}s "
+                                 f"(restart #{svc.restarts + 1})")
+            elif now >= due:
+                new = self.start_service(svc.name, wait=False, key=key, port=svc.port, env=svc.env)
+                new.restarts, new.backoff = svc.restarts + 1, svc.backoff
+                new.backoff.started()
+
+    def _supervise_server(self, supervised: SupervisedServer) -> None:
+        server, name = supervised.server, supervised.name
+        if supervised.due is None:
+            code = server.exited()  # polls, and so reaps a dead server: no zombie holds its pid
+            if code is None:
+                return
+            delay = supervised.backoff.next_delay()
+            supervised.due = time.monotonic() + delay
+            self.sink("tme", f"{name} exited with code {code}; restarting it on its data in {delay:g}s "
+                             f"(restart #{supervised.restarts + 1})")
+            return
+        if time.monotonic() < supervised.due:
+            return
+        supervised.restarts += 1
+        try:
+            server.start()
+        except Exception as exc:  # e.g. PostgreSQL's old backends still hold its shared memory
+            server.stop()  # a server that came up half-way is not left running unsupervised
+            delay = supervised.backoff.next_delay()
+            supervised.due = time.monotonic() + delay
+            self.sink("tme", f"{name} did not start again ({str(exc).strip() or type(exc).__name__}); "
+                             f"next try in {delay:g}s")
+            return
+        supervised.due = None
+        supervised.backoff.started()
+        cleanup = getattr(server, "last_cleanup", None)
+        if cleanup:
+            self.sink(name, cleanup)
+        self.sink("tme", f"{name} is back at {server.url} (restart #{supervised.restarts}, data {server.data_dir})")
 
     def stop(self) -> None:
         self._stopping = True

@@ -1,7 +1,9 @@
 """`tme dev` (what `make run` starts): the whole stack comes up on embedded PostgreSQL and Redis,
 a user can register, log in, refresh, read /api/me and create a project through the gateway, a
 service that dies is restarted with a line in the log, Ctrl-C leaves nothing running, and a
-second start reuses the data."""
+second start reuses the data. The embedded Redis and PostgreSQL, SIGKILLed while events arrive,
+come back by themselves on their data (no zombie left, no stale postmaster.pid in the way), and
+every event answered 2xx is stored exactly once."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.faults import FAST_RECLAIM, AckedLoad, count_against_acked
 from services.shared.embedded import free_port, port_free, port_open
 
 STARTUP_SECONDS = 90  # the issue's bound for a fresh machine
@@ -34,9 +37,11 @@ def _four_free_ports() -> int:
 class DevProcess:
     """`python -m services.cli dev` in its own process group, its output collected line by line."""
 
-    def __init__(self, data_dir: Path, base: int, pg_port: int, redis_port: int) -> None:
+    def __init__(self, data_dir: Path, base: int, pg_port: int, redis_port: int,
+                 env: dict[str, str] | None = None) -> None:
         self.ports = [base, base + 1, base + 2, base + 3, pg_port, redis_port]
-        env = {**os.environ, "TME_DEMO": "0", "PYTHONUNBUFFERED": "1"}
+        self.database_url = f"postgresql://postgres@127.0.0.1:{pg_port}/tme"
+        env = {**os.environ, "TME_DEMO": "0", "PYTHONUNBUFFERED": "1", **(env or {})}
         for name in ("TME_DATABASE_URL", "TME_REDIS_URL"):
             env.pop(name, None)
         self.proc = subprocess.Popen(
@@ -53,10 +58,11 @@ class DevProcess:
         for raw in self.proc.stdout:
             self.lines.append(raw.decode(errors="replace").rstrip())
 
-    def wait_for_line(self, text: str, timeout: float) -> str:
+    def wait_for_line(self, text: str, timeout: float, after: int = 0) -> str:
+        """The first line from line number `after` on that contains `text`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in list(self.lines):
+            for line in self.lines[after:]:
                 if text in line:
                     return line
             assert self.proc.poll() is None, "tme dev exited:\n" + "\n".join(self.lines[-150:])
@@ -77,6 +83,23 @@ class DevProcess:
             if ppid == self.proc.pid and module.encode() in cmdline:
                 pids.append(int(entry.name))
         return pids
+
+    def child_running(self, program: str) -> int:
+        """The pid of the one process started by this stack whose program is `program`
+        (e.g. redis-server, postgres)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "comm").read_text().strip()  # redis-server rewrites its cmdline
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == self.proc.pid and command == program:
+                pids.append(int(entry.name))
+        assert len(pids) == 1, f"{program}: {pids}"
+        return pids[0]
 
     def interrupt(self, timeout: float = 60) -> int:
         self.proc.send_signal(signal.SIGINT)
@@ -154,3 +177,55 @@ def test_tme_dev_serves_the_account_round_trip_restarts_services_and_stops_clean
     assert login.status_code == 200, login.text
     assert again.interrupt() == 0
     assert not any(port_open(port) for port in again.ports)
+
+
+def _gone(pid: int) -> bool:
+    """No process of that pid, not even a zombie waiting to be reaped."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+@pytest.fixture(scope="module")
+def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
+    """One `tme dev` for the fault tests; its subscriber reclaims entries whose delivery was lost
+    with Redis after 2 s rather than 30 s."""
+    dev = DevProcess(tmp_path_factory.mktemp("faults") / "data", _four_free_ports(), free_port(), free_port(),
+                     env=FAST_RECLAIM)
+    dev.wait_for_line("Track My Events is running", STARTUP_SECONDS)
+    yield dev
+    dev.kill()
+
+
+def _account(dev: DevProcess) -> tuple[int, str]:
+    registered = httpx.post(f"{dev.url}/api/auth/register", timeout=30, json={
+        "name": "Faults", "email": f"faults-{time.monotonic_ns()}@example.com", "password": "a long dev password"})
+    assert registered.status_code == 201, registered.text
+    project = registered.json()["project"]
+    return int(project["id"]), project["writeKey"]
+
+
+@pytest.mark.timeout(420)  # tme dev's start (module fixture), the kill, the recovery, the count
+@pytest.mark.parametrize("program", ["redis-server", "postgres"])
+def test_a_database_sigkilled_mid_ingest_comes_back_by_itself_and_no_acknowledged_event_is_lost(
+    supervised: DevProcess, program: str
+) -> None:
+    """SIGKILL of the embedded Redis (ingest answers 503 + Retry-After meanwhile, and the SDK-like
+    sender resends) or of PostgreSQL's postmaster (ingest goes on into the stream) while batches
+    arrive: tme dev reaps it, says so, starts it again on its data, and every event answered 2xx
+    is stored exactly once."""
+    dev = supervised
+    name = "redis" if program == "redis-server" else "postgres"
+    project_id, key = _account(dev)
+    with AckedLoad(dev.url, key) as load:
+        load.wait_acked(300, 60)
+        mark = len(dev.lines)
+        victim = dev.child_running(program)
+        os.kill(victim, signal.SIGKILL)
+        dev.wait_for_line(f"{name} exited with code -9", 30, after=mark)
+        dev.wait_for_line(f"{name} is back", 90, after=mark)
+        assert _gone(victim)  # reaped: no zombie holds the pid (nor, for PostgreSQL, postmaster.pid)
+        load.wait_acked(load.acked_count() + 300, 60)  # ingest goes on by itself
+        assert dev.child_running(program) != victim
+    refusals = {status for status in load.statuses if not status.startswith("2")}
+    assert refusals <= {"503", "ReadTimeout", "ConnectError", "RemoteProtocolError"}, load.statuses
+    outcome = count_against_acked(dev.database_url, project_id, load.acked, timeout=90)
+    assert outcome.ok, outcome.summary()

