@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from services.shared.jsonutil import JSONDecodeError, JSONResponse, loads
@@ -84,11 +84,60 @@ exception_handlers: dict[Any, Any] = {
 }
 
 
-async def read_json_object(request: Request, *, max_bytes: int = 1_000_000) -> dict[str, Any]:
-    """Parse the request body as a JSON object or raise a 400/413 that says why."""
-    body = await request.body()
-    if len(body) > max_bytes:
-        raise ApiError(413, f"Request body is larger than {max_bytes} bytes.")
+MAX_JSON_BYTES = 64 * 1024
+NUL_MESSAGE = "must not contain NUL characters (\\u0000)"
+
+
+def too_large(max_bytes: int) -> ApiError:
+    # Connection: close, so the server stops reading the rest of an oversized body
+    return ApiError(413, f"Request body is larger than {max_bytes // 1024} KB.", code="payload_too_large",
+                    headers={"Connection": "close"})
+
+
+async def read_capped_body(request: Request, max_bytes: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `max_bytes`: by its
+    Content-Length before reading, else once the bytes read pass the cap (never buffered whole).
+    How long the body may take to arrive is bounded by the server (http_protocol.py)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large(max_bytes)
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the server's body deadline: nobody reads this answer
+        raise ApiError(400, "The client went away before sending the whole body.", code="incomplete_body") from None
+    return b"".join(chunks)
+
+
+def nul_path(value: Any) -> str | None:
+    """The path (`name`, `steps[1].event`) of the first string or key holding a NUL character
+    (walked with a stack, not recursion: a body may nest as deep as the JSON parser allows)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    return where.replace("\x00", "\\u0000")
+                stack.append((where, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+    return None
+
+
+async def read_json_object(request: Request, *, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """Parse the request body as a JSON object or raise a 400/413 that says why. Text holding a
+    NUL character (which PostgreSQL cannot store) is refused with a 400 naming the field."""
+    body = await read_capped_body(request, max_bytes)
     if not body:
         raise ApiError(400, "Request body is empty; a JSON object is expected.", code="invalid_json")
     try:
@@ -97,4 +146,8 @@ async def read_json_object(request: Request, *, max_bytes: int = 1_000_000) -> d
         raise ApiError(400, f"Request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "Request body must be a JSON object.", code="invalid_json")
+    if b"\\u0000" in body:
+        where = nul_path(data)
+        if where is not None:
+            raise ApiError(400, f"{where}: {NUL_MESSAGE}.", code="invalid_text", fields={where: NUL_MESSAGE})
     return data

@@ -12,7 +12,11 @@ every paired run (docs/benchmarks.md), so granian went. X-Forwarded-For is belie
 Workers: `TME_WORKERS` processes; the gateway defaults to 2 (its ingest path is CPU-bound
 Python), every other service to 1. With more than one worker, Prometheus metrics are shared
 through files in `PROMETHEUS_MULTIPROC_DIR` (created, or emptied of a previous run's files,
-here, before the workers start), so `/metrics` of any worker reports the whole process group."""
+here, before the workers start), so `/metrics` of any worker reports the whole process group.
+
+Request limits (header size and count, body size, header and body deadlines: limits.py) are
+enforced by the HTTP protocol of http_protocol.py, uvicorn's httptools protocol with those checks,
+before any application code runs."""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from pathlib import Path
 
 import uvicorn
 
+from services.shared.http_protocol import LimitedHttpToolsProtocol
+from services.shared.limits import server_limits
 from services.shared.settings import ServiceSettings
 
 DEFAULT_WORKERS = {"gateway": 2}
@@ -55,15 +61,32 @@ def prepare_multiprocess_metrics() -> Path:
 
 
 def _forwarded_allow_ips() -> str:
-    return os.environ.get("TME_FORWARDED_ALLOW_IPS", "127.0.0.1")
+    """The proxies whose X-Forwarded-For uvicorn believes; by default none (the peer address is
+    the client). uvicorn takes the right-most hop that is not a trusted proxy, except with "*",
+    where it takes the left-most, client-written one: "*" is refused."""
+    value = os.environ.get("TME_FORWARDED_ALLOW_IPS", "").strip()
+    if "*" in (part.strip() for part in value.split(",")):
+        raise RuntimeError('TME_FORWARDED_ALLOW_IPS="*" lets any client choose its own address; name the '
+                           "proxies' addresses or networks (e.g. 10.0.0.0/8)")
+    return value
 
 
 def _graceful_seconds() -> int:
     return int(os.environ.get("TME_GRACEFUL_SHUTDOWN_SECONDS", "25"))
 
 
+def allow_bodies_of(settings: ServiceSettings) -> None:
+    """Raise TME_MAX_BODY_BYTES to the largest body this service's own settings allow (the
+    gateway's TME_INGEST_MAX_BATCH_BYTES), in the environment its workers inherit."""
+    own = int(getattr(settings, "ingest_max_batch_bytes", 0))
+    if own > server_limits().max_body_bytes:
+        os.environ["TME_MAX_BODY_BYTES"] = str(own)
+        server_limits.cache_clear()
+
+
 def run(factory: str, settings: ServiceSettings) -> None:
     workers = workers_for(settings.service_name)
+    allow_bodies_of(settings)
     if workers > 1:
         prepare_multiprocess_metrics()
     uvicorn.run(
@@ -73,6 +96,7 @@ def run(factory: str, settings: ServiceSettings) -> None:
         port=settings.port,
         workers=workers,
         access_log=False,
+        http=LimitedHttpToolsProtocol,
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips=_forwarded_allow_ips(),

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from services.shared.limits import ServerLimits
 from services.shared.settings import ServiceSettings
 
 SERVICES = ("gateway", "users", "tracking", "subscriber")
@@ -97,6 +98,10 @@ def render_markdown() -> str:
             default = ", ".join(f"{d} ({', '.join(group)})" for (d, _), group in variants.items())
         description = max((d for _, d in variants), key=len)
         lines.append(f"| `{variable}` | {where} | {_cell(default)} | {_cell(description)} |")
+    lines += ["", "## Request limits", "", "Enforced by every service's HTTP server before the application reads a request "
+              "(`services/shared/limits.py`).", "", "| variable | services | default | meaning |", "| --- | --- | --- | --- |"]
+    lines += [f"| `TME_{name.upper()}` | each | {_cell(_default(field))} | {_cell(field.description or '')} |"
+              for name, field in ServerLimits.model_fields.items()]
     lines += ["", "## Process settings", "", "| variable | services | default | meaning |", "| --- | --- | --- | --- |"]
     lines += [f"| `{v}` | {s} | {d} | {m} |" for v, s, d, m in PROCESS_VARIABLES]
     lines += ["", "## `tme dev` (`make run`)", "", "| variable | default | meaning |", "| --- | --- | --- |"]

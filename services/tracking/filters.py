@@ -56,8 +56,8 @@ def is_dimension(name: str) -> bool:
         return True
     for prefix in JSON_PREFIXES:
         if name.startswith(prefix):
-            key = name[len(prefix):]
-            return 0 < len(key) <= MAX_KEY_LENGTH and all(key.split("."))
+            key = name[len(prefix):]  # no NUL: PostgreSQL text cannot hold it
+            return 0 < len(key) <= MAX_KEY_LENGTH and all(key.split(".")) and "\x00" not in key
     return False
 
 
@@ -103,7 +103,7 @@ class Condition:
 
 def _scalar(value: Any) -> bool:
     if isinstance(value, str):
-        return len(value) <= MAX_VALUE_LENGTH
+        return len(value) <= MAX_VALUE_LENGTH and "\x00" not in value
     return isinstance(value, int | float | bool)
 
 
@@ -121,10 +121,12 @@ def parse_condition(item: Any, where: str) -> Condition:
     value = item.get("value")
     if op in ("eq", "neq") and isinstance(value, list):
         if not value or len(value) > MAX_VALUES or not all(_scalar(v) for v in value):
-            raise ValueError(f"{where}: value must be a list of 1 to {MAX_VALUES} strings or numbers")
+            raise ValueError(f"{where}: value must be a list of 1 to {MAX_VALUES} strings or numbers (no NUL "
+                             "characters)")
         return Condition(field, op, tuple(as_text(v) for v in value), many=True)
     if value is None or not _scalar(value):
-        raise ValueError(f"{where}: value must be a string, number or boolean (at most {MAX_VALUE_LENGTH} chars)")
+        raise ValueError(f"{where}: value must be a string, number or boolean (at most {MAX_VALUE_LENGTH} chars, "
+                         "no NUL characters)")
     return Condition(field, op, (as_text(value),))
 
 

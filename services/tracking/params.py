@@ -1,10 +1,14 @@
 """Query parameters shared by every analytics endpoint: the time range (`from`, `to`) in a time
 zone (`tz`), the `filters` list, page size and opaque cursors. Everything invalid becomes a 400
-naming the parameter."""
+naming the parameter: NUL characters (PostgreSQL text cannot hold them), moments outside
+1970-01-01..2200-01-01 (Python's dates end at year 9999 and arithmetic near it overflows), time
+zones PostgreSQL does not know (its `pg_timezone_names`, loaded once per process, as well as
+Python's), and cursors this service did not give out."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import functools
 import zoneinfo
@@ -13,12 +17,16 @@ from typing import Any
 
 import orjson
 
-from services.shared.errors import ApiError
+from services.shared.errors import NUL_MESSAGE, ApiError
 from services.shared.validation import bounded_int
 from services.tracking.filters import Condition, parse_filters
 
 DEFAULT_DAYS = 7
 MAX_PARAM_LENGTH = 8_000
+MIN_MOMENT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_MOMENT = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+_RANGE_MESSAGE = "must be between 1970-01-01 and 2200-01-01"
+_postgres_zones: frozenset[str] | None = None  # set by load_postgres_zones
 
 
 def bad(name: str, message: str) -> ApiError:
@@ -30,9 +38,22 @@ def _known_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
+def postgres_zones_loaded() -> bool:
+    return _postgres_zones is not None
+
+
+async def load_postgres_zones(pool: Any) -> None:
+    """The time zone names PostgreSQL knows (a zone only Python knows fails in the query)."""
+    global _postgres_zones
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT name FROM pg_timezone_names")
+    _postgres_zones = frozenset(r["name"] for r in rows) | {"UTC"}
+
+
 def parse_tz(value: str | None) -> zoneinfo.ZoneInfo:
     name = value or "UTC"
-    if len(name) > 64 or name not in _known_zones():
+    known = len(name) <= 64 and name in _known_zones()
+    if not known or (_postgres_zones is not None and name not in _postgres_zones):
         raise bad("tz", "must be an IANA time zone name such as Europe/Berlin")
     return zoneinfo.ZoneInfo(name)
 
@@ -49,14 +70,21 @@ def _parse_moment(value: str, name: str, tz: zoneinfo.ZoneInfo, *, end: bool) ->
             day = dt.date.fromisoformat(text)
         except ValueError:
             raise bad(name, "must be an ISO date (2026-01-31) or date-time (2026-01-31T12:00:00Z)") from None
+        if not MIN_MOMENT.date() <= day < MAX_MOMENT.date():
+            raise bad(name, _RANGE_MESSAGE)
         return local_midnight(day + dt.timedelta(days=1) if end else day, tz), True
     try:
         moment = dt.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)  # a date-time without offset is wall time in `tz`
+        moment = moment.astimezone(dt.UTC)
     except ValueError:
         raise bad(name, "must be an ISO date (2026-01-31) or date-time (2026-01-31T12:00:00Z)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)  # a date-time without offset is wall time in `tz`
-    return moment.astimezone(dt.UTC), False
+    except OverflowError:  # year 1 or 9999 shifted by its offset
+        raise bad(name, _RANGE_MESSAGE) from None
+    if not MIN_MOMENT <= moment <= MAX_MOMENT:
+        raise bad(name, _RANGE_MESSAGE)
+    return moment, False
 
 
 @dataclass(frozen=True)
@@ -124,7 +152,16 @@ def _text(query: Any, name: str) -> str | None:
         raise bad(name, "must be a string")
     if len(value) > MAX_PARAM_LENGTH:
         raise bad(name, "is too long")
+    if "\x00" in value:
+        raise bad(name, NUL_MESSAGE)
     return value
+
+
+def refuse_nul(query: Any) -> None:
+    """A 400 naming the first query parameter (name or value) that holds a NUL character."""
+    for key, value in query.multi_items():
+        if "\x00" in key or "\x00" in value:
+            raise bad(key.replace("\x00", "\\u0000"), NUL_MESSAGE)
 
 
 def filters_param(query: Any, name: str = "filters") -> list[Condition]:
@@ -165,11 +202,20 @@ def decode_cursor(query: Any, size: int, name: str = "cursor") -> list[Any] | No
         return None
     try:
         values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
         raise bad(name, "is not a cursor this endpoint gave out") from None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size or not all(_cursor_value(v) for v in values):
         raise bad(name, "is not a cursor this endpoint gave out")
     return values
+
+
+def _cursor_value(value: Any) -> bool:
+    """A value a cursor may carry: null, a string without NUL, an integer PostgreSQL's bigint holds."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return "\x00" not in value
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 def cursor_time(value: Any, name: str = "cursor") -> dt.datetime:
@@ -177,9 +223,12 @@ def cursor_time(value: Any, name: str = "cursor") -> dt.datetime:
     if not isinstance(value, int) or isinstance(value, bool):
         raise bad(name, "is not a cursor this endpoint gave out")
     try:
-        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
+        moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
     except OverflowError:
         raise bad(name, "is not a cursor this endpoint gave out") from None
+    if not MIN_MOMENT <= moment <= MAX_MOMENT:
+        raise bad(name, "is not a cursor this endpoint gave out")
+    return moment
 
 
 def epoch_us(moment: dt.datetime) -> int:

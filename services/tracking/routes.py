@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from services.shared.errors import ApiError, read_json_object
+from services.shared.errors import NUL_MESSAGE, ApiError, read_json_object
 from services.shared.jsonutil import JSONResponse
 from services.shared.validation import bounded_int
 from services.tracking import answers
@@ -32,8 +34,11 @@ from services.tracking.params import (
     epoch_us,
     filters_param,
     limit_param,
+    load_postgres_zones,
     parse_range,
     parse_tz,
+    postgres_zones_loaded,
+    refuse_nul,
 )
 from services.tracking.queries import breakdown, explorer, funnels, persons, realtime, retention, sessions
 from services.tracking.queries.export import FORMATS, export_sql, stream_rows
@@ -236,6 +241,8 @@ async def person_view(request: Request) -> Response:
     visitor_id: str = request.path_params["visitor_id"]
     if not 0 < len(visitor_id) <= 500:
         raise ApiError(404, "Person not found.", code="not_found")
+    if "\x00" in visitor_id:
+        raise bad("visitorId", NUL_MESSAGE)
     q = request.query_params
     db = _db(request)
     has_range = bool(q.get("from") or q.get("to"))
@@ -254,17 +261,33 @@ async def person_view(request: Request) -> Response:
     return JSONResponse({"visitorId": ids[0], "ids": ids, **profile, "events": page, "nextCursor": cursor})
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _checked(endpoint: Endpoint) -> Endpoint:
+    """Every endpoint: PostgreSQL's time zone names loaded (once per process) before `tz` is
+    parsed, and a query parameter holding a NUL character refused before any is read."""
+    @functools.wraps(endpoint)
+    async def checked(request: Request) -> Response:
+        if not postgres_zones_loaded():
+            await load_postgres_zones(request.app.state.pool)
+        refuse_nul(request.query_params)
+        return await endpoint(request)
+
+    return checked
+
+
 def tracking_routes() -> list[BaseRoute]:
     return [
-        Route(f"{PREFIX}/stats/summary", summary, methods=["GET"]),
-        Route(f"{PREFIX}/stats/timeseries", timeseries, methods=["GET"]),
-        Route(f"{PREFIX}/stats/breakdown", breakdown_view, methods=["GET"]),
-        Route(f"{PREFIX}/funnels", funnel_view, methods=["POST"]),
-        Route(f"{PREFIX}/retention", retention_view, methods=["GET"]),
-        Route(f"{PREFIX}/sessions", sessions_view, methods=["GET"]),
-        Route(f"{PREFIX}/realtime", realtime_view, methods=["GET"]),
-        Route(f"{PREFIX}/realtime/stream", stream_view, methods=["GET"]),
-        Route(f"{PREFIX}/events", events_view, methods=["GET"]),
-        Route(f"{PREFIX}/events/export", export_view, methods=["GET"]),
-        Route(f"{PREFIX}/persons/{{visitor_id:path}}", person_view, methods=["GET"]),
+        Route(f"{PREFIX}/stats/summary", _checked(summary), methods=["GET"]),
+        Route(f"{PREFIX}/stats/timeseries", _checked(timeseries), methods=["GET"]),
+        Route(f"{PREFIX}/stats/breakdown", _checked(breakdown_view), methods=["GET"]),
+        Route(f"{PREFIX}/funnels", _checked(funnel_view), methods=["POST"]),
+        Route(f"{PREFIX}/retention", _checked(retention_view), methods=["GET"]),
+        Route(f"{PREFIX}/sessions", _checked(sessions_view), methods=["GET"]),
+        Route(f"{PREFIX}/realtime", _checked(realtime_view), methods=["GET"]),
+        Route(f"{PREFIX}/realtime/stream", _checked(stream_view), methods=["GET"]),
+        Route(f"{PREFIX}/events", _checked(events_view), methods=["GET"]),
+        Route(f"{PREFIX}/events/export", _checked(export_view), methods=["GET"]),
+        Route(f"{PREFIX}/persons/{{visitor_id:path}}", _checked(person_view), methods=["GET"]),
     ]

@@ -19,6 +19,7 @@ from services.shared.errors import ApiError
 from services.shared.jsonutil import JSONDecodeError, loads
 
 Headers = Mapping[str, str]
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
@@ -66,16 +67,32 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
 
 
 def _inflate(body: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+    """The inflated body, refused once more than `limit` bytes come out (never more is held).
+    A gzip body may hold several members (RFC 1952: `cat a.gz b.gz`); each is inflated in turn
+    and all count against the limit. Bytes after a member that do not start another one are
+    refused rather than ignored, and so is anything after a zlib (deflate) stream."""
+    out: list[bytes] = []
+    size = 0
+    rest = body
     try:
-        out = inflater.decompress(body, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise _too_large(limit, "Decompressed request body")
-        if not inflater.eof:
-            raise ApiError(400, "The compressed body is truncated.", code="invalid_encoding")
+        while True:
+            inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+            chunk = inflater.decompress(rest, limit - size + 1)
+            size += len(chunk)
+            if size > limit or inflater.unconsumed_tail:
+                raise _too_large(limit, "Decompressed request body")
+            if not inflater.eof:
+                raise ApiError(400, "The compressed body is truncated.", code="invalid_encoding")
+            out.append(chunk)
+            rest = inflater.unused_data
+            if not rest:
+                break
+            if not rest.startswith(_GZIP_MAGIC):
+                raise ApiError(400, "The compressed body has data after its end that is not another gzip "
+                                    "member.", code="invalid_encoding")
     except zlib.error:
         raise ApiError(400, "The body is not valid gzip/deflate data.", code="invalid_encoding") from None
-    return out
+    return out[0] if len(out) == 1 else b"".join(out)
 
 
 def parse_json(body: bytes) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class RequestInfo:
     max_future_ms: int
     has_nul: bool  # the body contains an escaped NUL (\u0000): strip NULs from the events
     locale: str | None = None  # the request's Accept-Language where it is the person's (native endpoints)
+    may_nest_deep: bool = True  # the body has enough brackets to nest too deep: walk the events' objects
     _id_base: str = ""
     _id_count: int = 0
 

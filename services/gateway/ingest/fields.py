@@ -13,6 +13,8 @@ MAX_NAME = 255
 MAX_URL = 8192
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_TIME_MS = 7_258_118_400_000  # 2200-01-01T00:00:00Z
+MAX_DEPTH = 32  # levels of objects/arrays in properties, context, traits (the field itself is level 1)
+_CONTAINERS = (dict, list)
 
 
 # NUL characters (refused by PostgreSQL text and jsonb) can only arrive as the JSON escape \u0000;
@@ -72,14 +74,39 @@ def ident(ev: dict[str, Any], name: str, problems: Problems, *, required: bool =
     return out
 
 
-def obj(ev: dict[str, Any], name: str, problems: Problems) -> dict[str, Any] | None:
+def obj(ev: dict[str, Any], name: str, problems: Problems, *, deep: bool = True) -> dict[str, Any] | None:
+    """An object field; with `deep`, one nested more than MAX_DEPTH levels is a problem."""
     value = ev.get(name)
     if value is None:
         return None
     if not isinstance(value, dict):
         problems.add(name, f"must be an object, not {json_type(value)}")
         return None
+    if deep and too_deep(value):
+        problems.add(name, f"must not nest objects or arrays more than {MAX_DEPTH} levels deep")
+        return None
     return value
+
+
+def too_deep(value: dict[str, Any] | list[Any], limit: int = MAX_DEPTH) -> bool:
+    """Whether objects/arrays nest more than `limit` levels below and including `value`. Deeper
+    JSON cannot be serialised back (orjson stops at 255 levels: the stream entry, the API's
+    answers), and no analytics question reads that deep. Recursion is bounded by `limit`."""
+    return not _within(value, limit - 1)
+
+
+def _within(value: dict[str, Any] | list[Any], levels: int) -> bool:
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if (kind is dict or kind is list) and (levels == 0 or not _within(item, levels - 1)):
+            return False
+    return True
+
+
+def may_nest_deep(body: bytes) -> bool:
+    """False when the body has too few brackets for anything in it to nest MAX_DEPTH deep: then
+    the events' objects need no walk (a single event usually, never a large batch)."""
+    return body.count(b"{") + body.count(b"[") > MAX_DEPTH
 
 
 def timestamp(ev: dict[str, Any], name: str, problems: Problems) -> int | None:

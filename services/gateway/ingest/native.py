@@ -18,7 +18,7 @@ def temporary_user_id(received_at: int) -> str:
     return f"temp:{received_at}{secrets.randbelow(10**9):09d}"
 
 
-def _usual(ev: dict[str, Any]) -> tuple[Any, ...] | None:
+def _usual(ev: dict[str, Any], deep: bool) -> tuple[Any, ...] | None:
     """The event's fields when every one has its usual form (the validators below would accept
     each as it is), else None: then the validators run and name every problem. Checked inline,
     without a call per field: this is most of the gateway's work per event."""
@@ -41,11 +41,13 @@ def _usual(ev: dict[str, Any]) -> tuple[Any, ...] | None:
     context, properties = g("context"), g("properties")
     if (context is not None and type(context) is not dict) or (properties is not None and type(properties) is not dict):
         return None
+    if deep and ((context and f.too_deep(context)) or (properties and f.too_deep(properties))):
+        return None
     return (name, *ids, when, sent_at, page, referrer, context, properties)
 
 
 def native_event(ev: Any, info: RequestInfo) -> StreamEvent | f.Problems:
-    usual = _usual(ev) if type(ev) is dict else None
+    usual = _usual(ev, info.may_nest_deep) if type(ev) is dict else None
     if usual is not None:
         name, message_id, user_id, anonymous_id, session_id, when, sent_at, page, referrer, context, properties = usual
     else:
@@ -62,8 +64,8 @@ def native_event(ev: Any, info: RequestInfo) -> StreamEvent | f.Problems:
         sent_at = f.timestamp(ev, "sentAt", problems)
         page = f.text(ev, "page", problems, max_len=f.MAX_URL)
         referrer = f.text(ev, "referrer", problems, max_len=f.MAX_URL)
-        context = f.obj(ev, "context", problems)
-        properties = f.obj(ev, "properties", problems)
+        context = f.obj(ev, "context", problems, deep=info.may_nest_deep)
+        properties = f.obj(ev, "properties", problems, deep=info.may_nest_deep)
         if problems:
             return problems
     assert name is not None

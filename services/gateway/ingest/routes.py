@@ -24,11 +24,11 @@ from starlette.types import Receive, Scope, Send
 from services.gateway.ingest import metrics
 from services.gateway.ingest.attribution import header_locale
 from services.gateway.ingest.body import Headers, parse_json, read_body, request_headers, write_key
-from services.gateway.ingest.enrich import AgentParser
+from services.gateway.ingest.enrich import MAX_UA_LENGTH, AgentParser
 from services.gateway.ingest.events import RequestInfo
-from services.gateway.ingest.fields import Problems
+from services.gateway.ingest.fields import Problems, may_nest_deep
 from services.gateway.ingest.segment import TYPES
-from services.gateway.ingest.shapes import Shape, native_request, segment_request
+from services.gateway.ingest.shapes import Shape, check_copies, native_request, segment_request
 from services.gateway.ingest.state import ingest_state
 from services.shared.errors import ApiError, error_body
 from services.shared.jsonutil import dumps
@@ -111,19 +111,24 @@ async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape
         raise ApiError(413, f"The event is larger than {settings.ingest_max_event_bytes // 1024} KB, the limit "
                             "per event.", code="event_too_large")
     language = headers.get("accept-language") if headers_are_persons else None
+    # hostile input (issue 17): the agent is cut before it is copied into events; request-level
+    # copies count per event and per request (shapes.check_copies); nesting is checked when possible
+    agent = headers.get("user-agent", "")[:MAX_UA_LENGTH] if headers_are_persons else None
+    check_copies(parsed, len(agent or ""), settings.ingest_max_event_bytes, settings.ingest_max_batch_bytes)
     info = RequestInfo(
         received_at=received_at,
-        header_agent=headers.get("user-agent") if headers_are_persons else None,
+        header_agent=agent or None,
         agents=state.agents,
         max_future_ms=int(settings.ingest_max_future_seconds * 1000),
         has_nul=b"\\u0000" in body,
         locale=header_locale(language) if language else None,
+        may_nest_deep=may_nest_deep(body),
     )
-    measure = parsed.is_batch and len(body) > settings.ingest_max_event_bytes
+    measure = parsed.is_batch and (len(body) > settings.ingest_max_event_bytes or parsed.copied_bytes > 0)
     accepted: list[Any] = []
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(parsed.events):
-        if measure and len(orjson.dumps(raw)) > settings.ingest_max_event_bytes:
+        if measure and len(orjson.dumps(raw)) + parsed.copied_bytes > settings.ingest_max_event_bytes:
             outcome: Any = _too_large_problem(settings.ingest_max_event_bytes)
         else:
             outcome = parsed.normalise(raw, info)

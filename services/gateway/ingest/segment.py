@@ -59,10 +59,11 @@ def segment_event(
     message_id = f.ident(ev, "messageId", problems)
     user_id = f.ident(ev, "userId", problems, required=type_ == "alias")
     anonymous_id = f.ident(ev, "anonymousId", problems)
-    properties = f.obj(ev, "properties", problems)
-    context = f.obj(ev, "context", problems)
-    traits = f.obj(ev, "traits", problems)
-    f.obj(ev, "integrations", problems)  # accepted and not stored
+    deep = info.may_nest_deep
+    properties = f.obj(ev, "properties", problems, deep=deep)
+    context = f.obj(ev, "context", problems, deep=deep)
+    traits = f.obj(ev, "traits", problems, deep=deep)
+    f.obj(ev, "integrations", problems, deep=False)  # accepted and not stored
     when = f.timestamp(ev, "timestamp", problems)
     if when is None:
         when = f.timestamp(ev, "originalTimestamp", problems)

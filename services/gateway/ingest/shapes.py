@@ -1,12 +1,19 @@
 """Request bodies -> the list of raw events they carry and how to normalise each: the native
 shape (one event, or `{batch: [...]}`) and Segment's (one call, or `/v1/batch|import` with
-batch-level `sentAt` and `context`)."""
+batch-level `sentAt` and `context`).
+
+Request-level data copied into every event (a batch's `context`, the request's User-Agent) is
+counted per event: each event's size limit includes it, and all the copies of one request
+together may not exceed COPY_FACTOR times the request size limit, so a small request cannot
+become a huge stream entry (a 40 KB batch context in 2,500 events was 100 MB)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from services.gateway.ingest import fields as f
 from services.gateway.ingest.events import RequestInfo
@@ -16,6 +23,7 @@ from services.shared.errors import ApiError
 
 Normalise = Callable[[Any, RequestInfo], Any]  # -> StreamEvent | Problems
 Shape = Callable[[dict[str, Any]], "Parsed"]
+COPY_FACTOR = 4
 
 
 @dataclass
@@ -23,6 +31,21 @@ class Parsed:
     events: list[Any]
     is_batch: bool
     normalise: Normalise
+    copied_bytes: int = 0  # serialised request-level data merged into every event (the batch's context)
+
+
+def check_copies(parsed: Parsed, agent_bytes: int, max_event_bytes: int, max_batch_bytes: int) -> None:
+    """Refuse (413) a request whose request-level data, copied into each of its events, would
+    exceed the per-event limit on its own or COPY_FACTOR x the request limit in all."""
+    if parsed.copied_bytes > max_event_bytes:
+        raise ApiError(413, f"The batch's context is larger than {max_event_bytes // 1024} KB, the limit per "
+                            "event it is copied into.", code="event_too_large", fields={"context": "is too large"})
+    copied = (parsed.copied_bytes + agent_bytes) * len(parsed.events)
+    if copied > COPY_FACTOR * max_batch_bytes:
+        raise ApiError(413, f"The batch's context and User-Agent, copied into each of its {len(parsed.events)} "
+                            f"events, come to {copied // 1024} KB, more than {COPY_FACTOR * max_batch_bytes // 1024} "
+                            "KB; send fewer events per batch or the context with each event.",
+                       code="payload_too_large")
 
 
 def _batch_list(data: dict[str, Any]) -> list[Any]:
@@ -55,6 +78,7 @@ def segment_request(kind: str) -> Shape:
             raise ApiError(422, f"Invalid batch ({'; '.join(f'{k}: {v}' for k, v in problems.items())}).",
                            code="validation_error", fields=dict(problems))
         return Parsed(items, True, lambda ev, info: segment_event(
-            ev, info, forced_type=None, batch_sent_at=sent_at, batch_context=context))
+            ev, info, forced_type=None, batch_sent_at=sent_at, batch_context=context),
+            copied_bytes=len(orjson.dumps(context)) if context else 0)
 
     return batch

@@ -2,7 +2,11 @@
 
 Rows come from a server-side cursor inside a read-only transaction and are written out in
 chunks as they arrive, so an export of any size uses a bounded amount of memory. JSON columns
-(properties, context, traits) are JSON text in CSV."""
+(properties, context, traits) are JSON text in CSV.
+
+CSV cells that a spreadsheet would run as a formula (text starting with =, +, -, @, tab or carriage
+return) get a leading single quote, OWASP's advice against CSV injection; the NDJSON export keeps
+every value as it was sent."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 CHUNK_BYTES = 64 * 1024
 PREFETCH = 2000
 _JSON_FIELDS = frozenset({"properties", "context", "traits"})
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_sql(where: str) -> str:
@@ -33,6 +38,8 @@ def _csv_value(name: str, value: Any) -> Any:
         return dumps(value).decode()
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
