@@ -111,11 +111,13 @@ def test_postgresql_and_redis_are_statefulsets_on_official_images_with_volumes()
         container = obj["spec"]["template"]["spec"]["containers"][0]
         assert {"name": "data", "mountPath": mount} in container["volumeMounts"]
         assert obj["spec"]["serviceName"] in by_kind(objects(), "Service")
-    args = redis_container["args"]
-    assert args[args.index("--appendonly") + 1] == "yes"
-    assert args[args.index("--appendfsync") + 1] == "everysec"
-    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"  # stream entries are never evicted
-    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    script = "\n".join(redis_container["command"] + redis_container["args"])
+    start = script.split("exec redis-server", 1)[1]
+    assert "--appendonly yes" in start
+    assert "--appendfsync always" in start  # an event answered 2xx is on disk (docs/operations.md)
+    assert "--maxmemory 600mb --maxmemory-policy noeviction" in start  # bounded; stream entries never evicted
+    assert "PASSWORD" not in start and "requirepass" not in start  # the password is not on the command line
+    assert "/config/redis.conf" in start
     pg_env = env_map(pg_container)
     assert pg_env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"{FULLNAME}-postgresql"
     assert pg_env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/")
@@ -225,6 +227,7 @@ def test_incomplete_external_settings_are_refused_with_a_clear_message(values: d
 @pytest.mark.parametrize(("values", "where"), [
     ({"gatewy": {"replicaCount": 3}}, "gatewy"),
     ({"redis": {"appendfsync": "no"}}, "/redis/appendfsync"),
+    ({"redis": {"maxmemory": "lots"}}, "/redis/maxmemory"),
     ({"externalDatabase": {"url": "mysql://db/tme"}}, "/externalDatabase/url"),
     ({"postgresql": {"auth": {"username": "tme;drop"}}}, "/postgresql/auth/username"),
     ({"gateway": {"replicaCount": 0}}, "/gateway/replicaCount"),
