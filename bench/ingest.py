@@ -1,7 +1,7 @@
 """Benchmark `bench/ingest`: end-to-end ingest rate, from HTTP request to committed row.
 
     python -m bench.ingest [--seconds 15] [--connections 32]   # about 10 minutes
-    python -m bench.ingest --smoke                              # the same phases, shortened: about 70 s
+    python -m bench.ingest --smoke                              # the same phases, shortened: about 90 s
 
 Needs `wrk` and `hey` on the PATH (Debian/Ubuntu: `apt-get install wrk hey`).
 
@@ -19,6 +19,10 @@ services; the gateway with its default number of workers, one subscriber), then 
      evenly spaced, each latency counted from the request's due time (bench/loadgen.py, the
      method of wrk2), and with hey (`-c 20 -q 50`, whose workers tick together: bursts of 20
      every 20 ms), the figure of earlier runs;
+  6. the fast acknowledgement mode: phases 1 (1 subscriber), 4 and 5 (open loop) again with Redis
+     switched to `appendfsync everysec` (CONFIG SET, same stack, same run; a power loss may drop
+     the last second of acknowledged events), then back to the default `always` (an event
+     answered 2xx is on disk), the mode of every other phase; both modes side by side at the end;
 
 and, in the same run against the same PostgreSQL, the baseline: a raw binary COPY of the very
 rows the pipeline stored (copied out of `events`, all columns but the generated one), both into
@@ -325,12 +329,51 @@ def _rollup_runs(stack: DevStack) -> str:
             f"({total:.0f} s of a database core)")
 
 
+@dataclass
+class AckFigures:
+    """The figures compared between the acknowledgement modes."""
+
+    batched: Phase
+    single: Phase
+    p99_ms: float
+
+
+def _fast_ack_phases(stack: DevStack, rds: redis.Redis, project_id: int, batch_body: str, single_body: str,
+                     args: argparse.Namespace) -> AckFigures:
+    """Phases 1, 4 and the open-loop latency with Redis on `appendfsync everysec`, then back."""
+    mode = rds.config_get("appendfsync")["appendfsync"]
+    rds.config_set("appendfsync", "everysec")
+    try:
+        batched = _end_to_end(stack, rds, project_id, batch_body, 100, args.seconds, args.connections,
+                              "fast ack: batched x100, 1 sub")
+        single = _end_to_end(stack, rds, project_id, single_body, 1, args.seconds, args.connections,
+                             "fast ack: single, 1 subscriber")
+        _before_phase(stack, rds)
+        even = loadgen.measure(f"{stack.gateway_url}/api/track", single_body.replace(REQUEST_TOKEN, "fa").encode(),
+                               1000, args.latency_seconds)
+        print(f"{'fast ack: latency, open loop':<30} {even.summary()}")
+    finally:
+        rds.config_set("appendfsync", mode)
+    return AckFigures(batched, single, even.percentile(99))
+
+
+def _ack_modes_table(durable: AckFigures, fast: AckFigures) -> None:
+    print("# acknowledgement modes, same run, same stack (Redis appendfsync):")
+    print(f"#   {'':<34} {'always (default)':>18} {'everysec (fast)':>18} {'fast/durable':>13}")
+    rows = [("batched x100 end-to-end events/s", durable.batched.events_per_s, fast.batched.events_per_s),
+            ("single-event requests/s", durable.single.req_per_s, fast.single.req_per_s),
+            ("p99 ack at 1,000 req/s (ms)", durable.p99_ms, fast.p99_ms)]
+    for label, always, everysec in rows:
+        ratio = f"{everysec / always:.2f}x" if always else "-"
+        print(f"#   {label:<34} {always:>18,.1f} {everysec:>18,.1f} {ratio:>13}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15, help="length of each wrk phase")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-seconds", type=int, default=15, help="length of the fixed-rate latency phase")
-    parser.add_argument("--smoke", action="store_true", help="short phases (3 s): checks the benchmark in about 70 s")
+    parser.add_argument("--smoke", action="store_true", help="short phases (3 s): checks the benchmark in about 90 s")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.latency_seconds = 3, 3
@@ -340,7 +383,8 @@ def main() -> None:
     rds = redis.Redis.from_url(stack.redis_url)
     try:
         print(f"# stack: gateway {workers_for('gateway')} worker process(es), subscriber(s) as stated, "
-              f"embedded PostgreSQL + Redis; wrk -t2 -c{args.connections}, {args.seconds} s per phase")
+              f"embedded PostgreSQL + Redis (appendfsync {rds.config_get('appendfsync')['appendfsync']} unless "
+              f"a phase says 'fast ack'); wrk -t2 -c{args.connections}, {args.seconds} s per phase")
         account = register(stack.gateway_url)
         project_id, key = account["project"]["id"], account["project"]["writeKey"]
         batch_body = json.dumps({"apiKey": key, "batch": [_event(i) for i in range(100)]})
@@ -373,6 +417,7 @@ def main() -> None:
                                1000, args.latency_seconds)
         steal = cpu.steal_share(ticks, cpu.machine_ticks())
         print(f"{'ack latency, open loop':<30} {even.summary()}; CPU steal {steal:.0%}")
+        fast = _fast_ack_phases(stack, rds, project_id, batch_body, single_body, args)
         _before_phase(stack, rds)
         rows, bare, same = asyncio.run(_copy_baselines(stack.database_url, project_id))
         print(f"{'baseline: raw binary COPY':<30} {rows:>9,} rows: {bare:>9,.0f} rows/s into a bare table (no indexes),"
@@ -390,6 +435,7 @@ def main() -> None:
               f"(target < 20 ms; {lat['p99_ms']:.1f} ms in hey's bursts of 20); the load generator itself wrote "
               f"1 % of its requests {even.percentile(99, even.late_ms):.1f} ms or more late, with {steal:.0%} of "
               "the machine's CPU time stolen by the hypervisor")
+        _ack_modes_table(AckFigures(batched[0], single, even.percentile(99)), fast)
     finally:
         rds.close()
         stack.stop()
