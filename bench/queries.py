@@ -8,13 +8,14 @@ the demo generator's bulk path (`tme demo --via bulk`: sessions, pages, referrer
 browsers, a partially converting funnel, returning visitors), VACUUM ANALYZEs, waits until the
 rollup job has caught up, then measures p50/p95 of the dashboard's questions (summary,
 timeseries by day and by hour, top pages, top sources, browsers, sending libraries, screen
-classes) over the last 7, 30 and 90 days through the gateway with a real token (what a user sees), and the mean database time per
-request from the tracking service's own histogram; then funnels (3 steps) and retention (12
-weeks; its first question registers the weekly cohort matrix, and the runs are timed once the
-job has computed it). The naive baseline is a second tracking instance with rollups disabled
-(TME_ROLLUPS_ENABLED=false): the straightforward SQL over the raw event table, asked directly;
-for the funnel, which no rollup serves, it is the same question as one plain SQL statement
-(NAIVE_FUNNEL_SQL, on its own connection with the server's default settings, as the service's).
+classes) over the last 7, 30 and 90 days through the gateway with a real token (what a user
+sees), and the mean database time per request from the tracking service's own histogram; then
+funnels (3 steps) and retention (12 weeks; its first question registers the weekly cohort
+matrix, and the runs are timed once the job has computed it). The naive baseline is a second
+tracking instance with rollups disabled (TME_ROLLUPS_ENABLED=false): the straightforward SQL
+over the raw event table, asked directly; for the funnel, which no rollup serves, it is the same
+question as one plain SQL statement (NAIVE_FUNNEL_SQL, on its own connection with the server's
+default settings, as the service's).
 Prints figures and ratios; asserts nothing."""
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import httpx
 from bench.common import machine_summary, register, start_stack
 from services.devstack import DevStack
 from services.shared.embedded import free_port
+from services.shared.internal_auth import internal_headers
 
 RANGES = (7, 30, 90)
 ROLLUP_TABLES = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessions", "rollup_session_hours",
@@ -226,7 +228,7 @@ def run(stack: DevStack, args: argparse.Namespace) -> None:
     tracking_url = stack.services["tracking"].url
     today = dt.datetime.now(dt.UTC).date()
     gateway_headers = {"Authorization": f"Bearer {token}"}
-    direct_headers = {"X-TME-Project-Id": str(project_id)}
+    direct_headers = {"X-TME-Project-Id": str(project_id), **internal_headers(stack.internal_token)}
     base = f"/api/projects/{project_id}/"
     rows = []
     with httpx.Client(base_url=stack.gateway_url, timeout=600) as gw, httpx.Client(base_url=naive.url,

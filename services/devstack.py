@@ -6,6 +6,7 @@ the log and a back-off that grows while it keeps dying). Used by `tme dev` and t
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -147,6 +148,7 @@ class DevStack:
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
         self.sink = sink
         self.extra_env = extra_env or {}
+        self.internal_token = os.environ.get("TME_INTERNAL_TOKEN") or secrets.token_urlsafe(32)
         self.postgres: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None
         self.database_url = database_url or ""
@@ -190,6 +192,7 @@ class DevStack:
             "TME_REDIS_URL": self.redis_url,
             "TME_USERS_URL": f"http://127.0.0.1:{self.ports['users']}",
             "TME_TRACKING_URL": f"http://127.0.0.1:{self.ports['tracking']}",
+            "TME_INTERNAL_TOKEN": self.internal_token,  # shared by this stack's services (internal_auth.py)
             "PYTHONUNBUFFERED": "1",
         })
         for key, value in os.environ.items():  # explicit TME_* settings from the caller win

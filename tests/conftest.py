@@ -19,8 +19,13 @@ import pytest
 
 from services.devstack import DevStack
 from services.shared.embedded import free_port
+from services.shared.internal_auth import internal_headers
 
 LOG_DIR = Path(__file__).parent / ".logs"
+# the stacks the tests start share one internal token (DevStack takes it from the environment),
+# so tests that call users or tracking directly, as the gateway does, can send it
+os.environ.setdefault("TME_INTERNAL_TOKEN", uuid.uuid4().hex)
+INTERNAL = internal_headers(os.environ["TME_INTERNAL_TOKEN"])
 
 
 class FileSink:
@@ -44,7 +49,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         pg_port=free_port(),
         redis_port=free_port(),
         sink=FileSink(LOG_DIR / "stack.log"),
-        extra_env={"TME_LOG_LEVEL": "INFO"},
+        # the suite registers hundreds of accounts from 127.0.0.1; the per-address registration
+        # limit is tested on a users process of its own (tests/users/test_throttles.py)
+        extra_env={"TME_LOG_LEVEL": "INFO", "TME_REGISTER_MAX_PER_ADDRESS": "1000000"},
     )
     try:
         dev.start()

@@ -22,14 +22,16 @@ from services.gateway.routes import proxy_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.web import web_routes
 from services.shared.app import create_service_app, redis_check
+from services.shared.internal_auth import internal_headers
 from services.shared.redis import create_redis
 from services.shared.tracing_http import traced_transport
 
 
 def upstream_client(base_url: str, settings: GatewaySettings, peer: str) -> httpx.AsyncClient:
-    """A pooled client for one internal service. trust_env=False: internal calls never go
-    through an HTTP(S)_PROXY from the environment. With tracing on, each call carries the trace
-    context (traceparent header) under a client span."""
+    """A pooled client for one internal service, every call carrying the internal token
+    (services/shared/internal_auth.py). trust_env=False: internal calls never go through an
+    HTTP(S)_PROXY from the environment. With tracing on, each call carries the trace context
+    (traceparent header) under a client span."""
     limits = httpx.Limits(max_connections=settings.upstream_max_connections,
                           max_keepalive_connections=min(50, settings.upstream_max_connections),
                           keepalive_expiry=30)
@@ -40,6 +42,7 @@ def upstream_client(base_url: str, settings: GatewaySettings, peer: str) -> http
         transport=traced_transport(peer, limits),
         follow_redirects=False,
         trust_env=False,
+        headers=internal_headers(settings.internal_token),
     )
 
 
@@ -58,7 +61,7 @@ async def tracking_check(app: Starlette) -> None:
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
     settings = settings or GatewaySettings()
-    settings.require("redis_url", "users_url", "tracking_url")
+    settings.require("redis_url", "users_url", "tracking_url", "internal_token")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

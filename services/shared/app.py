@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from services.shared.background import running
 from services.shared.errors import exception_handlers
+from services.shared.internal_auth import InternalCallsOnly
 from services.shared.jsonutil import JSONResponse
 from services.shared.logging import configure_logging
 from services.shared.metrics import MetricsMiddleware, flush_metrics_periodically, metrics_endpoint
@@ -77,10 +78,12 @@ def create_service_app(
     ready_checks: dict[str, ReadyCheck] | None = None,
     middleware: Sequence[Middleware] = (),
     hot_routes: Sequence[BaseRoute] = (),
+    internal_only: bool = False,
 ) -> Starlette:
     """`hot_routes` are matched first (the gateway's ingest endpoints: every route tried before
     the one that matches costs a regex match per request), then /healthz, /readyz, /metrics,
-    then `routes` (which may end in a catch-all)."""
+    then `routes` (which may end in a catch-all). `internal_only` services answer only requests
+    that carry the internal token (internal_auth.py)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     configure_tracing(settings.service_name)
 
@@ -108,6 +111,7 @@ def create_service_app(
         exception_handlers=exception_handlers,
         middleware=[
             Middleware(MetricsMiddleware, service=settings.service_name),
+            *([Middleware(InternalCallsOnly, token=settings.internal_token)] if internal_only else []),
             *([Middleware(TracingMiddleware, service=settings.service_name)] if tracing_enabled() else []),
             *middleware,
         ],

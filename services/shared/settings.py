@@ -24,6 +24,10 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1, description="Most connections the PostgreSQL pool opens")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field(default="json", description="json or text")
+    internal_token: str = Field(
+        default="", description="Shared secret of internal calls (X-TME-Internal-Token): the gateway sends it, users "
+                                "and tracking refuse requests without it (gateway, users, tracking: required; the "
+                                "chart generates it, `tme dev` makes one per start)")
     monitor_interval_seconds: float = Field(
         default=15.0, description="how often dependency and pool metrics are sampled (0: never)")
 

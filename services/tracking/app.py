@@ -19,7 +19,7 @@ from services.tracking.settings import TrackingSettings
 
 def create_app(settings: TrackingSettings | None = None) -> Starlette:
     settings = settings or TrackingSettings()
-    settings.require("database_url")
+    settings.require("database_url", "internal_token")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -40,4 +40,4 @@ def create_app(settings: TrackingSettings | None = None) -> Starlette:
             await app.state.pool.close()
 
     return create_service_app(settings=settings, routes=tracking_routes(), lifespan=lifespan,
-                              ready_checks={"postgres": postgres_check})
+                              ready_checks={"postgres": postgres_check}, internal_only=True)

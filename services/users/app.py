@@ -28,7 +28,7 @@ async def postgres_check(app: Starlette) -> None:
 
 def create_app(settings: UsersSettings | None = None) -> Starlette:
     settings = settings or UsersSettings()
-    settings.require("database_url", "redis_url")
+    settings.require("database_url", "redis_url", "internal_token")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,4 +61,4 @@ def create_app(settings: UsersSettings | None = None) -> Starlette:
             await engine.dispose()
 
     return create_service_app(settings=settings, routes=all_routes(), lifespan=lifespan,
-                              ready_checks={"postgres": postgres_check, "redis": redis_check})
+                              ready_checks={"postgres": postgres_check, "redis": redis_check}, internal_only=True)

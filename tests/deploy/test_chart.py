@@ -80,7 +80,7 @@ def test_default_install_is_the_whole_stack() -> None:
     assert set(by_kind(objs, "Service")) == {f"{FULLNAME}-{c}" for c in (*COMPONENTS, "postgresql", "redis")}
     assert set(by_kind(objs, "PodDisruptionBudget")) == {f"{FULLNAME}-{c}" for c in COMPONENTS}
     assert set(by_kind(objs, "HorizontalPodAutoscaler")) == {f"{FULLNAME}-subscriber"}
-    assert set(by_kind(objs, "Secret")) == {f"{FULLNAME}-postgresql", f"{FULLNAME}-redis"}
+    assert set(by_kind(objs, "Secret")) == {f"{FULLNAME}-postgresql", f"{FULLNAME}-redis", f"{FULLNAME}-internal"}
     assert set(by_kind(objs, "Job")) == {f"{FULLNAME}-migrate"}
     assert set(by_kind(objs, "Pod")) == {f"{FULLNAME}-test-ingest"}
     assert f"{FULLNAME}-dashboards" in by_kind(objs, "ConfigMap")
@@ -173,10 +173,12 @@ def test_values_carry_no_password() -> None:
 
 def test_existing_secrets_replace_the_generated_ones() -> None:
     objs = objects({"postgresql": {"auth": {"existingSecret": "pg-auth", "passwordKey": "pw"}},
-                    "redis": {"auth": {"existingSecret": "redis-auth"}}})
+                    "redis": {"auth": {"existingSecret": "redis-auth"}},
+                    "internalToken": {"existingSecret": "tme-internal", "existingSecretKey": "token"}})
     assert not by_kind(objs, "Secret")
     users = by_kind(objs, "Deployment")[f"{FULLNAME}-users"]
     env = env_map(users["spec"]["template"]["spec"]["containers"][0])
+    assert env["TME_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "tme-internal", "key": "token"}
     assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "pg-auth", "key": "pw"}
     assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "password"}
 
@@ -200,7 +202,8 @@ def test_external_database_and_redis_by_url() -> None:
 
 def test_external_database_from_an_existing_secret_migrates_before_install() -> None:
     objs = objects(VARIANTS["external-secrets"])
-    assert not by_kind(objs, "Secret") and not by_kind(objs, "StatefulSet")
+    # only the generated internal token: the connection URLs come from the operator's Secrets
+    assert set(by_kind(objs, "Secret")) == {f"{FULLNAME}-internal"} and not by_kind(objs, "StatefulSet")
     job = one(objs, "Job", f"{FULLNAME}-migrate")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     spec = job["spec"]["template"]["spec"]
@@ -404,3 +407,18 @@ def test_image_tags_default_to_the_app_version() -> None:
     custom = objects({"image": {"registry": "registry.example.com", "repositoryPrefix": "tme/", "tag": "1.2.3"}})
     gateway = one(custom, "Deployment", f"{FULLNAME}-gateway")
     assert gateway["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/tme/gateway:1.2.3"
+
+
+def test_internal_calls_carry_a_generated_secret_kept_across_upgrades() -> None:
+    objs = objects()
+    secret = by_kind(objs, "Secret")[f"{FULLNAME}-internal"]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(base64.b64decode(secret["data"]["internal-token"])) == 40
+    deployments = by_kind(objs, "Deployment")
+    for component in COMPONENTS:
+        env = env_map(deployments[f"{FULLNAME}-{component}"]["spec"]["template"]["spec"]["containers"][0])
+        if component == "subscriber":
+            assert "TME_INTERNAL_TOKEN" not in env  # it serves no API
+            continue
+        ref = env["TME_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": f"{FULLNAME}-internal", "key": "internal-token"}

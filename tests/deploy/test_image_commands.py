@@ -90,6 +90,7 @@ def test_each_image_command_serves_health_and_stops_cleanly(stack: DevStack, dat
                 "TME_HOST": "127.0.0.1", "TME_PORT": str(port),
                 "TME_DATABASE_URL": database_url, "TME_REDIS_URL": redis_url,
                 "TME_USERS_URL": stack.services["users"].url, "TME_TRACKING_URL": stack.services["tracking"].url,
+                "TME_INTERNAL_TOKEN": stack.internal_token,
             }
             env = {**image_env(service), **pod_env(container, local)}
             assert env["TME_PORT"] == str(port) and env["TME_LOG_FORMAT"] == "json"

@@ -75,7 +75,7 @@ def test_kustomization_lists_every_manifest_and_generates_the_credentials() -> N
                 if ref:
                     assert ref["name"] == generator["name"], ref
                     keys.add(ref["key"])
-    assert keys == {"postgres-password", "redis-password"}
+    assert keys == {"postgres-password", "redis-password", "internal-token"}
     assert "postgres-password=" in (K8S / "kustomization.yaml").read_text()  # the how-to in its header
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Database, unique_email
+from conftest import INTERNAL, Database, unique_email
 
 from services.devstack import DevStack
 from services.shared.embedded import free_port
@@ -201,7 +201,7 @@ def roll_up(database_url: str, **settings: Any) -> RunStats | None:
 def ask(base: str, project: Project, section: str, **params: Any) -> dict[str, Any]:
     """An analytics question asked of one tracking instance directly (as the gateway would)."""
     response = httpx.get(f"{base}/api/projects/{project.id}/{section}", params=encode(params),
-                         headers={"X-TME-Project-Id": str(project.id)}, timeout=30)
+                         headers={"X-TME-Project-Id": str(project.id), **INTERNAL}, timeout=30)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

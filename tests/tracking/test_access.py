@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from conftest import INTERNAL
 
 from .conftest import Project, assert_error, register
 
@@ -31,7 +32,7 @@ def test_another_users_project_is_not_found(project: Project, client: httpx.Clie
 def test_tracking_refuses_requests_for_another_project(project: Project, tracking_url: str) -> None:
     project.events.add("2026-01-05 10:00")
     path = f"/api/projects/{project.id}/stats/summary"
-    with httpx.Client(base_url=tracking_url) as direct:
+    with httpx.Client(base_url=tracking_url, headers=INTERNAL) as direct:
         assert direct.get(path, headers={"X-TME-Project-Id": str(project.id)}).status_code == 200
         for headers in ({}, {"X-TME-Project-Id": str(project.id + 1)}, {"X-TME-Project-Id": f"+{project.id}"},
                         {"X-TME-Project-Id": "0" + str(project.id)}):

@@ -7,13 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import INTERNAL
 
 from .helpers import PASSWORD, unique_email
 
 
 @pytest.fixture
 def api(users_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=users_url, timeout=30) as client:
+    """A client of the users service as the gateway calls it (with the internal token)."""
+    with httpx.Client(base_url=users_url, timeout=30, headers=INTERNAL) as client:
         yield client
 
 

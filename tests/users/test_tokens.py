@@ -6,6 +6,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from conftest import INTERNAL
 
 from .helpers import PASSWORD, assert_error, bearer, sha256
 
@@ -139,7 +140,7 @@ def test_the_same_refresh_token_used_twice_at_once_counts_as_reuse(users_url, re
     account = register()
 
     def use(_: int) -> httpx.Response:
-        with httpx.Client(base_url=users_url, timeout=30) as client:
+        with httpx.Client(base_url=users_url, timeout=30, headers=INTERNAL) as client:
             return client.post("/api/auth/refresh", json={"refreshToken": account["refreshToken"]})
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -147,5 +148,5 @@ def test_the_same_refresh_token_used_twice_at_once_counts_as_reuse(users_url, re
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200, 401], [r.text for r in results]
     winner = next(r for r in results if r.status_code == 200).json()
-    with httpx.Client(base_url=users_url, timeout=30) as client:
+    with httpx.Client(base_url=users_url, timeout=30, headers=INTERNAL) as client:
         assert client.get("/api/me", headers=bearer(winner["accessToken"])).status_code == 401

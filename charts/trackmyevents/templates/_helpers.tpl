@@ -167,6 +167,19 @@ imagePullSecrets:
 {{- end }}
 {{- end }}
 
+{{- define "tme.internalToken.secretName" -}}
+{{- default (printf "%s-internal" (include "tme.fullname" .) | trunc 63 | trimSuffix "-") .Values.internalToken.existingSecret }}
+{{- end }}
+
+{{/* the TME_INTERNAL_TOKEN env entry of the gateway, users and tracking (services/shared/internal_auth.py) */}}
+{{- define "tme.internalTokenEnv" -}}
+- name: TME_INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "tme.internalToken.secretName" . }}
+      key: {{ .Values.internalToken.existingSecretKey }}
+{{- end }}
+
 {{/* ---------------------------------------------------------------- secrets */}}
 
 {{/* A password generated once: the value already in the cluster's Secret when there is one
