@@ -31,6 +31,9 @@ DEV_VARIABLES = (
     ("TME_GATEWAY_PORT", "8000", "gateway port; users, tracking and subscriber take the next three"),
     ("TME_EMBEDDED_PG_PORT", "55432", "port of the embedded PostgreSQL"),
     ("TME_EMBEDDED_REDIS_PORT", "56379", "port of the embedded Redis"),
+    ("TME_REDIS_APPENDFSYNC", "always",
+     "the embedded Redis's AOF fsync: always (a 2xx means on disk) or everysec (faster; a power loss may drop "
+     "the last second of accepted events; docs/operations.md)"),
 )
 
 
@@ -98,8 +101,10 @@ def render_markdown() -> str:
             default = ", ".join(f"{d} ({', '.join(group)})" for (d, _), group in variants.items())
         description = max((d for _, d in variants), key=len)
         lines.append(f"| `{variable}` | {where} | {_cell(default)} | {_cell(description)} |")
-    lines += ["", "## Request limits", "", "Enforced by every service's HTTP server before the application reads a request "
-              "(`services/shared/limits.py`).", "", "| variable | services | default | meaning |", "| --- | --- | --- | --- |"]
+    lines += ["", "## Request limits", "",
+              "Enforced by every service's HTTP server before the application reads a request "
+              "(`services/shared/limits.py`).", "",
+              "| variable | services | default | meaning |", "| --- | --- | --- | --- |"]
     lines += [f"| `TME_{name.upper()}` | each | {_cell(_default(field))} | {_cell(field.description or '')} |"
               for name, field in ServerLimits.model_fields.items()]
     lines += ["", "## Process settings", "", "| variable | services | default | meaning |", "| --- | --- | --- | --- |"]

@@ -49,7 +49,8 @@ class _Chunks:
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
         self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer, lineterminator="\n")
+        # RFC 4180's CRLF: a cell holding a lone CR or LF is then quoted (with "\n" a CR went bare)
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
         if fmt == "csv":
             self.writer.writerow([name for _, name in FIELDS])
 
