@@ -40,7 +40,11 @@ def start_stack(extra_env: dict[str, str] | None = None) -> DevStack:
     data = Path(tempfile.mkdtemp(prefix="tme-bench-"))
     ports = {n: free_port() for n in ("gateway", "users", "tracking", "subscriber")}
     stack = DevStack(data, ports=ports, pg_port=free_port(), redis_port=free_port(),
-                     sink=LogFile(data / "stack.log"), extra_env={"TME_LOG_LEVEL": "WARNING", **(extra_env or {})})
+                     sink=LogFile(data / "stack.log"),
+                     # benchmarks measure capacity through one write key and one address: no per-key or
+                     # per-address limits (services/gateway/ingest/ratelimit.py, services/users/throttle.py)
+                     extra_env={"TME_LOG_LEVEL": "WARNING", "TME_INGEST_RATE_PER_KEY": "0",
+                                "TME_REGISTER_MAX_PER_ADDRESS": "1000000", **(extra_env or {})})
     stack.start()
     print(f"# stack logs: {data / 'stack.log'}")
     return stack

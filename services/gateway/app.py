@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from services.gateway.auth import Authenticator
+from services.gateway.broadcast import gateway_broadcast
 from services.gateway.cors import DashboardCORS
 from services.gateway.docs import api_docs
 from services.gateway.ingest import ingest_routes
@@ -27,14 +28,14 @@ from services.shared.redis import create_redis
 from services.shared.tracing_http import traced_transport
 
 
-def upstream_client(base_url: str, settings: GatewaySettings, peer: str) -> httpx.AsyncClient:
+def upstream_client(base_url: str, settings: GatewaySettings, peer: str,
+                    max_connections: int | None = None) -> httpx.AsyncClient:
     """A pooled client for one internal service, every call carrying the internal token
     (services/shared/internal_auth.py). trust_env=False: internal calls never go through an
     HTTP(S)_PROXY from the environment. With tracing on, each call carries the trace context
     (traceparent header) under a client span."""
-    limits = httpx.Limits(max_connections=settings.upstream_max_connections,
-                          max_keepalive_connections=min(50, settings.upstream_max_connections),
-                          keepalive_expiry=30)
+    size = max_connections or settings.upstream_max_connections
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=min(50, size), keepalive_expiry=30)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds),
@@ -69,9 +70,16 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         app.state.users = upstream_client(settings.users_url, settings, "users")
         app.state.tracking = upstream_client(settings.tracking_url, settings, "tracking")
         app.state.auth = Authenticator(app.state.users, settings)
+        # realtime streams and exports: a pool of their own, so they cannot starve other questions (streams.py)
+        app.state.streams = upstream_client(settings.tracking_url, settings, "tracking",
+                                            max_connections=settings.stream_max_connections)
+        app.state.broadcast = gateway_broadcast(app)  # revocations reach every gateway process at once
+        app.state.broadcast.start()
         try:
             yield
         finally:
+            await app.state.broadcast.stop()
+            await app.state.streams.aclose()
             ingest = getattr(app.state, "ingest", None)
             if ingest is not None:
                 ingest.queue.close()

@@ -4,7 +4,8 @@ A Bearer access token is checked with the users service (`/internal/auth/verify`
 ownership with `/internal/projects/{id}`. Both answers are cached for a few seconds
 (`TME_AUTH_CACHE_TTL_SECONDS`, bounded size) so a dashboard page with many widgets costs one
 round trip, and the gateway forgets a token at once when it proxies a logout or password change.
-The cache is per process: other gateway processes forget within the TTL."""
+The cache is per process; the gateway that proxied the change broadcasts it through Redis
+(services/gateway/broadcast.py), so every other gateway process and pod forgets it at once too."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def bearer_token(request: Request) -> str | None:
 
 def _token_key(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()  # the cache never holds a usable token
+
+
+def token_digest(token: str) -> str:
+    """What a revocation broadcast carries instead of the token."""
+    return _token_key(token).hex()
 
 
 def _seconds_until(iso: object) -> float | None:
@@ -160,18 +166,30 @@ class Authenticator:
         self._generation += 1
         self._pending.clear()  # checks already under way may predate the revocation: later callers ask anew
 
+    # The values are strings: they also arrive as broadcast messages from other gateway processes.
     def forget_token(self, token: str) -> None:
+        self.forget_token_digest(token_digest(token))
+
+    def forget_token_digest(self, digest: str) -> None:
         self._revoked()
-        self.tokens.delete(_token_key(token))
+        self.tokens.delete(bytes.fromhex(digest))
 
     def forget_session(self, session_id: str) -> None:
         self._revoked()
         self.tokens.delete_where(lambda identity: identity.session_id == session_id)
 
-    def forget_user(self, user_id: int) -> None:
+    def forget_user(self, user_id: str | int) -> None:
+        uid = int(user_id)
         self._revoked()
-        self.tokens.delete_where(lambda identity: identity.user_id == user_id)
+        self.tokens.delete_where(lambda identity: identity.user_id == uid)
 
-    def forget_project(self, project_id: int) -> None:
+    def forget_project(self, project_id: str | int) -> None:
         self._project_generation += 1
-        self.owners.delete(project_id)
+        self.owners.delete(int(project_id))
+
+    def forget_everything(self) -> None:
+        """After missing broadcasts (a lost subscription): trust nothing cached."""
+        self._revoked()
+        self._project_generation += 1
+        self.tokens.delete_where(lambda _: True)
+        self.owners.delete_where(lambda _: True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import anyio
 import httpx
@@ -98,8 +98,10 @@ class ProxyResponse(Response):
     """Streams an upstream response to the client; closes the upstream when done or when the
     client goes away (also while waiting on an idle event stream)."""
 
-    def __init__(self, upstream: httpx.Response, name: str, rid: str) -> None:
+    def __init__(self, upstream: httpx.Response, name: str, rid: str,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.upstream = upstream
+        self.on_close = on_close
         self.name = name
         self.status_code = upstream.status_code
         self.background = None
@@ -116,6 +118,8 @@ class ProxyResponse(Response):
         finally:
             with anyio.CancelScope(shield=True):
                 await self.upstream.aclose()
+            if self.on_close is not None:
+                self.on_close()
 
     async def _stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
@@ -142,8 +146,10 @@ async def forward(
     *,
     extra_headers: Mapping[str, str] | None = None,
     stream_read_timeout: float | None = None,
+    on_close: Callable[[], None] | None = None,
 ) -> Response:
-    """Send `request` to the same path on `client`'s base URL and stream the answer back."""
+    """Send `request` to the same path on `client`'s base URL and stream the answer back;
+    `on_close` runs once the answer is over (sent, failed, or the client went away)."""
     rid = request_id(request)
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     target = raw_path.decode("latin-1")
@@ -161,9 +167,14 @@ async def forward(
     )
     try:
         upstream = await client.send(upstream_request, stream=True)
-    except ClientDisconnect:
-        return Response(status_code=400)  # nobody is listening any more
-    except httpx.HTTPError as exc:
-        log.warning("upstream %s failed for %s %s: %s", name, request.method, request.url.path, type(exc).__name__)
-        return upstream_error(exc, name, rid)
-    return ProxyResponse(upstream, name, rid)
+    except BaseException as exc:
+        if on_close is not None:
+            on_close()
+        if isinstance(exc, ClientDisconnect):
+            return Response(status_code=400)  # nobody is listening any more
+        if isinstance(exc, httpx.HTTPError):
+            log.warning("upstream %s failed for %s %s: %s", name, request.method, request.url.path,
+                        type(exc).__name__)
+            return upstream_error(exc, name, rid)
+        raise
+    return ProxyResponse(upstream, name, rid, on_close)

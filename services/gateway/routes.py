@@ -7,12 +7,23 @@ after the gateway has verified the token and the project's owner, with the calle
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from services.gateway.auth import MAX_PROJECT_ID, Authenticator, Identity, bearer_token, project_not_found
+from services.gateway.auth import (
+    MAX_PROJECT_ID,
+    Authenticator,
+    Identity,
+    bearer_token,
+    project_not_found,
+    token_digest,
+)
+from services.gateway.ingest.state import ingest_state
 from services.gateway.proxy import forward
+from services.gateway.streams import is_long_lived, stream_slots
 from services.shared.errors import ApiError
 
 TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons"})
@@ -30,37 +41,54 @@ async def _identity_or_none(request: Request) -> Identity | None:
         return None
 
 
+async def _everywhere(request: Request, kind: str, value: str, forget: Callable[[str], None]) -> None:
+    """Forget here, then on every other gateway process and pod (services/gateway/broadcast.py)."""
+    forget(value)
+    await request.app.state.broadcast.publish(kind, value)
+
+
 async def to_users(request: Request) -> Response:
     return await forward(request, request.app.state.users, "users")
 
 
 async def logout(request: Request) -> Response:
-    """Proxy a logout, then forget that login's tokens here too (no grace period)."""
+    """Proxy a logout, then forget that login's tokens on every gateway (no grace period)."""
     token = bearer_token(request)
     identity = await _identity_or_none(request) if token else None
     response = await forward(request, request.app.state.users, "users")
+    auth = _auth(request)
     if token:
-        _auth(request).forget_token(token)
+        await _everywhere(request, "token", token_digest(token), auth.forget_token_digest)
     if identity is not None and response.status_code < 400:
-        _auth(request).forget_session(identity.session_id)
+        await _everywhere(request, "session", identity.session_id, auth.forget_session)
     return response
 
 
 async def change_password(request: Request) -> Response:
-    """Proxy a password change, which revokes the user's other logins: forget them all here."""
+    """Proxy a password change, which revokes the user's other logins: forget them all, everywhere."""
     identity = await _identity_or_none(request) if bearer_token(request) else None
     response = await forward(request, request.app.state.users, "users")
     if identity is not None and response.status_code < 400:
-        _auth(request).forget_user(identity.user_id)
+        await _everywhere(request, "user", str(identity.user_id), _auth(request).forget_user)
     return response
 
 
 async def project(request: Request) -> Response:
-    if request.path_params["project_id"] > MAX_PROJECT_ID:
+    """Proxy a project call; a deletion or key rotation is forgotten by every gateway at once
+    (ownership and write key caches) and the project's write keys leave the shared store."""
+    project_id: int = request.path_params["project_id"]
+    if project_id > MAX_PROJECT_ID:
         raise project_not_found()  # cannot exist; spare the users service an out-of-range id
     response = await forward(request, request.app.state.users, "users")
-    if request.method == "DELETE" and response.status_code < 400:
-        _auth(request).forget_project(request.path_params["project_id"])
+    if request.method in ("DELETE", "POST") and response.status_code < 400:  # POST: .../rotate-key
+        keys = ingest_state(request.app).keys
+        await keys.shared.delete_project(project_id)
+
+        def forget(value: str) -> None:
+            _auth(request).forget_project(value)
+            keys.forget_project(int(value))
+
+        await _everywhere(request, "project", str(project_id), forget)
     return response
 
 
@@ -72,12 +100,15 @@ async def to_tracking(request: Request) -> Response:
     auth = _auth(request)
     identity = await auth.identify(request)
     await auth.require_project(request, identity, project_id)
+    long_lived = is_long_lived(segments)  # realtime stream, export: own pool, capped (streams.py)
+    release = stream_slots(request.app).acquire(identity.user_id, project_id) if long_lived else None
     return await forward(
         request,
-        request.app.state.tracking,
+        request.app.state.streams if long_lived else request.app.state.tracking,
         "tracking",
         extra_headers={"x-tme-user-id": str(identity.user_id), "x-tme-project-id": str(project_id)},
         stream_read_timeout=request.app.state.settings.upstream_stream_timeout_seconds,
+        on_close=release,
     )
 
 

@@ -29,6 +29,14 @@ class GatewaySettings(ServiceSettings):
     auth_cache_max_entries: int = Field(default=10_000, ge=1, description="Verified tokens kept in memory")
     auth_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout for token/ownership checks")
 
+    # long-lived answers (realtime event streams, exports): their own upstream pool, capped per user and project
+    stream_max_connections: int = Field(
+        default=100, ge=1, description="Upstream connections for event streams and exports (their own pool)")
+    stream_max_per_user: int = Field(
+        default=10, ge=1, description="Event streams and exports one user may hold open per gateway process")
+    stream_max_per_project: int = Field(
+        default=20, ge=1, description="Event streams and exports open on one project per gateway process")
+
     # CORS for the dashboard API; empty = same origin only (no CORS headers at all).
     # Comma-separated list of origins, e.g. "https://dash.example.com,https://admin.example.com".
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -66,4 +74,13 @@ class GatewaySettings(ServiceSettings):
     ingest_key_negative_ttl_seconds: float = Field(default=5.0, ge=0, description="How long an unknown key is kept")
     ingest_key_cache_max_entries: int = Field(default=100_000, ge=1, description="Write keys kept in memory")
     ingest_key_lookup_timeout_seconds: float = Field(default=3.0, gt=0, description="Timeout of a write key lookup")
+    ingest_key_shared_ttl_seconds: int = Field(
+        default=86_400, ge=1,
+        description="How long a write key any gateway resolved stays in Redis for the others to accept while the "
+                    "users service or PostgreSQL is down")
+    ingest_rate_per_key: float = Field(
+        default=10_000, ge=0,
+        description="Events per second one write key may send through one gateway process (429 beyond; 0: no limit)")
+    ingest_rate_burst: int = Field(
+        default=50_000, ge=1, description="Events one write key may send at once above its rate (the bucket's size)")
     ingest_ua_cache_size: int = Field(default=20_000, ge=0, description="Parsed user agents kept in memory (LRU)")

@@ -17,7 +17,7 @@ from services.users.passwords import Passwords
 from services.users.routes import all_routes
 from services.users.settings import UsersSettings
 from services.users.state import UsersState
-from services.users.throttle import LoginThrottle
+from services.users.throttle import LoginThrottle, RegistrationLimit
 
 
 async def postgres_check(app: Starlette) -> None:
@@ -42,8 +42,8 @@ def create_app(settings: UsersSettings | None = None) -> Starlette:
             sessions=session_factory(engine),
             redis=redis,
             passwords=await asyncio.to_thread(Passwords, settings),
-            throttle=LoginThrottle(redis, max_failures=settings.login_max_failures,
-                                   window_seconds=settings.login_window_seconds),
+            throttle=LoginThrottle.from_settings(redis, settings),
+            registrations=RegistrationLimit.from_settings(redis, settings),
         )
         cleanup = None
         if settings.token_cleanup_interval_seconds > 0:

@@ -7,7 +7,7 @@ from typing import Literal
 from prometheus_client import Counter
 
 AuthEvent = Literal["login_success", "login_failure", "login_throttled", "refresh", "refresh_reuse",
-                    "register", "logout"]
+                    "register", "register_throttled", "logout"]
 
 AUTH_EVENTS = Counter("tme_auth_events", "Authentication events in the users service", ["event"])
 for _event in AuthEvent.__args__:  # export every series from the start, at zero

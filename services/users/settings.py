@@ -1,4 +1,4 @@
-"""Users service settings (`TME_*`): token lifetimes, password hashing cost, login throttle."""
+"""Users service settings (`TME_*`): token lifetimes, password hashing cost, login and registration throttles."""
 
 from __future__ import annotations
 
@@ -19,9 +19,17 @@ class UsersSettings(ServiceSettings):
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8, description="argon2id memory per hash in KiB (19 MiB)")
     argon2_parallelism: int = Field(default=1, ge=1, description="argon2id lanes")
 
-    # login throttle: this many failures per email + client IP within the window -> 429
+    # login throttle (throttle.py): failures within the window per email + client IP, per email, per IP -> 429
     login_max_failures: int = Field(default=10, ge=1, description="Failed logins per email + IP before 429")
+    login_max_failures_per_account: int = Field(
+        default=30, ge=1, description="Failed logins per email, from any address, before 429")
+    login_max_failures_per_address: int = Field(
+        default=100, ge=1, description="Failed logins per client IP, for any email, before 429")
     login_window_seconds: int = Field(default=15 * 60, ge=1, description="Window of the login throttle")
+
+    # registration limit per client IP (throttle.py)
+    register_max_per_address: int = Field(default=10, ge=1, description="Registrations per client IP per window")
+    register_window_seconds: int = Field(default=3600, ge=1, description="Window of the registration limit")
 
     # how often expired tokens and dead logins are deleted (0 turns the cleanup off)
     token_cleanup_interval_seconds: int = Field(default=3600, ge=0,

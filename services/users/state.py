@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from services.users.passwords import Passwords
 from services.users.settings import UsersSettings
-from services.users.throttle import LoginThrottle
+from services.users.throttle import LoginThrottle, RegistrationLimit
 
 
 @dataclass
@@ -22,6 +22,7 @@ class UsersState:
     redis: aioredis.Redis
     passwords: Passwords
     throttle: LoginThrottle
+    registrations: RegistrationLimit
 
 
 def users_state(request: Request) -> UsersState:

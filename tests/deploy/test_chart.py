@@ -235,6 +235,7 @@ def test_incomplete_external_settings_are_refused_with_a_clear_message(values: d
     ({"postgresql": {"auth": {"username": "tme;drop"}}}, "/postgresql/auth/username"),
     ({"gateway": {"replicaCount": 0}}, "/gateway/replicaCount"),
     ({"subscriber": {"keda": {"lagCount": 1000}}}, "/subscriber/keda/lagCount"),
+    ({"gateway": {"forwardedAllowIps": "*"}}, "/gateway/forwardedAllowIps"),  # any client could pick its address
 ])
 def test_values_schema_rejects_mistakes(values: dict[str, Any], where: str) -> None:
     with pytest.raises(helm_python.HelmError, match=re.escape(where)):
@@ -297,7 +298,9 @@ def test_ingress_publishes_the_gateway_only() -> None:
     assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
     gateway = one(objs, "Deployment", f"{FULLNAME}-gateway")
     env = env_map(gateway["spec"]["template"]["spec"]["containers"][0])
-    assert env["TME_FORWARDED_ALLOW_IPS"]["value"] == "*"  # client IPs come from the ingress controller
+    # client IPs come from the ingress controller, a pod on a private network; never "*" (the
+    # client-written left-most hop): the right-most hop that is no private proxy is the client
+    assert env["TME_FORWARDED_ALLOW_IPS"]["value"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
     assert "https://tme.example.com/" in notes(VARIANTS["ingress"])
 
 

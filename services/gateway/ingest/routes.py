@@ -107,6 +107,7 @@ async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape
     if count > settings.ingest_max_batch_events:
         raise ApiError(413, f"The batch has {count} events; the limit is {settings.ingest_max_batch_events} "
                             "events per request.", code="payload_too_large")
+    state.limit.take(project.project_id, count)  # 429 when this write key sends too much (ratelimit.py)
     if not parsed.is_batch and len(body) > settings.ingest_max_event_bytes:
         raise ApiError(413, f"The event is larger than {settings.ingest_max_event_bytes // 1024} KB, the limit "
                             "per event.", code="event_too_large")

@@ -1,5 +1,5 @@
-"""Per-app ingest state (write-key cache, queue, user-agent parser), built on first use from
-the gateway settings and kept on `app.state.ingest`."""
+"""Per-app ingest state (write-key cache, queue, user-agent parser, per-key rate limit), built on
+first use from the gateway settings and kept on `app.state.ingest`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from starlette.applications import Starlette
 
 from services.gateway.ingest.enrich import AgentParser
 from services.gateway.ingest.queue import EventQueue
-from services.gateway.ingest.writekeys import WriteKeyResolver
+from services.gateway.ingest.ratelimit import IngestRateLimit
+from services.gateway.ingest.writekeys import SharedKeys, WriteKeyResolver
 from services.gateway.settings import GatewaySettings
 
 
@@ -19,6 +20,7 @@ class IngestState:
     keys: WriteKeyResolver
     queue: EventQueue
     agents: AgentParser
+    limit: IngestRateLimit
 
 
 def ingest_state(app: Starlette) -> IngestState:
@@ -33,6 +35,7 @@ def ingest_state(app: Starlette) -> IngestState:
                 max_entries=settings.ingest_key_cache_max_entries,
                 timeout=settings.ingest_key_lookup_timeout_seconds,
                 retry_after=settings.ingest_retry_after_seconds,
+                shared=SharedKeys(getattr(app.state, "redis", None), settings.ingest_key_shared_ttl_seconds),
             ),
             queue=EventQueue(
                 max_backlog=settings.ingest_max_backlog,
@@ -41,6 +44,8 @@ def ingest_state(app: Starlette) -> IngestState:
                 timeout=settings.ingest_enqueue_timeout_seconds,
             ),
             agents=AgentParser(settings.ingest_ua_cache_size),
+            limit=IngestRateLimit(rate=settings.ingest_rate_per_key, burst=settings.ingest_rate_burst,
+                                  max_keys=settings.ingest_key_cache_max_entries),
         )
         app.state.ingest = state
     return state

@@ -42,9 +42,18 @@ def first_project_name(user_name: str) -> str:
     return name if len(name) <= NAME_MAX else "My project"
 
 
+def rate_limited(message: str, wait: int) -> ApiError:
+    return ApiError(429, message, code="rate_limited", headers={"Retry-After": str(wait)})
+
+
 async def register(request: Request) -> Response:
     body = parse_model(RegisterIn, await read_json_object(request))
     state = users_state(request)
+    wait = await state.registrations.attempt(client_ip(request))
+    if wait is not None:
+        auth_event("register_throttled")
+        log.warning("registration throttled", extra={"retry_after": wait})
+        raise rate_limited(f"Too many registrations from your address; try again in {wait} seconds.", wait)
     async with state.sessions() as db:
         if await find_user_by_email(db, body.email) is not None:
             raise email_taken()
@@ -74,16 +83,15 @@ async def login(request: Request) -> Response:
     wait = await state.throttle.retry_after(body.email, ip)
     if wait is not None:
         auth_event("login_throttled")
-        log.warning("login throttled", extra={"client_ip": ip, "retry_after": wait})
-        raise ApiError(429, f"Too many failed logins; try again in {wait} seconds.", code="rate_limited",
-                       headers={"Retry-After": str(wait)})
+        log.warning("login throttled", extra={"retry_after": wait})
+        raise rate_limited(f"Too many failed logins; try again in {wait} seconds.", wait)
     async with state.sessions() as db:
         user = await find_user_by_email(db, body.email)
         ok = await state.passwords.verify(user.password_hash if user else None, body.password)
         if user is None or not ok:
             await state.throttle.record_failure(body.email, ip)
             auth_event("login_failure")
-            log.info("login failed", extra={"user_id": user.id if user else None, "client_ip": ip})
+            log.info("login failed", extra={"user_id": user.id if user else None})
             raise unauthorized(BAD_CREDENTIALS)
         assert user.id is not None
         if state.passwords.needs_rehash(user.password_hash):

@@ -1,0 +1,73 @@
+"""Long-lived analytics answers (the realtime event stream, event exports): their own upstream
+pool, and a cap per user and per project.
+
+A realtime stream holds an upstream connection for as long as its browser tab is open, an export
+for as long as it takes. On the pool of ordinary questions, one account holding a few hundred
+streams left no connection for anybody's dashboard (503 after the pool timeout). They go
+through `app.state.streams` instead (`TME_STREAM_MAX_CONNECTIONS`), and each gateway process
+lets one user hold at most `TME_STREAM_MAX_PER_USER` of them and one project
+`TME_STREAM_MAX_PER_PROJECT`; beyond that the answer is 429 with `Retry-After`. The counts are
+per process (a deployment of N gateway processes allows N times as many in all): they bound
+what one tenant can take from the others on each process, which is what starved them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from starlette.applications import Starlette
+
+from services.gateway.settings import GatewaySettings
+from services.shared.errors import ApiError
+
+# (section, sub-path) of the tracking routes whose answers stay open
+LONG_LIVED = frozenset({("realtime", "stream"), ("events", "export")})
+RETRY_AFTER_SECONDS = 10
+
+
+def is_long_lived(segments: Sequence[str]) -> bool:
+    return len(segments) == 2 and (segments[0], segments[1]) in LONG_LIVED
+
+
+class StreamSlots:
+    def __init__(self, *, per_user: int, per_project: int) -> None:
+        self.per_user = per_user
+        self.per_project = per_project
+        self.users: Counter[int] = Counter()
+        self.projects: Counter[int] = Counter()
+
+    def acquire(self, user_id: int, project_id: int) -> Callable[[], None]:
+        """Take a slot for one stream, or raise ApiError 429; returns its release (safe to call twice)."""
+        if self.users[user_id] >= self.per_user:
+            raise _too_many(f"You have {self.per_user} live streams or exports open; close one (another tab?) "
+                            "and retry.")
+        if self.projects[project_id] >= self.per_project:
+            raise _too_many(f"This project has {self.per_project} live streams or exports open; retry later.")
+        self.users[user_id] += 1
+        self.projects[project_id] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            for counts, key in ((self.users, user_id), (self.projects, project_id)):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
+
+        return release
+
+
+def _too_many(message: str) -> ApiError:
+    return ApiError(429, message, code="too_many_streams", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def stream_slots(app: Starlette) -> StreamSlots:
+    slots: StreamSlots | None = getattr(app.state, "stream_slots", None)
+    if slots is None:
+        settings: GatewaySettings = app.state.settings
+        slots = app.state.stream_slots = StreamSlots(per_user=settings.stream_max_per_user,
+                                                     per_project=settings.stream_max_per_project)
+    return slots
