@@ -229,3 +229,43 @@ def test_a_database_sigkilled_mid_ingest_comes_back_by_itself_and_no_acknowledge
     assert refusals <= {"503", "ReadTimeout", "ConnectError", "RemoteProtocolError"}, load.statuses
     outcome = count_against_acked(dev.database_url, project_id, load.acked, timeout=90)
     assert outcome.ok, outcome.summary()
+
+
+def test_a_stale_postmaster_pid_does_not_block_a_restart(tmp_path: Path) -> None:
+    """postmaster.pid left by a killed postmaster whose pid now belongs to another program (pid
+    reuse), or to a zombie nobody reaped: PostgreSQL itself would refuse to start while that pid
+    exists; the embedded server removes the stale file, says so, and starts on its data."""
+    from services.shared.embedded import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(tmp_path / "pg", free_port())
+    pg.start()
+    pid_file = pg.data_dir / "postmaster.pid"
+    assert pg.proc is not None
+    pg.proc.kill()
+    pg.proc.wait()
+    lines = pid_file.read_text().split("\n")
+    other = subprocess.Popen(["sleep", "60"])  # alive, not a postgres
+    zombie = subprocess.Popen(["true"])  # exits, and is not reaped until the end
+    try:
+        for pid, why in ((other.pid, "not a postgres"), (zombie.pid, "a zombie")):
+            deadline = time.monotonic() + 10
+            while why == "a zombie" and not _state_is_zombie(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pid_file.write_text("\n".join([str(pid), *lines[1:]]))
+            pg.start()
+            assert pg.last_cleanup == f"removed a stale postmaster.pid (pid {pid} is {why})"
+            assert pid_file.read_text().split("\n", 1)[0] == str(pg.proc.pid)
+            pg.proc.kill()
+            pg.proc.wait()
+    finally:
+        other.kill()
+        other.wait()
+        zombie.wait()
+        pg.stop()
+
+
+def _state_is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
