@@ -64,6 +64,17 @@ class GatewaySettings(ServiceSettings):
     ingest_enqueue_timeout_seconds: float = Field(
         default=5.0, gt=0, description="How long a request waits for Redis to take its batch before a 503"
     )
+    ingest_ack_wait_aof: bool = Field(
+        default=False,
+        description="Before a 2xx, also wait for WAITAOF (Redis >= 7.2): the append-only file fsynced on this Redis "
+                    "(and on TME_INGEST_ACK_REPLICAS replicas). Only needed when Redis runs appendfsync everysec; "
+                    "with always (the default of the chart and tme dev) Redis has fsynced before it answers",
+    )
+    ingest_ack_replicas: int = Field(
+        default=0, ge=0,
+        description="Replicas that must hold an accepted request's entry before its 2xx (WAIT, or WAITAOF's "
+                    "replica count); not confirmed within the enqueue timeout: 503 (a resend is deduplicated)",
+    )
     ingest_max_event_bytes: int = Field(default=32 * 1024, ge=1024, description="Largest event (Segment: 32 KB)")
     ingest_max_batch_bytes: int = Field(default=500 * 1024, ge=1024, description="Largest request body (500 KB)")
     ingest_max_batch_events: int = Field(default=2_500, ge=1, description="Most events in one request")

@@ -2,11 +2,13 @@
 doubled. A poison entry that PostgreSQL always refuses is dead-lettered while the events around
 it land; a gateway flooded while no subscriber runs answers 503 at its backlog bound, keeps its
 memory, never trims an entry nobody acknowledged, and everything it accepted lands once a
-subscriber is back. (Redis and PostgreSQL SIGKILLed under `tme dev`: tests/test_tme_dev.py;
-the minutes-long runs: bench/faults.py.)"""
+subscriber is back; a gateway told to wait for a replica (TME_INGEST_ACK_REPLICAS) answers 2xx
+only once one holds the entry. (Redis and PostgreSQL SIGKILLed under `tme dev`:
+tests/test_tme_dev.py; the minutes-long runs: bench/faults.py.)"""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import uuid
@@ -129,3 +131,54 @@ def test_a_flood_without_a_subscriber_is_bounded_and_nothing_accepted_is_lost(
     ensure_healthy(stack)  # the subscriber comes back and drains the backlog
     outcome = count_against_acked(stack.database_url, project.id, acked, timeout=60)
     assert outcome.ok, outcome.summary()
+
+
+def test_a_gateway_waiting_for_a_replica_answers_2xx_only_once_one_holds_the_entry(
+    stack: DevStack, rds: redis.Redis, project: Project, tmp_path: Path
+) -> None:
+    """TME_INGEST_ACK_REPLICAS=1 (WAIT after the XADDs): with no replica the batch is answered
+    503 + Retry-After; once a replica follows the stack's Redis the SDK's resend of the same
+    batch is answered 2xx, and every event is stored exactly once (the first attempt's entry,
+    which did reach the stream, is deduplicated against the resend)."""
+    assert stack.redis is not None, "this test needs the embedded Redis"
+    gateway = stack.start_service("gateway", key="gateway-replica", port=free_port(), env={
+        "TME_INGEST_ACK_REPLICAS": "1", "TME_INGEST_ENQUEUE_TIMEOUT_SECONDS": "1"})
+    replica: subprocess.Popen[bytes] | None = None
+    try:
+        url = f"{gateway.url}/api/track"
+        first = [{"eventName": "Replicated", "userId": "u", "messageId": str(uuid.uuid4())} for _ in range(5)]
+        refused = httpx.post(url, json={"apiKey": project.write_key, "batch": first}, timeout=30)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "queue_unavailable"
+        assert int(refused.headers["retry-after"]) > 0
+
+        replica_port = free_port()
+        replica = subprocess.Popen(
+            [str(stack.redis.binary), "--port", str(replica_port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+             "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", str(stack.redis.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        follower = redis.Redis(port=replica_port)
+        wait_until(lambda: _linked(follower), 30, "the replica to follow the stack's Redis")
+        resent = httpx.post(url, json={"apiKey": project.write_key, "batch": first}, timeout=30)
+        assert resent.status_code == 200, resent.text
+        second = [{"eventName": "Replicated", "userId": "u", "messageId": str(uuid.uuid4())} for _ in range(5)]
+        accepted = httpx.post(url, json={"apiKey": project.write_key, "batch": second}, timeout=30)
+        assert accepted.status_code == 200, accepted.text
+        assert follower.xlen(EVENTS_STREAM) > 0
+        follower.close()
+    finally:
+        gateway.stop()
+        del stack.services["gateway-replica"]
+        if replica is not None:
+            replica.terminate()
+            replica.wait(30)
+    outcome = count_against_acked(stack.database_url, project.id, {e["messageId"] for e in first + second},
+                                  timeout=60)
+    assert outcome.ok, outcome.summary()
+
+
+def _linked(follower: redis.Redis) -> bool:
+    try:
+        return follower.info("replication").get("master_link_status") == "up"
+    except redis.RedisError:
+        return False

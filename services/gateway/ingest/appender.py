@@ -12,7 +12,13 @@ username/password, db, TLS context), so there is one configuration of Redis, not
 opened on first use, and again after it is lost, after Redis left a batch unanswered for the
 request timeout, or after it sat idle for the pool's health-check interval (30 s). A loss or a
 timeout fails the requests waiting on it (ConnectionError / TimeoutError), which the queue
-answers with 503 + Retry-After."""
+answers with 503 + Retry-After.
+
+Optionally (AckWait) a flush ends with WAITAOF (Redis >= 7.2: the append-only file fsynced
+locally, and on replicas) or WAIT (replicas hold the entries), written with the XADDs; the
+requests of the flush answer only once its reply confirms, or 503 when it does not in time.
+With the default `appendfsync always` Redis has fsynced before it replies anyway; this is for
+`everysec` servers and for replicas."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
@@ -32,6 +39,51 @@ Fields = dict[bytes, bytes]
 _CONNECT_TIMEOUT = 5.0  # seconds, unless the Redis URL sets socket_connect_timeout
 _IDLE_AFTER = 30.0  # seconds without a reply before a new connection is opened, unless the pool sets one
 Observe = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class AckWait:
+    """What an accepted request waits for beyond its entry id: the append-only file fsynced on
+    this Redis (`local`, WAITAOF) and/or on `replicas` replicas (WAITAOF, else WAIT)."""
+
+    local: bool
+    replicas: int
+    timeout_ms: int
+
+    @classmethod
+    def of(cls, local: bool, replicas: int, timeout_seconds: float) -> AckWait | None:
+        """None when nothing is to be waited for. Redis is given 80 % of the request's time, so
+        that its own answer (not the request's timer) says what was missing."""
+        if not local and replicas <= 0:
+            return None
+        return cls(local, replicas, max(1, int(timeout_seconds * 800)))
+
+    def command(self) -> bytes:
+        if self.local:
+            return hiredis.pack_command((b"WAITAOF", b"1", self.replicas, self.timeout_ms))
+        return hiredis.pack_command((b"WAIT", self.replicas, self.timeout_ms))
+
+    def confirmed(self, reply: Any) -> bool:
+        if self.local:  # [local fsyncs, replica fsyncs]
+            return int(reply[0]) >= 1 and int(reply[1]) >= self.replicas
+        return int(reply) >= self.replicas
+
+    def settle(self, waited: asyncio.Future[Any], replies: list[asyncio.Future[Any]],
+               futures: list[asyncio.Future[bytes]]) -> None:
+        """Once the wait's reply is in: each request gets its XADD's reply, or an error when the
+        write is not confirmed (its entry may still be in the stream: a resend is deduplicated)."""
+        failure: BaseException | None = waited.exception()
+        if failure is None and not self.confirmed(waited.result()):
+            name = "WAITAOF" if self.local else "WAIT"
+            failure = TimeoutError(f"Redis did not confirm the write ({name} answered {waited.result()!r})")
+        for reply, future in zip(replies, futures, strict=True):
+            if future.done():
+                continue
+            error = failure or reply.exception()
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(reply.result())
 
 
 class _Pipe(asyncio.Protocol):
@@ -136,9 +188,10 @@ async def _connect(settings: Any, observe: Observe) -> _Pipe:
 class StreamAppender:
     """Appends entries to one stream, pipelining the XADDs of one event-loop turn."""
 
-    def __init__(self, stream: str, observe: Observe) -> None:
+    def __init__(self, stream: str, observe: Observe, ack_wait: AckWait | None = None) -> None:
         self._stream = stream.encode()
         self._observe = observe
+        self._ack_wait = ack_wait
         # the entries of this event-loop turn and their requests' futures, side by side
         self._entries: list[Fields] = []
         self._futures: list[asyncio.Future[bytes]] = []
@@ -178,7 +231,15 @@ class StreamAppender:
               timer: asyncio.TimerHandle) -> None:
         stream = self._stream
         packed = b"".join([hiredis.pack_command((b"XADD", stream, b"*", *_flat(fields))) for fields in entries])
-        pipe.send(packed, futures, timer)
+        wait = self._ack_wait
+        if wait is None:
+            pipe.send(packed, futures, timer)
+            return
+        loop = asyncio.get_running_loop()
+        replies: list[asyncio.Future[Any]] = [loop.create_future() for _ in entries]
+        waited: asyncio.Future[Any] = loop.create_future()
+        waited.add_done_callback(lambda done: wait.settle(done, replies, futures))
+        pipe.send(packed + wait.command(), [*replies, waited], timer)
 
     async def _open_and_send(self, redis: aioredis.Redis, entries: list[Fields], futures: list[asyncio.Future[bytes]],
                              timer: asyncio.TimerHandle) -> None:

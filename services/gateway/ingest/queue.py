@@ -16,7 +16,7 @@ from opentelemetry import propagate, trace
 from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
-from services.gateway.ingest.appender import StreamAppender
+from services.gateway.ingest.appender import AckWait, StreamAppender
 from services.shared.errors import ApiError
 from services.shared.metrics import buffered
 from services.shared.redis import EVENTS_STREAM
@@ -30,14 +30,17 @@ _ENQUEUE_LATENCY = buffered(metrics.ENQUEUE_LATENCY)
 
 
 class EventQueue:
-    def __init__(self, *, max_backlog: int, check_interval: float, retry_after: int, timeout: float) -> None:
+    def __init__(self, *, max_backlog: int, check_interval: float, retry_after: int, timeout: float,
+                 wait_aof: bool = False, replicas: int = 0) -> None:
+        """`wait_aof` / `replicas`: a 2xx also waits for WAITAOF / WAIT (appender.AckWait)."""
         self.max_backlog = max_backlog
         self.timeout = timeout
         self.check_interval = check_interval
         self.retry_after = retry_after
         self._length = 0
         self._checked_at = float("-inf")
-        self._appender = StreamAppender(EVENTS_STREAM, _ENQUEUE_LATENCY.observe)
+        self._appender = StreamAppender(EVENTS_STREAM, _ENQUEUE_LATENCY.observe,
+                                        AckWait.of(wait_aof, replicas, timeout))
         # a tracer provider is installed at startup or never (configure_tracing); asking for it per
         # request looks the environment up each time
         self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
@@ -83,6 +86,6 @@ class EventQueue:
             if str(exc).startswith("OOM"):  # Redis at its maxmemory (noeviction): it refuses, loses nothing
                 raise self._unavailable("Too many events are waiting to be stored; try again shortly.",
                                         "overloaded") from None
-            log.warning("enqueue failed: %s", type(exc).__name__)
+            log.warning("enqueue failed: %s", type(exc).__name__ if isinstance(exc, OSError) else exc)
             raise self._unavailable("The event queue is unavailable; try again shortly.") from None
         self._length += 1

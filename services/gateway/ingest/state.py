@@ -42,6 +42,8 @@ def ingest_state(app: Starlette) -> IngestState:
                 check_interval=settings.ingest_backlog_check_seconds,
                 retry_after=settings.ingest_retry_after_seconds,
                 timeout=settings.ingest_enqueue_timeout_seconds,
+                wait_aof=settings.ingest_ack_wait_aof,
+                replicas=settings.ingest_ack_replicas,
             ),
             agents=AgentParser(settings.ingest_ua_cache_size),
             limit=IngestRateLimit(rate=settings.ingest_rate_per_key, burst=settings.ingest_rate_burst,
