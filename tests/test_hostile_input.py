@@ -23,6 +23,7 @@ import pytest
 from conftest import Database, unique_email
 from ingest.helpers import PASSWORD, Project, new_project, wait_rows
 
+from services.devstack import DevStack
 from services.shared.limits import ServerLimits
 
 LIMITS = ServerLimits()
@@ -84,7 +85,19 @@ def answer_json(answer: bytes) -> tuple[int, dict[str, Any]]:
 
 # --- bodies and headers capped before they are read ---
 
-def test_oversized_account_bodies_are_refused_without_reading_them(client: httpx.Client) -> None:
+def rss_mb(stack: DevStack, name: str) -> int:
+    """Resident memory of a service's process (its workers included), in MB."""
+    proc = stack.services[name].proc
+    assert proc is not None
+    pids = [proc.pid, *map(int, open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split())]
+    total_kb = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as status:
+            total_kb += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return total_kb // 1024
+
+
+def test_oversized_account_bodies_are_refused_without_reading_them(client: httpx.Client, stack: DevStack) -> None:
     big = {"name": "x" * (2 * LIMITS.max_body_bytes), "email": unique_email(), "password": PASSWORD}
     body = assert_error(client.post("/api/auth/register", json=big), 413, "payload_too_large")
     assert "KB" in body["error"]["message"]
@@ -94,10 +107,12 @@ def test_oversized_account_bodies_are_refused_without_reading_them(client: httpx
         for _ in range(total // 65536):
             yield b"x" * 65536
 
-    for path in ("/api/auth/register", "/api/auth/login"):
-        response = client.post(path, content=streamed(4 * LIMITS.max_body_bytes),
-                               headers={"content-type": "application/json"})
+    users_before = rss_mb(stack, "users")
+    for path, size in (("/api/auth/register", 1024**3), ("/api/auth/login", 4 * LIMITS.max_body_bytes),
+                       ("/api/auth/register", LIMITS.max_body_bytes // 2)):
+        response = client.post(path, content=streamed(size), headers={"content-type": "application/json"})
         assert_error(response, 413, "payload_too_large")
+    assert rss_mb(stack, "users") - users_before < 50  # a 1 GiB register once took it from 210 MB to 2.2 GB
     # below the server's cap but above what an account body may be
     login = {"email": unique_email(), "password": "p" * 100_000}
     assert_error(client.post("/api/auth/login", json=login), 413, "payload_too_large")

@@ -89,9 +89,9 @@ NUL_MESSAGE = "must not contain NUL characters (\\u0000)"
 
 
 def too_large(max_bytes: int) -> ApiError:
-    # Connection: close, so the server stops reading the rest of an oversized body
-    return ApiError(413, f"Request body is larger than {max_bytes // 1024} KB.", code="payload_too_large",
-                    headers={"Connection": "close"})
+    # The connection stays open: the server drains the rest of the body, at most TME_MAX_BODY_BYTES
+    # (http_protocol.py), so a proxy still sending it (the gateway) reads this answer, not a reset.
+    return ApiError(413, f"Request body is larger than {max_bytes // 1024} KB.", code="payload_too_large")
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
