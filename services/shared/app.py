@@ -103,8 +103,9 @@ def create_service_app(
     base_routes: list[BaseRoute] = [
         Route("/healthz", healthz, include_in_schema=False),
         Route("/readyz", _readyz(ready_checks or {}), include_in_schema=False),
-        Route("/metrics", metrics_endpoint, include_in_schema=False),
     ]
+    if not settings.metrics_port:  # else on its own port (metrics_server.py)
+        base_routes.append(Route("/metrics", metrics_endpoint, include_in_schema=False))
     app = Starlette(
         routes=[*hot_routes, *base_routes, *routes],
         lifespan=_lifespan,

@@ -30,6 +30,7 @@ import uvicorn
 
 from services.shared.http_protocol import LimitedHttpToolsProtocol
 from services.shared.limits import server_limits
+from services.shared.metrics_server import serve_metrics
 from services.shared.settings import ServiceSettings
 
 DEFAULT_WORKERS = {"gateway": 2}
@@ -89,6 +90,8 @@ def run(factory: str, settings: ServiceSettings) -> None:
     allow_bodies_of(settings)
     if workers > 1:
         prepare_multiprocess_metrics()
+    if settings.metrics_port:
+        serve_metrics(settings.host, settings.metrics_port)
     uvicorn.run(
         factory,
         factory=True,

@@ -24,6 +24,9 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1, description="Most connections the PostgreSQL pool opens")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field(default="json", description="json or text")
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port serving /metrics alone (the chart's 9464), so a NetworkPolicy can "
+                                               "open metrics without the API; 0: /metrics on the API port")
     internal_token: str = Field(
         default="", description="Shared secret of internal calls (X-TME-Internal-Token): the gateway sends it, users "
                                 "and tracking refuse requests without it (gateway, users, tracking: required; the "

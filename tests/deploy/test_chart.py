@@ -295,7 +295,7 @@ def test_ingress_publishes_the_gateway_only() -> None:
     backends = [p["backend"]["service"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]]
     assert backends == [{"name": f"{FULLNAME}-gateway", "port": {"name": "http"}}]
     service = one(objs, "Service", f"{FULLNAME}-gateway")
-    assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    assert [p["name"] for p in service["spec"]["ports"]] == ["http", "metrics"]  # the Ingress routes http only
     gateway = one(objs, "Deployment", f"{FULLNAME}-gateway")
     env = env_map(gateway["spec"]["template"]["spec"]["containers"][0])
     # client IPs come from the ingress controller, a pod on a private network; never "*" (the
@@ -314,19 +314,33 @@ def test_prometheus_scrapes_the_four_services() -> None:
     objs = objects(VARIANTS["monitoring"])
     monitor = one(objs, "ServiceMonitor", FULLNAME)
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http" and monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"  # never the API port
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
     selector = monitor["spec"]["selector"]
     selected = {n for n, s in by_kind(objs, "Service").items() if matches(selector, s["metadata"]["labels"])}
     assert selected == {f"{FULLNAME}-{c}" for c in COMPONENTS}
     pod_monitor = one(objs, "PodMonitor", FULLNAME)
-    assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http"
+    assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
     for name in COMPONENTS:
         template = one(objs, "Deployment", f"{FULLNAME}-{name}")["spec"]["template"]
         annotations = template["metadata"]["annotations"]
-        port = template["spec"]["containers"][0]["ports"][0]["containerPort"]
-        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+        container = template["spec"]["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["metrics"] != ports["http"]
+        assert env_map(container)["TME_METRICS_PORT"]["value"] == str(ports["metrics"])
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(ports["metrics"]),
                                "prometheus.io/path": "/metrics"}
+
+
+def test_metrics_peers_reach_the_metrics_port_only() -> None:
+    peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    objs = objects({"networkPolicy": {"metricsFrom": peers, "gatewayFrom": [{"podSelector": {}}]}})
+    for name in COMPONENTS:
+        policy = one(objs, "NetworkPolicy", f"{FULLNAME}-{name}")
+        rules = [rule for rule in policy["spec"]["ingress"] if rule.get("from") == peers]
+        assert len(rules) == 1, name
+        assert rules[0]["ports"] == [{"port": "metrics", "protocol": "TCP"}], name
 
 
 def test_grafana_dashboards_ship_as_a_sidecar_configmap() -> None:

@@ -79,15 +79,16 @@ def test_each_image_command_serves_health_and_stops_cleanly(stack: DevStack, dat
                                                             tmp_path: Path) -> None:
     objs = objects()
     procs: dict[str, tuple[subprocess.Popen[bytes], int, int, Path]] = {}
+    metrics_ports: dict[str, int] = {}
     try:
         for service in COMPONENTS:
             spec = one(objs, "Deployment", f"{FULLNAME}-{service}")["spec"]["template"]["spec"]
             [container] = spec["containers"]
             df = dockerfile(service)
             assert df.cmd(df.final) == container["command"]
-            port = free_port()
+            port, metrics_ports[service] = free_port(), free_port()
             local = {
-                "TME_HOST": "127.0.0.1", "TME_PORT": str(port),
+                "TME_HOST": "127.0.0.1", "TME_PORT": str(port), "TME_METRICS_PORT": str(metrics_ports[service]),
                 "TME_DATABASE_URL": database_url, "TME_REDIS_URL": redis_url,
                 "TME_USERS_URL": stack.services["users"].url, "TME_TRACKING_URL": stack.services["tracking"].url,
                 "TME_INTERNAL_TOKEN": stack.internal_token,
@@ -104,7 +105,10 @@ def test_each_image_command_serves_health_and_stops_cleanly(stack: DevStack, dat
             base = f"http://127.0.0.1:{port}"
             assert wait_ok(f"{base}/healthz", proc) == 200, f"{service} exited:\n{log.read_text()[-3000:]}"
             assert wait_ok(f"{base}/readyz", proc) == 200, f"{service} not ready:\n{log.read_text()[-3000:]}"
-            assert "tme_http_requests_total" in httpx.get(f"{base}/metrics", timeout=5).text
+            # /metrics on its own port (the chart's metrics.port), not on the API port
+            metrics = f"http://127.0.0.1:{metrics_ports[service]}/metrics"
+            assert "tme_http_requests_total" in httpx.get(metrics, timeout=5).text
+            assert httpx.get(f"{base}/metrics", timeout=5).status_code == 404
 
         for proc, *_ in procs.values():
             proc.send_signal(signal.SIGTERM)  # what the kubelet sends (after the preStop hook)
