@@ -3,16 +3,24 @@ process: a key that any gateway resolved is accepted by the others, and a rotati
 through any gateway stops the old key everywhere at once.
 
 `down_gateway` (tests/gateway/conftest.py) is a two-process gateway whose users service cannot
-be reached, sharing the stack's Redis and stream: to it, the users service is down."""
+be reached, sharing the stack's Redis and stream: to it, the users service is down. The last
+test freezes the stack's PostgreSQL itself."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 from conftest import Database
+
+from services.devstack import DevStack
 
 from .conftest import Account, ExtraGateway
 
@@ -87,3 +95,49 @@ def test_a_deleted_project_s_key_stops_at_once_on_every_gateway(
 
         assert _track(client, project["writeKey"]).status_code == 401
         assert [_track(down, project["writeKey"]).status_code for _ in range(4)] == [503] * 4
+
+
+def _parent(pid_dir: Path) -> int | None:
+    try:
+        return int((pid_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def frozen_postgres(stack: DevStack) -> Iterator[None]:
+    """The embedded PostgreSQL stopped dead (SIGSTOP to the postmaster and every backend), as a
+    hung disk or a paused VM would leave it; resumed (SIGCONT) afterwards whatever happens."""
+    if stack.postgres is None or stack.postgres.proc is None:
+        pytest.skip("this test freezes the embedded PostgreSQL (TME_TEST_DATABASE_URL is set)")
+    root = stack.postgres.proc.pid
+    pids = [root, *(int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == root)]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def fresh_gateway(stack: DevStack) -> Iterator[ExtraGateway]:
+    """Another gateway (two processes) in front of the real users service, giving up on a write
+    key lookup after 1 s."""
+    with ExtraGateway(stack, {"TME_INGEST_KEY_LOOKUP_TIMEOUT_SECONDS": "1"}) as gateway:
+        yield gateway
+
+
+def test_while_postgresql_is_frozen_a_gateway_that_never_saw_a_key_accepts_it(
+    stack: DevStack, client: httpx.Client, fresh_gateway: ExtraGateway, alice: Account, db: Database,
+) -> None:
+    key = alice.project["writeKey"]
+    assert _track(client, key).status_code == 200  # the stack's gateway resolved it
+    with frozen_postgres(stack):
+        answers = [_track_anew(fresh_gateway, key) for _ in range(3)]  # users cannot answer: it waits on PostgreSQL
+        assert [r.status_code for r in answers] == [200] * 3, [r.text for r in answers]
+        assert _track(client, key).status_code == 200
+    wait_until(lambda: _rows(db, alice.project["id"]) >= 5, what="the 5 accepted events to land")
+    assert _rows(db, alice.project["id"]) == 5
