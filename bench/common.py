@@ -54,7 +54,7 @@ def register(gateway_url: str) -> dict:
     body = {"name": "Bench", "email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "bench-password-1"}
     r = httpx.post(f"{gateway_url}/api/auth/register", json=body, timeout=30)
     r.raise_for_status()
-    return r.json()
+    return {**r.json(), "email": body["email"], "password": body["password"]}
 
 
 def require_tool(name: str) -> str:

@@ -1,5 +1,5 @@
-"""CPU time of each part of a benchmark stack over a phase, from /proc: every service's process
-tree (uvicorn's worker processes included), PostgreSQL's postmaster with its backends, Redis.
+"""CPU time (and resident memory) of each part of a benchmark stack, from /proc: every service's
+process tree (uvicorn's worker processes included), PostgreSQL's postmaster with its backends, Redis.
 
 A process's count includes the time of the children it has reaped (PostgreSQL's parallel
 workers, through the postmaster), so work done by processes that ended during the phase is
@@ -36,8 +36,8 @@ def _roots(stack: DevStack) -> dict[int, str]:
     return roots
 
 
-def snapshot(stack: DevStack) -> dict[int, tuple[str, int]]:
-    """pid -> (part, ticks) for every live process of the stack."""
+def _stats_and_parts(stack: DevStack) -> tuple[dict[int, tuple[int, int]], dict[int, str]]:
+    """Every process's (ppid, ticks), and the part of each live process of the stack."""
     stats = {int(d): s for d in os.listdir("/proc") if d.isdigit() and (s := _stat(int(d))) is not None}
     part_of = dict(_roots(stack))
     changed = True
@@ -47,7 +47,27 @@ def snapshot(stack: DevStack) -> dict[int, tuple[str, int]]:
             if pid not in part_of and ppid in part_of:
                 part_of[pid] = part_of[ppid]
                 changed = True
+    return stats, part_of
+
+
+def snapshot(stack: DevStack) -> dict[int, tuple[str, int]]:
+    """pid -> (part, ticks) for every live process of the stack."""
+    stats, part_of = _stats_and_parts(stack)
     return {pid: (part, stats[pid][1]) for pid, part in part_of.items() if pid in stats}
+
+
+def resident_mb(stack: DevStack) -> dict[str, float]:
+    """Resident memory (MB) of each part: the sum over its process tree (VmRSS)."""
+    _, part_of = _stats_and_parts(stack)
+    out: dict[str, float] = {}
+    for pid, part in part_of.items():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        out[part] = out.get(part, 0.0) + kb / 1024
+    return out
 
 
 def seconds_between(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]]) -> dict[str, float]:
