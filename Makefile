@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup web lint fmt bench bench-ingest bench-queries bench-gateway bench-smoke dashboard-previews clean help
+.PHONY: run test setup web lint fmt audit bench bench-ingest bench-queries bench-gateway bench-smoke dashboard-previews clean help
 
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff"
+	@echo "make audit  - known vulnerabilities in the pinned Python and npm dependencies"
 	@echo "make bench  - benchmarks under bench/ (not part of the tests; bench-ingest, bench-queries, bench-gateway)"
 	@echo "make dashboard-previews - PNGs of the Grafana dashboards from a real stack + Prometheus"
 
@@ -38,6 +39,14 @@ lint: setup
 
 fmt: setup
 	$(BIN)/ruff format services tests bench scripts
+
+# known vulnerabilities in the pinned dependencies (needs the registries' advisory services:
+# PyPI's per-version JSON for pip-audit, npm's bulk advisories; docs/security.md)
+audit: setup
+	$(BIN)/python -m pip install --quiet 'pip-audit>=2.7'
+	$(BIN)/pip-audit --strict --disable-pip --no-deps -r requirements.lock
+	cd services/gateway/dashboard && npm audit --omit=dev
+	cd services/gateway/sdk && npm audit --omit=dev
 
 bench: bench-ingest bench-queries bench-gateway
 
