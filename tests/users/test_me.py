@@ -65,6 +65,18 @@ def test_a_wrong_current_password_is_refused(api, register):
     assert api.post("/api/auth/login", json={"email": account["email"], "password": PASSWORD}).status_code == 200
 
 
+def test_a_new_password_equal_to_the_current_one_is_refused(api, register, login):
+    account = register()
+    other = login(account["email"])
+    resp = api.post("/api/me/password", json={"currentPassword": PASSWORD, "newPassword": PASSWORD},
+                    headers=bearer(account["accessToken"]))
+    assert_error(resp, 422, "newPassword")
+    assert resp.json()["error"]["fields"]["newPassword"] == "must differ from the current password"
+    # nothing happened: the other login goes on, the password is the same
+    assert api.get("/api/me", headers=bearer(other["accessToken"])).status_code == 200
+    assert api.post("/api/auth/login", json={"email": account["email"], "password": PASSWORD}).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

@@ -67,6 +67,10 @@ async def change_password(request: Request) -> Response:
             log.info("password change refused: wrong current password", extra={"user_id": user.id})
             raise ApiError(422, "Current password is incorrect.", code="invalid_password",
                            fields={"currentPassword": "is incorrect"})
+        if body.new_password == body.current_password:
+            # a "change" that changes nothing would still log out every other session: say so instead
+            raise ApiError(422, "The new password is the same as the current one.", code="validation_error",
+                           fields={"newPassword": "must differ from the current password"})
         user.password_hash = await state.passwords.hash(body.new_password)
         user.updated_at = utcnow()
         db.add(user)
