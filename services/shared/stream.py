@@ -42,6 +42,7 @@ class StreamEvent(TypedDict, total=False):
     path: str | None
     referrer: str | None
     referrerHost: str | None
+    referrerSource: str | None  # "Google" for google.com and www.google.de; None for the page's own host
     utmSource: str | None
     utmMedium: str | None
     utmCampaign: str | None

@@ -19,7 +19,7 @@ ROW_COLUMNS = (
     "session_id", "group_id", "previous_id", "page", "path", "referrer", "referrer_host", "utm_source",
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties", "traits", "context", "user_agent",
     "browser", "browser_version", "os", "os_version", "device_type", "is_bot", "sent_at_ms", "received_at_ms",
-    "library", "app_version", "locale", "screen_class",
+    "library", "app_version", "locale", "screen_class", "referrer_source",
 )
 Row = tuple[Any, ...]
 
@@ -40,7 +40,7 @@ class PersonFact:
 _TEXT_KEYS = ("userId", "anonymousId", "sessionId", "groupId", "previousId", "page", "path", "referrer",
               "referrerHost", "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
 _AGENT_KEYS = ("userAgent", "browser", "browserVersion", "os", "osVersion", "deviceType")
-_SENDER_KEYS = ("library", "appVersion", "locale", "screenClass")
+_SENDER_KEYS = ("library", "appVersion", "locale", "screenClass", "referrerSource")
 
 
 def _json(value: Any, default: str | None) -> str | None:

@@ -39,6 +39,7 @@ _EVENT_FIELDS = (
     ("messageId", "text"), ("type", "text"), ("event", "text"), ("userId", "text"), ("anonymousId", "text"),
     ("sessionId", "text"), ("groupId", "text"), ("previousId", "text"), ("timestamp", "bigint"),
     ("sentAt", "bigint"), ("page", "text"), ("path", "text"), ("referrer", "text"), ("referrerHost", "text"),
+    ("referrerSource", "text"),
     ("utmSource", "text"), ("utmMedium", "text"), ("utmCampaign", "text"), ("utmTerm", "text"),
     ("utmContent", "text"), ("properties", "jsonb"), ("traits", "jsonb"), ("context", "jsonb"),
     ("userAgent", "text"), ("browser", "text"), ("browserVersion", "text"), ("os", "text"),
@@ -69,14 +70,14 @@ WITH src AS MATERIALIZED (
         project_id, event_time, message_id, type, event_name, user_id, anonymous_id, session_id, group_id,
         previous_id, page, path, referrer, referrer_host, utm_source, utm_medium, utm_campaign, utm_term,
         utm_content, properties, traits, context, user_agent, browser, browser_version, os, os_version,
-        device_type, is_bot, sent_at, received_at, library, app_version, locale, screen_class)
+        device_type, is_bot, sent_at, received_at, library, app_version, locale, screen_class, referrer_source)
     SELECT b.project_id, {_MS.format('b."timestamp"')}, b."messageId", b."type", b."event", b."userId",
         b."anonymousId", b."sessionId", b."groupId", b."previousId", b."page", b."path", b."referrer",
         b."referrerHost", b."utmSource", b."utmMedium", b."utmCampaign", b."utmTerm", b."utmContent",
         coalesce(b."properties", '{{}}'), b."traits", coalesce(b."context", '{{}}'), b."userAgent", b."browser",
         b."browserVersion", b."os", b."osVersion", b."deviceType", coalesce(b."isBot", false),
         {_MS.format('b."sentAt"')}, {_MS.format("b.received")}, b."library", b."appVersion", b."locale",
-        b."screenClass"
+        b."screenClass", b."referrerSource"
     FROM src b JOIN fresh f ON f.project_id = b.project_id AND f.message_id = b."messageId"
     RETURNING project_id, message_id, type
 )

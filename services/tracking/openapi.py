@@ -138,8 +138,12 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object",
         "description": "Events and page views count actions (track, page, screen); visitors are distinct "
                        "userId-else-anonymousId; sessions come from the SDK's sessionId or 30 minutes of "
-                       "inactivity. bounceRate is the share of sessions with a single event (0 to 1), "
-                       "avgSessionDuration is in seconds; ratios are null when there is no session. Bots are "
+                       "inactivity. bounceRate and viewsPerSession are Plausible's, over the sessions with page "
+                       "views: the share of them with one page view and no other action (0 to 1), and their page "
+                       "views per session (server-side sessions without a page view count in neither); "
+                       "avgSessionDuration is in seconds, over all sessions; a ratio is null when it has nothing "
+                       "to divide by. With a filter, the session figures are those of the whole sessions that "
+                       "contain a matching event. Bots are "
                        "left out unless a filter mentions `bot`; botEvents is how many bot actions that left "
                        "out (0 when a filter mentions `bot`).",
         "properties": {

@@ -17,7 +17,9 @@ import pytest
 from conftest import INTERNAL, Database, unique_email
 
 from services.devstack import DevStack
+from services.gateway.ingest.enrich import url_host
 from services.shared.embedded import free_port
+from services.shared.referrers import referrer_source
 from services.tracking.rollups.job import RunStats, run_once
 from services.tracking.settings import TrackingSettings
 
@@ -25,8 +27,8 @@ PASSWORD = "correct horse battery staple"
 UTC = dt.UTC
 
 COLUMNS = ("project_id", "event_time", "message_id", "type", "event_name", "user_id", "anonymous_id", "session_id",
-           "page", "path", "referrer", "referrer_host", "utm_source", "utm_medium", "utm_campaign", "properties",
-           "context", "traits", "browser", "os", "device_type", "is_bot", "received_at")
+           "page", "path", "referrer", "referrer_host", "referrer_source", "utm_source", "utm_medium", "utm_campaign",
+           "properties", "context", "traits", "browser", "os", "device_type", "is_bot", "received_at")
 JSON_COLUMNS = frozenset({"properties", "context", "traits"})
 TYPES = {"PAGE_VIEW": "page", "SCREEN_VIEW": "screen", "IDENTIFY": "identify", "ALIAS": "alias", "GROUP": "group"}
 
@@ -69,9 +71,12 @@ def event_row(project_id: int, when: dt.datetime | str, event: str = "PAGE_VIEW"
         "is_bot": False,
         "received_at": moment,
     }
-    unknown = set(fields) - set(row)
+    given_source = "referrer_source" in fields
+    unknown = set(fields) - set(row) - {"referrer_source"}
     assert not unknown, f"unknown event fields {unknown}"
     row.update(fields)
+    if not given_source:  # what the gateway derives (services/shared/referrers.py)
+        row["referrer_source"] = referrer_source(row["referrer_host"], url_host(row["page"]))
     return row
 
 

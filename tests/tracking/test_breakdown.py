@@ -37,7 +37,7 @@ def test_pages_sources_and_properties(project: Project) -> None:
     referrers = project.ok("stats/breakdown", by="referrer", **RANGE)
     assert _rows(referrers) == [(None, 3, 7), ("google.com", 2, 4), ("news.example", 1, 1)]
     sources = project.ok("stats/breakdown", by="source", **RANGE)
-    assert _rows(sources) == [(None, 3, 7), ("google.com", 2, 4), ("newsletter", 1, 1)]
+    assert _rows(sources) == [(None, 3, 7), ("Google", 2, 4), ("newsletter", 1, 1)]
     plans = project.ok("stats/breakdown", by="prop:plan", **RANGE)
     assert _rows(plans) == [("pro", 2, 2), ("free", 1, 1)]
     events = project.ok("stats/breakdown", by="event", **RANGE)

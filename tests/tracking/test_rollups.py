@@ -36,7 +36,7 @@ from services.tracking.settings import TrackingSettings
 from .conftest import Events, Project, ask, at, insert_statement, register, roll_up
 
 PAGES = ["/", "/pricing", "/blog", "/blog/rollups", "/docs", "/signup"]
-REFERRERS = [None, None, "www.google.com", "news.ycombinator.com", "t.co"]
+REFERRERS = [None, "example.com", "www.google.com", "news.ycombinator.com", "t.co"]  # example.com: the site itself
 BROWSERS = ["Firefox", "Chrome", "Safari"]
 START = dt.datetime(2026, 3, 26, 18, 0, tzinfo=dt.UTC)  # around the spring-forward night in Europe
 
@@ -428,3 +428,38 @@ def test_a_woken_job_runs_at_once_instead_of_after_its_pause(database_url: str) 
         assert runs() == before + 2
 
     asyncio.run(scenario())
+
+
+def test_bounce_rate_and_views_per_visit_from_rollups_equal_the_definition(client: httpx.Client, db: Database,
+                                                                            database_url: str, rollup_url: str,
+                                                                            tracking_url: str) -> None:
+    """A hand-built day: a bounce, a view with a custom event, two views, a server-side event
+    alone, a single screen view, and a visit that crosses the range's end (one view inside: a
+    bounce inside the range, not in the whole day after it)."""
+    project_id, token = register(client)
+    project = Project(project_id, token, client, Events(db, project_id))
+    ev = project.events
+    ev.insert([
+        ev.row("2026-02-02 09:00", path="/", visitor="one-view"),
+        ev.row("2026-02-02 09:00", path="/", visitor="engaged"),
+        ev.row("2026-02-02 09:02", "Signed Up", visitor="engaged"),
+        ev.row("2026-02-02 09:00", path="/", visitor="reader"),
+        ev.row("2026-02-02 09:03", path="/pricing", visitor="reader"),
+        ev.row("2026-02-02 09:00", "Invoice Paid", visitor="server"),
+        ev.row("2026-02-02 09:00", "SCREEN_VIEW", path="/home", visitor="app"),
+        ev.row("2026-02-02 11:50", path="/", visitor="crosser"),
+        ev.row("2026-02-02 12:10", path="/docs", visitor="crosser"),
+    ])
+    roll_up(database_url)
+    morning = {"from_": "2026-02-02T00:00:00Z", "to": "2026-02-02T12:00:00Z"}
+    day = {"from_": "2026-02-02", "to": "2026-02-02"}
+    for rng, bounce, views, sessions in ((morning, 0.6, 1.2, 6), (day, 0.4, 1.4, 6)):
+        fast = ask(rollup_url, project, "stats/summary", **rng)
+        raw = ask(tracking_url, project, "stats/summary", **rng)
+        assert fast["sessions"]["value"] == raw["sessions"]["value"] == sessions
+        assert fast["bounceRate"]["value"] == raw["bounceRate"]["value"] == bounce
+        assert fast["viewsPerSession"]["value"] == raw["viewsPerSession"]["value"] == views
+    assert _rollup_answers(rollup_url) > 0
+    hours = db.fetch("SELECT sessions, bounces, viewed FROM rollup_session_hours WHERE project_id = $1 ORDER BY hour",
+                     project_id)
+    assert [tuple(h) for h in hours] == [(5, 2, 4), (1, 0, 1)]

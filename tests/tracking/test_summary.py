@@ -102,3 +102,75 @@ def test_nested_json_keys_and_non_string_values(project: Project) -> None:
     assert events({"field": "prop:vip", "op": "eq", "value": True}) == 1
     assert events({"field": "context:app.version", "op": "eq", "value": "1.3"}) == 1
     assert events({"field": "context:app.version", "op": "contains", "value": "1."}) == 2
+
+
+def _seed_visits(project: Project) -> None:
+    """Six sessions on one day, one of each kind the definitions tell apart."""
+    ev = project.events
+    ev.insert([
+        ev.row("2026-01-05 09:00", path="/", visitor="one-view"),  # a bounce
+        ev.row("2026-01-05 09:00", path="/", visitor="engaged"),  # one view and a custom event: not a bounce
+        ev.row("2026-01-05 09:02", "Signed Up", visitor="engaged"),
+        ev.row("2026-01-05 09:00", path="/", visitor="reader"),  # two views: not a bounce
+        ev.row("2026-01-05 09:03", path="/pricing", visitor="reader"),
+        ev.row("2026-01-05 09:00", "Invoice Paid", visitor="server"),  # no page view: in neither ratio
+        ev.row("2026-01-05 09:00", "SCREEN_VIEW", path="/home", visitor="app"),  # one screen view: a bounce
+        ev.row("2026-01-05 09:00", "Opened Menu", visitor="late-view"),  # a custom event, then a view
+        ev.row("2026-01-05 09:01", path="/pricing", visitor="late-view"),
+    ])
+
+
+def test_bounce_rate_and_views_per_visit_count_sessions_with_page_views(project: Project) -> None:
+    _seed_visits(project)
+    body = project.ok("stats/summary", from_="2026-01-05", to="2026-01-05")
+    assert body["sessions"]["value"] == 6
+    # bounces: one-view and app, of the 5 sessions with a page view (server has none)
+    assert body["bounceRate"]["value"] == 0.4
+    # page views of those 5 sessions: 1 + 1 + 2 + 1 + 1
+    assert body["pageviews"]["value"] == 6 and body["viewsPerSession"]["value"] == 1.2
+
+
+def test_a_server_side_event_alone_is_no_bounce_and_no_visit(project: Project) -> None:
+    project.events.insert([project.events.row("2026-01-05 09:00", "Invoice Paid", visitor="server")])
+    body = project.ok("stats/summary", from_="2026-01-05", to="2026-01-05")
+    assert body["events"]["value"] == 1 and body["sessions"]["value"] == 1
+    assert body["bounceRate"]["value"] is None and body["viewsPerSession"]["value"] is None
+
+
+def test_filters_pick_whole_sessions_and_keep_the_definitions(project: Project) -> None:
+    """A filter picks the sessions that contain a matching event; their figures are those of the
+    whole session, so a page filter does not make every visit a one-page visit (or none a bounce)."""
+    _seed_visits(project)
+
+    def summary(*conditions: dict) -> dict:
+        return project.ok("stats/summary", from_="2026-01-05", to="2026-01-05", filters=list(conditions))
+
+    pricing = summary({"field": "page", "op": "eq", "value": "/pricing"})
+    # reader (/, /pricing) and late-view (Opened Menu, /pricing): neither is a bounce
+    assert pricing["sessions"]["value"] == 2 and pricing["pageviews"]["value"] == 2
+    assert pricing["bounceRate"]["value"] == 0.0
+    assert pricing["viewsPerSession"]["value"] == 1.5  # (2 + 1) / 2: every page view of those sessions
+    home = summary({"field": "page", "op": "eq", "value": "/"})
+    # one-view (a bounce), engaged, reader
+    assert home["sessions"]["value"] == 3 and home["bounceRate"]["value"] == 0.3333
+    assert home["viewsPerSession"]["value"] == round(4 / 3, 2)
+    server = summary({"field": "event", "op": "eq", "value": "Invoice Paid"})
+    assert server["sessions"]["value"] == 1 and server["events"]["value"] == 1
+    assert server["bounceRate"]["value"] is None and server["viewsPerSession"]["value"] is None
+    # the same figures as the unfiltered ones when the filter matches everything
+    everything = summary({"field": "type", "op": "neq", "value": "identify"})
+    plain = project.ok("stats/summary", from_="2026-01-05", to="2026-01-05")
+    for metric in ("sessions", "bounceRate", "viewsPerSession", "avgSessionDuration", "events", "pageviews"):
+        assert everything[metric] == plain[metric], metric
+
+
+def test_a_previous_period_without_data_has_zero_counts_and_no_ratios(project: Project) -> None:
+    """The comparison rule the dashboard reads: when the previous period has no session, its
+    ratios are null (no comparison: "new") and its counts 0, never a made-up figure."""
+    _seed_visits(project)
+    body = project.ok("stats/summary", from_="2026-01-05", to="2026-01-05")
+    assert body["previousFrom"] == "2026-01-04T00:00:00+00:00"
+    for metric in ("events", "pageviews", "visitors", "sessions"):
+        assert body[metric]["previous"] == 0 and body[metric]["value"] > 0
+    for ratio in ("bounceRate", "avgSessionDuration", "viewsPerSession"):
+        assert body[ratio]["previous"] is None and body[ratio]["value"] is not None

@@ -1,6 +1,7 @@
 """Turn the validated fields of one event into the stream's event shape, with enrichment
 (receivedAt, skew-corrected time, the person's parsed user agent and bot flag, the sending library,
-app version, locale and screen class (attribution.py), path, UTM, referrer host)."""
+app version, locale and screen class (attribution.py), path, UTM, referrer host and source
+(services/shared/referrers.py))."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from services.gateway.ingest.attribution import NO_LIBRARY, attribute
 from services.gateway.ingest.enrich import AgentParser, page_info, url_host
 from services.gateway.ingest.fields import strip_nul
+from services.shared.referrers import referrer_source
 from services.shared.stream import StreamEvent
 
 _CAMPAIGN_KEYS = ("source", "medium", "name", "term", "content")
@@ -103,6 +105,7 @@ def build_event(
     sender = attribute(info.agents, ctx, info.header_agent, NO_LIBRARY, info.locale)
     agent = sender.agent
     path, utm = page_info(page)
+    referrer_host = url_host(referrer)
     campaign = _campaign(ctx)
     if campaign is not None:
         utm = campaign  # type: ignore[assignment]
@@ -120,7 +123,8 @@ def build_event(
         "page": page,
         "path": path,
         "referrer": referrer,
-        "referrerHost": url_host(referrer),
+        "referrerHost": referrer_host,
+        "referrerSource": referrer_source(referrer_host, url_host(page)),
         "utmSource": utm[0],
         "utmMedium": utm[1],
         "utmCampaign": utm[2],

@@ -5,14 +5,17 @@ database's collation, an absent value first), and
 paginated by keyset on exactly that order, so walking the pages of an unchanged data set never
 skips or repeats a row. `page` counts page views by URL path; `entryPage` / `exitPage` count
 sessions by the path of their first / last page view (`events` is then the number of sessions).
-An absent value (null) is a row of its own only for `referrer` and `source` (direct traffic)."""
+An absent value (null) is a row of its own only for `referrer` and `source` (direct traffic).
+`source` groups known referrers by name ("Google" for google.com and www.google.de, see
+services/shared/referrers.py) and leaves internal navigation (a referrer on the page's own host)
+out."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.tracking.db import Db
-from services.tracking.filters import Condition, dimension_sql, is_dimension
+from services.tracking.filters import INTERNAL_REFERRAL, Condition, dimension_sql, is_dimension
 from services.tracking.params import TimeRange
 from services.tracking.queries.sessionize import sessions_ctes
 from services.tracking.scope import analytics_where
@@ -53,7 +56,7 @@ async def raw_breakdown(db: Db, project_id: int, rng: TimeRange, conditions: lis
             FROM sessions WHERE {column} IS NOT NULL GROUP BY 1"""
     else:
         expr = dimension_sql(by, params)
-        only = " AND e.type = 'page'" if by == "page" else ""
+        only = {"page": " AND e.type = 'page'", "source": f" AND NOT {INTERNAL_REFERRAL}"}.get(by, "")
         not_null = "" if by in KEEPS_NULL else f" AND {expr} IS NOT NULL"
         grouped = f"""SELECT {expr} AS value, count(DISTINCT e.visitor_id) AS visitors, count(*) AS events
             FROM events e WHERE {where}{only}{not_null} GROUP BY 1"""

@@ -3,8 +3,11 @@
 A session is every event carrying the same SDK `sessionId`; events without one are grouped per
 visitor (userId, else anonymousId) and a new session starts after 30 minutes without events.
 A session's visitor is its (smallest) visitor id, its entry and exit pages the paths of its
-first and last page views. Only events matching the query's WHERE clause take part, so with a
-filter the sessions are those of the matching events."""
+first and last page views. Only events matching the query's WHERE clause take part.
+
+`whole_sessions_matching` builds, instead, the whole sessions (every action in the range) that
+contain at least one event matching a filter, each marked `hit`: the summary's session figures
+(bounce rate, views per visit, duration) then mean the same thing with and without a filter."""
 
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ from services.tracking.sql import VIEW_TYPES
 INACTIVITY = "interval '30 minutes'"
 
 
-def sessions_ctes(where: str) -> str:
-    """`sess_src` (the events), `sess_keyed` (each with its session key `skey`) and
-    `sessions` (one row per session). Use after `WITH`."""
+GROUP_KEY = "coalesce('s:' || e.session_id, 'v:' || e.visitor_id)"
+
+
+def sessions_ctes(where: str, hit: str = "TRUE") -> str:
+    """`sess_src` (the events passing `where`, each with `hit`: whether it passes `hit` too),
+    `sess_keyed` (each with its session key `skey`) and `sessions` (one row per session, `hit`
+    when any of its events is). Use after `WITH`."""
     return f"""
     sess_src AS MATERIALIZED (
         SELECT e.visitor_id, e.event_time, e.message_id, e.type, e.path, e.referrer_host, e.utm_source,
-               e.browser, e.os, e.device_type,
-               coalesce('s:' || e.session_id, 'v:' || e.visitor_id) AS grp
+               e.referrer_source, e.browser, e.os, e.device_type, ({hit}) AS hit,
+               {GROUP_KEY} AS grp
         FROM events e
         WHERE {where} AND e.visitor_id IS NOT NULL
     ),
@@ -44,15 +51,26 @@ def sessions_ctes(where: str) -> str:
                max(event_time) AS ended_at,
                count(*) AS events,
                count(*) FILTER (WHERE type IN {VIEW_TYPES}) AS pageviews,
+               bool_or(hit) AS hit,
                (array_agg(path ORDER BY event_time, message_id)
                     FILTER (WHERE type = 'page' AND path IS NOT NULL))[1] AS entry_page,
                (array_agg(path ORDER BY event_time DESC, message_id DESC)
                     FILTER (WHERE type = 'page' AND path IS NOT NULL))[1] AS exit_page,
                (array_agg(referrer_host ORDER BY event_time, message_id))[1] AS referrer_host,
-               (array_agg(coalesce(utm_source, referrer_host) ORDER BY event_time, message_id))[1] AS source,
+               (array_agg(coalesce(utm_source, referrer_source) ORDER BY event_time, message_id))[1] AS source,
                (array_agg(browser ORDER BY event_time, message_id))[1] AS browser,
                (array_agg(os ORDER BY event_time, message_id))[1] AS os,
                (array_agg(device_type ORDER BY event_time, message_id))[1] AS device_type
         FROM sess_keyed
         GROUP BY skey
     )"""
+
+
+def whole_sessions_matching(population: str, matching: str, hit: str) -> str:
+    """The CTEs of `sessions_ctes` over the events passing `population` whose session group (SDK
+    session, or a visitor's events without one) has an event passing `matching` (`population`
+    and `hit`), marked `hit` where they pass `hit`. Reading only those groups keeps a narrow
+    filter cheap; a group can hold several inactivity sessions, the `hit` flag tells them apart."""
+    groups = f"""{population} AND {GROUP_KEY} IN (
+        SELECT {GROUP_KEY} FROM events e WHERE {matching} AND e.visitor_id IS NOT NULL)"""
+    return sessions_ctes(groups, hit)

@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import asyncpg
 
-from services.tracking.filters import COLUMNS
+from services.tracking.filters import COLUMNS, INTERNAL_REFERRAL
 from services.tracking.queries.breakdown import KEEPS_NULL
 from services.tracking.rollups.hours import day_of, hour_of
 from services.tracking.sql import ACTION_TYPES, VIEW_TYPES
@@ -30,7 +30,7 @@ CHUNK_DAYS = 7  # hours recomputed together (one statement per table) span at mo
 # the columns of `events` the hourly tables are computed from
 SOURCE_COLUMNS = ("project_id", "event_time", "type", "visitor_id", "path", "event_name", "referrer_host",
                   "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "browser", "os",
-                  "device_type", "library", "app_version", "locale", "screen_class")
+                  "device_type", "library", "app_version", "locale", "screen_class", "referrer_source")
 
 
 def _source(rows: str, where: str) -> str:
@@ -75,6 +75,8 @@ def _dimension_rows() -> str:
         where = []
         if dim == "page":
             where.append("s.type = 'page'")
+        if dim == "source":
+            where.append("NOT " + INTERNAL_REFERRAL.replace("e.", "s."))
         if dim not in KEEPS_NULL:
             where.append(f"{expr} IS NOT NULL")
         selects.append(

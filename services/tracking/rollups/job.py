@@ -192,9 +192,12 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
             INSERT INTO rollup_sessions (project_id, grp, started_at, ended_at, events, pageviews)
             SELECT {params.add(project_id)}, grp, started_at, ended_at, events, pageviews FROM sessions"""
         return sql, params.values
-    session_hours = f"""INSERT INTO rollup_session_hours (project_id, hour, sessions, bounces, duration, pageviews)
-        SELECT $1, {hour_of('s.started_at')}, count(*), count(*) FILTER (WHERE s.events = 1),
-               coalesce(sum(extract(epoch FROM s.ended_at - s.started_at)), 0), sum(s.pageviews)
+    # a bounce: one page view and no other action; `viewed`: sessions with page views (summary.py)
+    session_hours = f"""INSERT INTO rollup_session_hours (project_id, hour, sessions, bounces, duration, pageviews,
+                                                          viewed)
+        SELECT $1, {hour_of('s.started_at')}, count(*), count(*) FILTER (WHERE s.events = 1 AND s.pageviews = 1),
+               coalesce(sum(extract(epoch FROM s.ended_at - s.started_at)), 0), sum(s.pageviews),
+               count(*) FILTER (WHERE s.pageviews > 0)
         FROM rollup_sessions s
         WHERE s.project_id = $1 AND {{only}}
         GROUP BY 2"""

@@ -23,7 +23,7 @@ from services.tracking.db import Db
 from services.tracking.params import TimeRange
 from services.tracking.queries.summary import Totals
 from services.tracking.rollups.hll import estimate
-from services.tracking.sql import ACTION_TYPES, Params
+from services.tracking.sql import ACTION_TYPES, VIEW_TYPES, Params
 
 DAY = dt.timedelta(days=1)
 
@@ -47,7 +47,8 @@ async def size(db: Db, project_id: int, rng: TimeRange) -> int | None:
 @dataclass(frozen=True)
 class Crossing:
     """A session containing a range boundary: whether the hourly rows count it (it started
-    inside), its full figures, and its part inside the range (n = 0: no event inside)."""
+    inside), its full figures, and its part inside the range (n = 0: no event inside; views:
+    its page views)."""
 
     counted: bool
     events: int
@@ -56,6 +57,13 @@ class Crossing:
     n: int
     first: dt.datetime | None
     last: dt.datetime | None
+    pageviews: int = 0
+    views: int = 0
+
+    def bounce_and_viewed(self, inside: bool) -> tuple[int, int]:
+        """(1 if a bounce, 1 if it has page views) for the whole session or its part inside."""
+        events, views = (self.n, self.views) if inside else (self.events, self.pageviews)
+        return int(events == 1 and views == 1), int(views > 0)
 
 
 LONG_SESSION = "interval '4 hours'"  # longer sessions are in the partial GiST index (migration 0006)
@@ -64,12 +72,12 @@ LONG_SESSION = "interval '4 hours'"  # longer sessions are in the partial GiST i
 def _containing(instant: str) -> str:
     """The project's ($1) sessions containing `instant`: a short one started at most
     LONG_SESSION before it (the start index), a long one is found by its span (GiST)."""
-    return f"""SELECT s.grp, s.started_at, s.ended_at, s.events FROM rollup_sessions s
+    return f"""SELECT s.grp, s.started_at, s.ended_at, s.events, s.pageviews FROM rollup_sessions s
                 WHERE s.project_id = $1 AND s.started_at <= {instant}::timestamptz
                   AND s.started_at >= {instant}::timestamptz - {LONG_SESSION} AND s.ended_at >= {instant}::timestamptz
                   AND s.ended_at - s.started_at <= {LONG_SESSION}
                 UNION ALL
-                SELECT s.grp, s.started_at, s.ended_at, s.events FROM rollup_sessions s
+                SELECT s.grp, s.started_at, s.ended_at, s.events, s.pageviews FROM rollup_sessions s
                 WHERE s.project_id = $1 AND s.ended_at - s.started_at > {LONG_SESSION}
                   AND tstzrange(s.started_at, s.ended_at, '[]') @> {instant}::timestamptz"""
 
@@ -82,13 +90,14 @@ async def crossing_sessions(db: Db, project_id: int, rng: TimeRange) -> list[Cro
                 {_containing("$3")}
             ),
             crossing AS MATERIALIZED (
-                SELECT DISTINCT c.grp, c.started_at, c.ended_at, c.events FROM containing c
+                SELECT DISTINCT c.grp, c.started_at, c.ended_at, c.events, c.pageviews FROM containing c
                 WHERE c.started_at < $3 AND NOT (c.started_at >= $2 AND c.ended_at < $3)
             )
-            SELECT c.started_at, c.ended_at, c.events, p.n, p.first, p.last
+            SELECT c.started_at, c.ended_at, c.events, c.pageviews, p.n, p.views, p.first, p.last
             FROM crossing c
             CROSS JOIN LATERAL (
-                SELECT count(*) AS n, min(e.event_time) AS first, max(e.event_time) AS last
+                SELECT count(*) AS n, count(*) FILTER (WHERE e.type IN {VIEW_TYPES}) AS views,
+                       min(e.event_time) AS first, max(e.event_time) AS last
                 FROM events e
                 WHERE e.project_id = $1 AND e.type IN {ACTION_TYPES} AND NOT e.is_bot AND e.visitor_id IS NOT NULL
                   AND e.event_time >= greatest($2::timestamptz, c.started_at) AND e.event_time <= c.ended_at
@@ -98,7 +107,7 @@ async def crossing_sessions(db: Db, project_id: int, rng: TimeRange) -> list[Cro
             ) p""",
         [project_id, rng.start, rng.end])
     return [Crossing(r["started_at"] >= rng.start, r["events"], r["started_at"], r["ended_at"], r["n"], r["first"],
-                     r["last"]) for r in rows]
+                     r["last"], r["pageviews"], r["views"]) for r in rows]
 
 
 async def totals(db: Db, project_id: int, rng: TimeRange) -> Totals:
@@ -111,21 +120,25 @@ async def totals(db: Db, project_id: int, rng: TimeRange) -> Totals:
            FROM rollup_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3""", args)
     sessions = await db.fetchrow(
         """SELECT coalesce(sum(sessions), 0) AS sessions, coalesce(sum(bounces), 0) AS bounces,
-                  coalesce(sum(duration), 0) AS duration
+                  coalesce(sum(viewed), 0) AS viewed, coalesce(sum(duration), 0) AS duration
            FROM rollup_session_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3""", args)
     assert events is not None and sessions is not None
     count, bounces, duration = int(sessions["sessions"]), int(sessions["bounces"]), Decimal(sessions["duration"])
+    viewed = int(sessions["viewed"])
     for c in await crossing_sessions(db, project_id, rng):
         if c.counted:
-            count, bounces = count - 1, bounces - (c.events == 1)
+            bounce, views = c.bounce_and_viewed(inside=False)
+            count, bounces, viewed = count - 1, bounces - bounce, viewed - views
             duration -= _seconds(c.ended_at - c.started_at)
         if c.n:
             assert c.first is not None and c.last is not None
-            count, bounces = count + 1, bounces + (c.n == 1)
+            bounce, views = c.bounce_and_viewed(inside=True)
+            count, bounces, viewed = count + 1, bounces + bounce, viewed + views
             duration += _seconds(c.last - c.first)
     visitors = estimate(events["sketch"].bytes) if events["sketch"] is not None else 0
-    return Totals(int(events["events"]), int(events["pageviews"]), visitors, count, bounces, float(duration),
-                  int(events["bots"]))
+    pageviews = int(events["pageviews"])  # of visitors' events: every session's page views, in the range
+    return Totals(int(events["events"]), pageviews, visitors, count, bounces, float(duration),
+                  int(events["bots"]), viewed, pageviews)
 
 
 async def series_counts(db: Db, project_id: int, rng: TimeRange, metric: str, interval: str) -> dict[int, int]:
