@@ -113,7 +113,8 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, timezone_id="Europe/Paris",
                                   locale="en-GB", accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
-    context.on("dialog", lambda dialog: dialog.accept())  # confirm() of rotate/delete
+    dialogs: list[str] = []  # confirmations are in the page: the browser's confirm() is never used
+    context.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     app = context.new_page()
     failed_requests: list[str] = []
     app.on("response", lambda r: failed_requests.append(f"{r.status} {r.url}") if r.status >= 500 else None)
@@ -307,10 +308,14 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     expect(app.get_by_test_id("retention").get_by_role("row").last).to_contain_text("100%")
     shot(app, "retention")
 
-    # --- projects: create, rename, rotate, delete; the switcher follows
+    # --- projects: create (then its setup page), rename, rotate, delete; the switcher follows
     app.get_by_role("navigation", name="Account").get_by_role("link", name="Projects").click()
+    expect(app.get_by_label("Current project")).to_have_value(str(project_id))  # the picker remembers
     app.get_by_label("Project name").fill("Second site")
     app.get_by_role("button", name="Create project").click()
+    expect(app).to_have_url(re.compile(r"/projects/\d+/setup$"))
+    expect(app.get_by_test_id("live-check")).to_contain_text("Waiting for your first event")
+    app.go_back()
     row = app.locator(".project-row").filter(has_text="Second site")
     expect(row).to_be_visible()
     expect(app.get_by_label("Current project").locator("option", has_text="Second site")).to_have_count(1)
@@ -328,6 +333,13 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     app.get_by_role("navigation", name="Account").get_by_role("link", name="Projects").click()
     old_key = row.locator("code").inner_text()
     row.get_by_role("button", name="Rotate key").click()
+    confirm = row.get_by_role("alertdialog", name="Confirm key rotation")
+    expect(confirm).to_contain_text("Sites using the old key stop sending events")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_have_count(0)
+    expect(row.locator("code")).to_have_text(old_key)  # cancelled: the same key
+    row.get_by_role("button", name="Rotate key").click()
+    row.get_by_role("button", name="Yes, rotate the key").click()
     expect(row.locator("code")).not_to_have_text(old_key)
     row.get_by_role("button", name="Rename").click()
     app.get_by_role("form", name="Rename Second site").get_by_label("Name").fill("Marketing site")
@@ -336,7 +348,10 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     expect(renamed).to_be_visible()
     shot(app, "projects")
     renamed.get_by_role("button", name="Delete").click()
+    expect(renamed.get_by_role("alertdialog", name="Confirm deletion")).to_contain_text("This cannot be undone")
+    renamed.get_by_role("button", name="Yes, delete it").click()
     expect(renamed).to_have_count(0)
+    assert dialogs == [], dialogs
 
     # --- profile
     app.get_by_role("navigation", name="Account").get_by_role("link", name="Profile").click()
@@ -349,6 +364,11 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     expect(app.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
     expect(app.get_by_text("is incorrect", exact=True)).to_be_visible()
     app.get_by_label("Current password").fill(PASSWORD)
+    app.get_by_label("New password").fill(PASSWORD)  # the same password is no change
+    app.get_by_role("button", name="Change password").click()
+    expect(app.get_by_label("New password")).to_have_attribute("aria-invalid", "true")
+    expect(app.get_by_text("must differ from the current password", exact=True)).to_be_visible()
+    app.get_by_label("New password").fill(NEW_PASSWORD)
     app.get_by_role("button", name="Change password").click()
     expect(app.get_by_text("Password changed.", exact=False)).to_be_visible()
     shot(app, "profile")
@@ -362,7 +382,8 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
     account = phone.get_by_role("navigation", name="Account")
     expect(account).to_be_hidden()  # folded behind a menu button named after the user
-    menu = phone.get_by_role("button", name="Ada Lovelace ▾")
+    menu = phone.get_by_role("button", name="Account menu (Ada Lovelace)")
+    expect(menu).to_have_text("A ▾")  # an initial: the project picker beside it already names the project
     expect(menu).to_have_attribute("aria-expanded", "false")
     menu.click()
     expect(menu).to_have_attribute("aria-expanded", "true")

@@ -69,11 +69,27 @@ def packed_rows_sql(params: Params, project_id: int, rng: TimeRange, conditions:
     FROM ev"""
 
 
+def seen_names_sql(params: Params, project_id: int, rng: TimeRange, names: list[str]) -> str:
+    """Which of `names` some person's action (no bot; the funnel's filters aside) has in the range:
+    one probe of the (project, event name, time) index per name."""
+    where = analytics_where(params, project_id, rng.start, rng.end, [])
+    return f"""SELECT n.name FROM unnest({params.add(names, 'text[]')}) AS n(name)
+        WHERE EXISTS (SELECT 1 FROM events e WHERE {where} AND e.event_name = n.name)"""
+
+
+async def seen_names(db: Db, project_id: int, rng: TimeRange, names: list[str]) -> set[str]:
+    params = Params()
+    rows = await db.fetch(seen_names_sql(params, project_id, rng, sorted(set(names))), params.values)
+    return {r["name"] for r in rows}
+
+
 async def funnel(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], steps: list[Step],
                  window: dt.timedelta) -> list[dict[str, Any]]:
     params = Params()
     row = await db.fetchrow(packed_rows_sql(params, project_id, rng, conditions, steps), params.values)
     assert row is not None
+    # a step nobody did may be a misspelt event: each step says whether its event occurs at all
+    seen = await seen_names(db, project_id, rng, [step.event for step in steps])
     # numpy releases the GIL while it sorts and scans: other requests go on meanwhile
     tally = await asyncio.to_thread(follow, row["packed"] or b"", len(steps), window // dt.timedelta(microseconds=1))
     medians = tally.medians()
@@ -90,5 +106,6 @@ async def funnel(db: Db, project_id: int, rng: TimeRange, conditions: list[Condi
             "conversionFromPrevious": round(users / prev, 4) if prev else 0.0,
             "medianSecondsToConvert": round(median, 1) if median is not None else None,
             "dropOff": prev - users,
+            "seen": step.event in seen,
         })
     return out

@@ -51,6 +51,19 @@ export function change(value: number | null | undefined, previous: number | null
   return (value - previous) / previous;
 }
 
+/** What a comparison card says: "new" when the previous period had nothing to compare with (a
+ * percentage over an empty period means nothing), "no data" when this period has none either,
+ * else the signed change ("▲ 12%"). */
+export function describeChange(value: number | null | undefined, previous: number | null | undefined): {
+  text: string;
+  delta: number | null;
+} {
+  const delta = change(value, previous);
+  if (delta !== null) return { text: `${delta > 0 ? "▲" : delta < 0 ? "▼" : ""} ${Math.abs(delta * 100).toFixed(0)}%`.trim(), delta };
+  const hasValue = value !== null && value !== undefined && value !== 0;
+  return { text: hasValue ? "new" : "no data", delta: null };
+}
+
 export function formatDateTime(iso: string | null | undefined, tz?: string): string {
   if (!iso) return "–";
   const d = new Date(iso);
@@ -74,4 +87,19 @@ export function timeAgo(iso: string | null | undefined, now = Date.now()): strin
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
+}
+
+/** An id as a person can tell it apart from others: ids that share a long prefix (uuids, the
+ * demo's visitors) differ at the end, so a long id shows as "…" and its last 8 characters. */
+export function shortId(id: string): string {
+  return id.length > 14 ? `…${id.slice(-8)}` : id;
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** A trait or property value as text: ISO date-times in the viewer's words, objects as JSON. */
+export function formatValue(v: unknown, tz?: string): string {
+  if (typeof v === "string" && ISO_TIME.test(v)) return formatDateTime(v, tz);
+  if (v !== null && typeof v === "object") return JSON.stringify(v);
+  return String(v);
 }

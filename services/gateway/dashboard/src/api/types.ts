@@ -98,6 +98,8 @@ export interface FunnelStep {
   conversionFromPrevious?: number | null;
   medianSecondsToConvert?: number | null;
   dropOff?: number | null;
+  /** false when no event of this name (bots and filters aside) happened in the range */
+  seen?: boolean;
   [extra: string]: unknown;
 }
 

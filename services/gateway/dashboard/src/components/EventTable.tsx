@@ -4,7 +4,7 @@ import { Fragment, useState } from "react";
 import { Link } from "react-router";
 
 import type { TrackedEvent } from "../api/types";
-import { eventName, eventPath, eventTime, personId, senderFields } from "../eventFields";
+import { eventName, eventPath, eventTime, personId, personLabel, senderFields } from "../eventFields";
 import { formatDateTime } from "../format";
 
 function Details({ e }: { e: TrackedEvent }) {
@@ -51,7 +51,17 @@ function Details({ e }: { e: TrackedEvent }) {
   );
 }
 
-export function EventTable({ events, projectId, tz, showPerson = true, testId }: { events: TrackedEvent[]; projectId: number; tz?: string; showPerson?: boolean; testId?: string }) {
+interface Props {
+  events: TrackedEvent[];
+  projectId: number;
+  tz?: string;
+  showPerson?: boolean;
+  testId?: string;
+  /** an extra class for some rows (the realtime feed dims events outside its window) */
+  rowClass?: (e: TrackedEvent) => string | undefined;
+}
+
+export function EventTable({ events, projectId, tz, showPerson = true, testId, rowClass }: Props) {
   const [open, setOpen] = useState<string | null>(null);
   return (
     <div className="table-scroll">
@@ -71,7 +81,7 @@ export function EventTable({ events, projectId, tz, showPerson = true, testId }:
             const isOpen = open === e.messageId;
             return (
               <Fragment key={e.messageId}>
-                <tr className={isOpen ? "open" : undefined}>
+                <tr className={[isOpen ? "open" : "", rowClass?.(e) || ""].filter(Boolean).join(" ") || undefined}>
                   <td className="nowrap">
                     <button type="button" className="row-button" aria-expanded={isOpen} onClick={() => setOpen(isOpen ? null : e.messageId)}>
                       {formatDateTime(eventTime(e), tz)}
@@ -79,12 +89,19 @@ export function EventTable({ events, projectId, tz, showPerson = true, testId }:
                   </td>
                   <td>
                     <span className={`badge badge-${e.type}`}>{eventName(e)}</span>
+                    {e.isBot && (
+                      <span className="badge badge-bot" title="Sent by a crawler, headless browser or monitor: left out of the figures">
+                        bot
+                      </span>
+                    )}
                   </td>
                   <td className="truncate">{eventPath(e) || "–"}</td>
                   {showPerson && (
                     <td className="truncate">
                       {pid ? (
-                        <Link to={`/projects/${projectId}/persons/${encodeURIComponent(pid)}`}>{e.userId || pid.slice(0, 13)}</Link>
+                        <Link to={`/projects/${projectId}/persons/${encodeURIComponent(pid)}`} title={pid} data-testid="person-link">
+                          {personLabel(e)}
+                        </Link>
                       ) : (
                         "–"
                       )}

@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode } from "react";
 import { Link, NavLink, useLocation, useMatch, useNavigate } from "react-router";
 
 import { useAuth } from "../state/auth";
@@ -16,9 +16,26 @@ const SECTIONS = [
 
 export const LAST_PROJECT_KEY = "tme.lastProject";
 
-function ProjectSwitcher() {
+function storedProject(): string | null {
+  try {
+    return localStorage.getItem(LAST_PROJECT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** The project the page is about, or (on the projects and profile pages) the last one used. */
+function useCurrentProject(): string | undefined {
   const { projects } = useProjects();
   const pid = useMatch("/projects/:pid/*")?.params.pid;
+  if (pid) return pid;
+  const last = storedProject();
+  return projects?.some((p) => String(p.id) === last) ? last! : undefined;
+}
+
+function ProjectSwitcher() {
+  const { projects } = useProjects();
+  const pid = useCurrentProject();
   const navigate = useNavigate();
   const location = useLocation();
   if (!projects || !projects.length) return null;
@@ -46,14 +63,29 @@ function ProjectSwitcher() {
 
 export function Layout({ children }: { children: ReactNode }) {
   const { user, logout } = useAuth();
-  const pid = useMatch("/projects/:pid/*")?.params.pid;
+  const { projects } = useProjects();
+  const urlPid = useMatch("/projects/:pid/*")?.params.pid;
+  const pid = useCurrentProject();
   const location = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => setMenuOpen(false), [location.pathname]);
   useEffect(() => {
-    if (pid) localStorage.setItem(LAST_PROJECT_KEY, pid);
-  }, [pid]);
+    // remembered only once it is known to be one of the user's projects
+    if (urlPid && projects?.some((p) => String(p.id) === urlPid)) {
+      try {
+        localStorage.setItem(LAST_PROJECT_KEY, urlPid);
+      } catch {
+        /* storage unavailable */
+      }
+    }
+  }, [urlPid, projects]);
+  // on a phone the tab bar scrolls: keep the open section in view
+  const sections = useRef<HTMLElement>(null);
+  useEffect(() => {
+    sections.current?.querySelector<HTMLElement>("a.active")?.scrollIntoView?.({ block: "nearest", inline: "nearest" });
+  }, [location.pathname]);
   const carry = carryQuery(new URLSearchParams(location.search));
+  const name = user?.name || "Account";
 
   return (
     <div className="shell">
@@ -71,9 +103,14 @@ export function Layout({ children }: { children: ReactNode }) {
           className="btn btn-ghost menu-toggle"
           aria-expanded={menuOpen}
           aria-controls="user-menu"
+          aria-label={`Account menu (${name})`}
+          title={name}
           onClick={() => setMenuOpen((o) => !o)}
         >
-          {user?.name || "Account"} ▾
+          <span className="avatar" aria-hidden="true">
+            {name.trim().charAt(0).toUpperCase() || "?"}
+          </span>{" "}
+          ▾
         </button>
         <nav id="user-menu" className={`user-menu${menuOpen ? " open" : ""}`} aria-label="Account">
           <NavLink to="/projects">Projects</NavLink>
@@ -88,7 +125,7 @@ export function Layout({ children }: { children: ReactNode }) {
         </nav>
       </header>
       {pid && (
-        <nav className="sections" aria-label="Project">
+        <nav className="sections" aria-label="Project" ref={sections}>
           {SECTIONS.map((s) => (
             <NavLink key={s.path} to={`/projects/${pid}/${s.path}${s.path === "setup" ? "" : carry}`}>
               {s.label}

@@ -111,5 +111,6 @@ export function TimeChart({ data, label, tz, format, interval, height = 260 }: P
     };
   }, [data, label, tz, format, interval, height]);
 
-  return <div ref={box} className="chart" role="img" aria-label={`${label} over time`} />;
+  // data-drawn: how many buckets the line is drawn through (buckets still to come are not)
+  return <div ref={box} className="chart" role="img" aria-label={`${label} over time`} data-drawn={data.values.filter((v) => v !== null).length} />;
 }

@@ -5,7 +5,8 @@ import { ApiError } from "../api/client";
 import { ErrorBox, Field, PageTitle } from "../components/ui";
 import { useAuth } from "../state/auth";
 
-function useFormErrors() {
+/** Errors of a form whose inputs show `shown` fields' problems themselves. */
+function useFormErrors(shown: string[]) {
   const [error, setError] = useState<string | null>(null);
   const [fields, setFields] = useState<Record<string, string>>({});
   return {
@@ -18,7 +19,10 @@ function useFormErrors() {
     take(e: unknown) {
       if (e instanceof ApiError) {
         setFields(e.fields);
-        setError(e.message);
+        // field problems are said beside their fields; the banner is for the rest (a wrong password,
+        // a network error) and would only repeat them in the API's wording
+        const elsewhere = Object.keys(e.fields).filter((f) => !shown.includes(f));
+        setError(!Object.keys(e.fields).length ? e.message : elsewhere.length ? elsewhere.map((f) => `${f} ${e.fields[f]}`).join("; ") : null);
       } else setError(String(e));
     },
   };
@@ -29,7 +33,7 @@ export function LoginPage() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
-  const errors = useFormErrors();
+  const errors = useFormErrors(["email", "password"]);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -68,7 +72,7 @@ export function RegisterPage() {
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [busy, setBusy] = useState(false);
-  const errors = useFormErrors();
+  const errors = useFormErrors(["name", "email", "password"]);
   const [mismatch, setMismatch] = useState<string | undefined>();
 
   async function submit(e: FormEvent) {

@@ -7,7 +7,7 @@ import { BreakdownPanel } from "../components/Breakdown";
 import { AddFilter, FilterChips, RangePicker } from "../components/Controls";
 import { TimeChart, type ChartSeries } from "../components/TimeChart";
 import { Card, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
-import { LOWER_IS_BETTER, METRIC_LABELS, change, formatMetric, formatNumber } from "../format";
+import { LOWER_IS_BETTER, METRIC_LABELS, describeChange, formatMetric, formatNumber } from "../format";
 import { describeRange, previousRange } from "../state/range";
 import { useAsync } from "../state/useAsync";
 import { analyticsQuery, useView } from "../state/view";
@@ -17,7 +17,7 @@ function SummaryCards({ summary, compare, metric, onMetric }: { summary: Summary
     <div className="cards" data-testid="summary">
       {METRICS.map((m) => {
         const v = summary[m];
-        const delta = change(v?.value, v?.previous);
+        const { text, delta } = describeChange(v?.value, v?.previous);
         const good = delta === null || delta === 0 ? null : LOWER_IS_BETTER.has(m) ? delta < 0 : delta > 0;
         const chartable = (SERIES_METRICS as readonly string[]).includes(m);
         const body = (
@@ -27,9 +27,14 @@ function SummaryCards({ summary, compare, metric, onMetric }: { summary: Summary
               {formatMetric(m, v?.value)}
             </span>
             {compare && (
-              <span className={`stat-change ${good === null ? "" : good ? "up" : "down"}`}>
-                {delta === null ? "no previous data" : `${delta > 0 ? "▲" : delta < 0 ? "▼" : ""} ${Math.abs(delta * 100).toFixed(0)}%`}
-                <span className="sr-only"> compared with the previous period ({formatMetric(m, v?.previous)})</span>
+              <span
+                className={`stat-change ${good === null ? "" : good ? "up" : "down"}`}
+                title={delta === null ? "Nothing to compare with: the previous period has no data" : undefined}
+              >
+                {text}
+                <span className="sr-only">
+                  {delta === null ? " (the previous period has no data to compare with)" : ` compared with the previous period (${formatMetric(m, v?.previous)})`}
+                </span>
               </span>
             )}
           </>
@@ -72,9 +77,12 @@ function useChart(projectId: number, query: Record<string, string>, prev: Record
         stats.timeseries(projectId, { ...query, metric, interval }, signal),
         prev ? stats.timeseries(projectId, { ...prev, metric, interval }, signal) : Promise.resolve(null),
       ]);
+      // buckets that start after now (the rest of today) have no data yet, not zero: not drawn
+      const now = Date.now() / 1000;
+      const times = cur.points.map((p) => epoch(p.bucket));
       const series: ChartSeries = {
-        times: cur.points.map((p) => epoch(p.bucket)),
-        values: cur.points.map((p) => p.value),
+        times,
+        values: cur.points.map((p, i) => (times[i] > now ? null : p.value)),
       };
       if (before) series.previous = cur.points.map((_, i) => before.points[i]?.value ?? null);
       return series;

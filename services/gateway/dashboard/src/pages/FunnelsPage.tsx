@@ -49,7 +49,10 @@ function fromDraft(d: DraftStep[]): FunnelStepDef[] {
 
 export function FunnelsPage({ project }: { project: Project }) {
   const { view, update, removeFilter, setFilters } = useView();
-  const steps = useMemo(() => parseSteps(view.params.get("steps")), [view.params]);
+  // the steps in the URL: the draft below follows them only when they change (a submitted funnel,
+  // a pasted link), not when the range or the window does, so typed steps survive those
+  const rawSteps = view.params.get("steps");
+  const steps = useMemo(() => parseSteps(rawSteps), [rawSteps]);
   const windowSeconds = Number(view.params.get("window")) || 86400;
   const [shownWindow, setShownWindow] = useShown(windowSeconds);
   const [draft, setDraft] = useState<DraftStep[]>(() => toDraft(steps));
@@ -73,6 +76,8 @@ export function FunnelsPage({ project }: { project: Project }) {
   }
   const setStep = (i: number, patch: Partial<DraftStep>) => setDraft((d) => d.map((s, j) => (j === i ? { ...s, ...patch } : s)));
   const first = result.data?.steps[0]?.users || 0;
+  // steps whose event nobody sent in the range (a typo, or the wrong range): said, not a silent 0
+  const unseen = (result.data?.steps || []).filter((s) => s.seen === false).map((s) => s.event);
 
   return (
     <>
@@ -88,7 +93,7 @@ export function FunnelsPage({ project }: { project: Project }) {
               <li key={i} className="funnel-step-edit">
                 <label className="inline-label">
                   Step {i + 1}
-                  <input list="event-names" placeholder="event name, e.g. PAGE_VIEW" value={s.event} onChange={(e) => setStep(i, { event: e.target.value })} aria-label={`Step ${i + 1} event`} />
+                  <input list="event-names" className="step-event" placeholder="event, e.g. PAGE_VIEW" value={s.event} onChange={(e) => setStep(i, { event: e.target.value })} aria-label={`Step ${i + 1} event`} />
                 </label>
                 <label className="inline-label">
                   <span className="sr-only">Step {i + 1} filter field</span>
@@ -141,6 +146,11 @@ export function FunnelsPage({ project }: { project: Project }) {
       {result.error && <ErrorBox error={result.error} onRetry={result.reload} />}
       {result.data && (
         <Card title="Conversion">
+          {unseen.length > 0 && (
+            <p className="warning" role="status" data-testid="funnel-unseen">
+              {unseen.map((e) => `“${e}”`).join(", ")}: no such event in this range. Check the spelling (names are case-sensitive) or pick a longer range.
+            </p>
+          )}
           {first === 0 ? (
             <EmptyState title="Nobody did the first step in this range">Try a longer date range or check the event name.</EmptyState>
           ) : (
@@ -151,6 +161,7 @@ export function FunnelsPage({ project }: { project: Project }) {
                     <strong>
                       {i + 1}. {s.event}
                     </strong>
+                    {s.seen === false && <span className="badge badge-warn">no such event in this range</span>}
                     <span>
                       {formatNumber(s.users)} {s.users === 1 ? "person" : "people"} · {formatPercent(s.conversionFromFirst, 1)} of step 1
                     </span>

@@ -5,7 +5,7 @@ import { events } from "../api/endpoints";
 import type { Project, TrackedEvent } from "../api/types";
 import { EventTable } from "../components/EventTable";
 import { Card, EmptyState, ErrorBox, PageTitle, Spinner } from "../components/ui";
-import { formatDateTime } from "../format";
+import { formatDateTime, formatValue } from "../format";
 import { useAsync } from "../state/useAsync";
 
 export function PersonPage({ project }: { project: Project }) {
@@ -63,7 +63,7 @@ export function PersonPage({ project }: { project: Project }) {
                   {Object.entries(p.traits).map(([k, v]) => (
                     <div key={k} className="kv-row">
                       <dt>{k}</dt>
-                      <dd>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd>
+                      <dd title={typeof v === "string" ? v : undefined}>{formatValue(v)}</dd>
                     </div>
                   ))}
                 </dl>

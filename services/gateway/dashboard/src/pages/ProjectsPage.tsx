@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Link } from "react-router";
+import { Link, useNavigate } from "react-router";
 
 import { ApiError } from "../api/client";
 import { projects as projectsApi } from "../api/endpoints";
@@ -14,6 +14,8 @@ function ProjectRow({ project }: { project: Project }) {
   const [domain, setDomain] = useState(project.domain || "");
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  // an action waiting for its in-page confirmation
+  const [asking, setAsking] = useState<"rotate" | "delete" | null>(null);
 
   async function run(action: () => Promise<void>) {
     setBusy(true);
@@ -68,32 +70,46 @@ function ProjectRow({ project }: { project: Project }) {
             <button className="btn btn-small" type="button" onClick={() => setEditing(true)}>
               Rename
             </button>
-            <button
-              className="btn btn-small"
-              type="button"
-              disabled={busy}
-              onClick={() => {
-                if (confirm(`Rotate the write key of “${project.name}”? Sites using the old key stop sending events until updated.`))
-                  void run(async () => upsert(await projectsApi.rotateKey(project.id)));
-              }}
-            >
+            <button className="btn btn-small" type="button" disabled={busy} aria-expanded={asking === "rotate"} onClick={() => setAsking("rotate")}>
               Rotate key
             </button>
-            <button
-              className="btn btn-small btn-danger"
-              type="button"
-              disabled={busy}
-              onClick={() => {
-                if (confirm(`Delete “${project.name}” and all its events? This cannot be undone.`))
-                  void run(async () => {
-                    await projectsApi.remove(project.id);
-                    remove(project.id);
-                  });
-              }}
-            >
+            <button className="btn btn-small btn-danger" type="button" disabled={busy} aria-expanded={asking === "delete"} onClick={() => setAsking("delete")}>
               Delete
             </button>
           </div>
+          {asking && (
+            <div className="confirm" role="alertdialog" aria-label={asking === "rotate" ? "Confirm key rotation" : "Confirm deletion"}>
+              <p>
+                {asking === "rotate"
+                  ? `Rotate the write key of “${project.name}”? Sites using the old key stop sending events until you update them.`
+                  : `Delete “${project.name}” and all its events? This cannot be undone.`}
+              </p>
+              <div className="row-actions">
+                <button
+                  className={`btn btn-small ${asking === "delete" ? "btn-danger" : "btn-primary"}`}
+                  type="button"
+                  disabled={busy}
+                  autoFocus
+                  onClick={() => {
+                    const action = asking;
+                    setAsking(null);
+                    void run(async () => {
+                      if (action === "rotate") upsert(await projectsApi.rotateKey(project.id));
+                      else {
+                        await projectsApi.remove(project.id);
+                        remove(project.id);
+                      }
+                    });
+                  }}
+                >
+                  {asking === "rotate" ? "Yes, rotate the key" : "Yes, delete it"}
+                </button>
+                <button className="btn btn-small" type="button" onClick={() => setAsking(null)}>
+                  Cancel
+                </button>
+              </div>
+            </div>
+          )}
         </>
       )}
       {error && !editing && <ErrorBox error={error} />}
@@ -107,18 +123,18 @@ export function ProjectsPage() {
   const [domain, setDomain] = useState("");
   const [createError, setCreateError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const navigate = useNavigate();
 
   async function create(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
     setCreateError(null);
     try {
-      upsert(await projectsApi.create({ name, domain: domain || null }));
-      setName("");
-      setDomain("");
+      const created = await projectsApi.create({ name, domain: domain || null });
+      upsert(created);
+      navigate(`/projects/${created.id}/setup`); // the next thing to do: install the snippet
     } catch (err) {
       setCreateError(err as ApiError);
-    } finally {
       setBusy(false);
     }
   }
