@@ -212,14 +212,19 @@ PARAMETERS: dict[str, Any] = {
 }
 
 SECURITY_SCHEMES: dict[str, Any] = {
+    # `x-label`: how the docs page names the scheme beside each operation
     "bearerAuth": {
-        "type": "http", "scheme": "bearer",
+        "type": "http", "scheme": "bearer", "x-label": "access token",
         "description": "An access token from /api/auth/login, /register or /refresh (`tme_at_...`).",
     },
     "writeKeyBasic": {
-        "type": "http", "scheme": "basic",
+        "type": "http", "scheme": "basic", "x-label": "write key",
         "description": "Segment-compatible: HTTP Basic with the project's write key as the user name and an "
                        "empty password (what Segment's libraries send).",
+    },
+    "writeKeyHeader": {
+        "type": "apiKey", "in": "header", "name": "X-Write-Key", "x-label": "write key",
+        "description": "The project's write key in a header of its own.",
     },
 }
 

@@ -59,18 +59,18 @@ PARAMETERS: dict[str, Schema] = {
         "name": "from", "in": "query", "required": False,
         "description": "Start: an ISO date (`2026-01-05`, midnight in `tz`) or date-time (`2026-01-05T10:00:00Z`; "
                        "without an offset it is wall time in `tz`). Default: 6 days before today, in `tz`.",
-        "schema": {"type": "string"},
+        "schema": {"type": "string"}, "example": "2026-01-05",
     },
     "AnalyticsTo": {
         "name": "to", "in": "query", "required": False,
         "description": "End: a date includes that whole day; a date-time is exclusive. Default: the end of today "
                        "in `tz`. A range covers at most 1100 days.",
-        "schema": {"type": "string"},
+        "schema": {"type": "string"}, "example": "2026-01-11",
     },
     "AnalyticsTz": {
         "name": "tz", "in": "query", "required": False,
         "description": "IANA time zone for day boundaries and buckets (DST included). Default UTC.",
-        "schema": {"type": "string", "default": "UTC", "examples": ["Europe/Berlin"]},
+        "schema": {"type": "string", "default": "UTC", "examples": ["Europe/Berlin"]}, "example": "Europe/Berlin",
     },
     "AnalyticsFilters": {
         "name": "filters", "in": "query", "required": False, "description": FILTERS_DESCRIPTION,
@@ -218,6 +218,9 @@ SCHEMAS: dict[str, Schema] = {
                 "medianSecondsToConvert": {**_NULLABLE_NUMBER,
                                            "description": "Median time from the previous step; null for step 1."},
                 "dropOff": {"type": "integer", "description": "Visitors of the previous step who did not get here."},
+                "seen": {"type": "boolean",
+                         "description": "Whether any person (bots aside, the funnel's filters aside) sent this "
+                                        "event in the range: false points at a misspelt name or the wrong range."},
             }}},
         },
     },
@@ -334,7 +337,9 @@ TRACKING_PATHS: dict[str, Any] = dict([
                        "(each after the previous one; events at the same instant count in the funnel's order) and "
                        "step k within `windowSeconds` of step 1. "
                        "Anonymous ids linked by identify/alias count as the same person.",
-        "requestBody": {"required": True, "content": _json(_ref("AnalyticsFunnelRequest"))},
+        "requestBody": {"required": True, "content": _json(_ref("AnalyticsFunnelRequest"), {
+            "steps": [{"event": "Viewed Pricing"}, {"event": "Started Signup"}, {"event": "Signed Up"}],
+            "windowSeconds": 86400, "from": "2026-01-01", "to": "2026-01-31", "tz": "Europe/Berlin"})},
         "responses": {"200": _ok("Per-step figures.", "AnalyticsFunnel"), "400": _error("BadRequest"),
                       "401": _error("Unauthorized"), "404": _error("NotFound"),
                       "413": _error("PayloadTooLarge"), "503": _error("Unavailable")},
@@ -380,7 +385,7 @@ TRACKING_PATHS: dict[str, Any] = dict([
         [*_COMMON, _query("format", "File format.", {"type": "string", "enum": ["csv", "ndjson"], "default": "csv"})])),
     _path("persons/{visitorId}", get=_get(
         "One person: ids, traits and events", "getPerson", _ok("The person.", "AnalyticsPerson"),
-        [{"name": "visitorId", "in": "path", "required": True, "schema": {"type": "string"},
+        [{"name": "visitorId", "in": "path", "required": True, "schema": {"type": "string"}, "example": "u-1",
           "description": "A userId or anonymousId; aliases resolve to the same person."},
          _param("AnalyticsFrom"), _param("AnalyticsTo"), _param("AnalyticsTz"), _param("AnalyticsFilters"),
          _param("AnalyticsLimit"), _param("AnalyticsCursor")],

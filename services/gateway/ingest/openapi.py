@@ -113,14 +113,47 @@ _NOTES = ("CORS is open (`Access-Control-Allow-Origin: *`); any content type is 
           "2,500 events per request.")
 
 
+# Every ingest route needs the project's write key, given one of three ways: HTTP Basic user name,
+# the X-Write-Key header, or `writeKey`/`apiKey` in the body. OpenAPI cannot name a body field as a
+# security scheme, hence the empty alternative (no header needed) and the note the docs page shows.
+WRITE_KEY_SECURITY: list[dict[str, list[str]]] = [{"writeKeyBasic": []}, {"writeKeyHeader": []}, {}]
+WRITE_KEY_IN_BODY = "`writeKey` or `apiKey` in the body"
+_KEY = "wk_3q2b8f0c1e4a4d9f8b7c6a5e4d3c2b1a"
+
+_NATIVE_EXAMPLES = {
+    "event": {"summary": "One event", "value": {
+        "apiKey": _KEY, "eventName": "Signed Up", "userId": "u-1",
+        "page": "https://example.com/pricing?utm_source=newsletter", "properties": {"plan": "pro"}}},
+    "batch": {"summary": "A batch", "value": {"apiKey": _KEY, "batch": [
+        {"eventName": "PAGE_VIEW", "anonymousId": "a-42", "page": "https://example.com/"},
+        {"eventName": "Signed Up", "anonymousId": "a-42", "userId": "u-1", "properties": {"plan": "pro"}}]}},
+}
+_SEGMENT_EXAMPLES: dict[str, Any] = {
+    "track": {"userId": "u-1", "event": "Order Completed", "properties": {"total": 42.5, "currency": "EUR"},
+              "timestamp": "2026-01-05T10:00:00Z"},
+    "page": {"anonymousId": "a-42", "name": "Pricing",
+             "properties": {"url": "https://example.com/pricing", "path": "/pricing", "referrer": ""}},
+    "screen": {"userId": "u-1", "name": "Settings", "context": {"app": {"version": "3.2.1"}}},
+    "identify": {"userId": "u-1", "anonymousId": "a-42", "traits": {"email": "ada@example.com", "name": "Ada"}},
+    "group": {"userId": "u-1", "groupId": "acme", "traits": {"name": "Acme Inc."}},
+    "alias": {"previousId": "a-42", "userId": "u-1"},
+    "batch": {"batch": [
+        {"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}},
+        {"type": "track", "userId": "u-1", "event": "Order Completed", "properties": {"total": 42.5}}],
+        "context": {"library": {"name": "analytics-python", "version": "2.3.0"}}},
+}
+_SEGMENT_EXAMPLES["import"] = _SEGMENT_EXAMPLES["batch"]
+
+
 def _native(summary: str, op_id: str) -> dict[str, Any]:
     return {"post": {
         "tags": ["Ingest"], "summary": summary, "operationId": op_id,
-        "description": "One event, or `{apiKey, batch: [...]}`. Write key in `apiKey`, header `X-Write-Key` or "
-                       "as HTTP Basic user name. " + _NOTES,
-        "security": [],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "oneOf": [_ref("NativeEvent"), _ref("NativeBatch")]}}}},
+        "description": "One event, or `{apiKey, batch: [...]}`. Needs the project's write key: in `apiKey`, the "
+                       "header `X-Write-Key` or as HTTP Basic user name (the browser SDK puts it in the body). "
+                       + _NOTES,
+        "security": WRITE_KEY_SECURITY, "x-security-note": WRITE_KEY_IN_BODY,
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [_ref("NativeEvent"), _ref("NativeBatch")]}, "examples": _NATIVE_EXAMPLES}}},
         "responses": _COMMON_RESPONSES,
     }}
 
@@ -129,12 +162,13 @@ def _segment(kind: str) -> dict[str, Any]:
     batch = kind in ("batch", "import")
     return {"post": {
         "tags": ["Ingest"], "summary": f"Segment-compatible {kind}", "operationId": f"segment{kind.title()}",
-        "description": ("Segment HTTP Tracking API. Write key as HTTP Basic user name (empty password) or "
-                        "`writeKey` in the body. When `sentAt` is given, the event time is corrected for the "
-                        "device's clock: receivedAt - (sentAt - timestamp). " + _NOTES),
-        "security": [{"writeKeyBasic": []}, {}],
+        "description": ("Segment HTTP Tracking API. Needs the project's write key: HTTP Basic user name (empty "
+                        "password, what Segment's libraries send), the header `X-Write-Key`, or `writeKey` in the "
+                        "body. When `sentAt` is given, the event time is corrected for the device's clock: "
+                        "receivedAt - (sentAt - timestamp). " + _NOTES),
+        "security": WRITE_KEY_SECURITY, "x-security-note": WRITE_KEY_IN_BODY,
         "requestBody": {"required": True, "content": {"application/json": {
-            "schema": _ref("SegmentBatch" if batch else "SegmentEvent")}}},
+            "schema": _ref("SegmentBatch" if batch else "SegmentEvent"), "example": _SEGMENT_EXAMPLES[kind]}}},
         "responses": _COMMON_RESPONSES,
     }}
 
