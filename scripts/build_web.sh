@@ -13,13 +13,24 @@ GATEWAY="$ROOT/services/gateway"
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "build_web: Node.js and npm are needed to build the dashboard and SDK (apt-get install nodejs npm)" >&2
+# what is missing, said once and plainly: `make run` and `make test` stop here without it
+need_node() {
+  echo "" >&2
+  echo "build_web: $1" >&2
+  echo "  make run builds the dashboard and the browser SDK with Node.js 20.19+ and npm (see README.md)." >&2
+  echo "  Install them (e.g. apt-get install nodejs npm, if your distribution's Node.js is 20.19 or newer)," >&2
+  echo "  then run the same command again." >&2
   exit 1
+}
+missing=()
+command -v node >/dev/null || missing+=("Node.js (node)")
+command -v npm >/dev/null || missing+=("npm")
+if ((${#missing[@]})); then
+  printf -v list '%s and ' "${missing[@]}"
+  need_node "not found: ${list% and }."
 fi
 if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
-  echo "build_web: Node.js >= 20.19 is needed (found $(node --version))" >&2
-  exit 1
+  need_node "Node.js $(node --version) is too old: 20.19 or newer is needed."
 fi
 
 # stale OUTPUT PATH... : true when OUTPUT is missing or any file under PATHs is newer

@@ -46,6 +46,10 @@ def _cmd_reattribute(args: argparse.Namespace) -> int:
 def _cmd_dev(args: argparse.Namespace) -> int:
     from services.devstack import DevStack, print_sink
 
+    # log lines for a person at a terminal (services/shared/logging.py); JSON stays the default in
+    # containers, and TME_LOG_FORMAT=json here still gives it
+    os.environ.setdefault("TME_LOG_FORMAT", "text")
+
     stack = DevStack(
         Path(args.data_dir),
         ports={"gateway": args.port, "users": args.port + 1, "tracking": args.port + 2,

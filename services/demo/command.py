@@ -2,7 +2,7 @@
 
   tme demo [--events N] [--days D] [--seed S] [--end ISO] [--via ingest|bulk]
            [--gateway-url URL] [--database-url URL] [--project-id ID --write-key KEY]
-  tme demo --live [--rate R]
+  tme demo --live [--history-events N --history-days D] [--rate R]
 
 Without --project-id it logs in to (or registers) the demo account through the gateway and uses
 its project named "Demo". The credentials are saved to `.tme/demo-credentials.json` (0600) when
@@ -33,6 +33,10 @@ from services.demo.generator import Generator, Plan
 from services.demo.progress import Progress
 
 INGEST_DEFAULT_UP_TO = 20_000  # --via auto: the real ingest path up to this many events, bulk above
+# the demo's history: twice the dashboard's longest preset (90 days), so that every preset and its
+# previous period have data; ~550 events a day on average (~600 at the end, ~100 visitors a day)
+DEMO_EVENTS = 100_000
+DEMO_DAYS = 180
 
 
 def default_gateway_url() -> str:
@@ -42,8 +46,9 @@ def default_gateway_url() -> str:
 def add_parser(sub: Any) -> None:
     demo = sub.add_parser("demo", help="fill a demo project with realistic traffic",
                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--events", type=int, default=50_000, help="how many events (default 50000)")
-    demo.add_argument("--days", type=float, default=30, help="spread over the last D days (default 30)")
+    demo.add_argument("--events", type=int, default=DEMO_EVENTS, help=f"how many events (default {DEMO_EVENTS})")
+    demo.add_argument("--days", type=float, default=DEMO_DAYS, help=f"spread over the last D days (default "
+                                                                     f"{DEMO_DAYS})")
     demo.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
     demo.add_argument("--end", default=None, help="the range ends here (ISO date-time; default now)")
     demo.add_argument("--via", choices=("auto", "ingest", "bulk"), default="auto",
@@ -61,8 +66,15 @@ def add_parser(sub: Any) -> None:
     demo.add_argument("--batch-size", type=int, default=50_000, help="events per COPY batch (bulk)")
     demo.add_argument("--concurrency", type=int, default=4, help="requests in flight (ingest)")
     demo.add_argument("--live", action="store_true", help="after loading (or instead, with --events 0), keep "
-                                                          "sending a gentle live trickle until interrupted")
-    demo.add_argument("--rate", type=float, default=2.0, help="events per second of --live (default 2)")
+                                                          "sending live traffic at the history's own volume and "
+                                                          "daily shape until interrupted")
+    demo.add_argument("--history-events", type=int, default=None,
+                      help="--live: the history whose volume it follows has this many events (default --events, "
+                           f"or {DEMO_EVENTS} with --events 0)")
+    demo.add_argument("--history-days", type=float, default=None,
+                      help="--live: ... over this many days (default --days)")
+    demo.add_argument("--rate", type=float, default=None,
+                      help="--live: events per second instead of the history's volume (for load tests)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=run)
 
@@ -162,8 +174,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.live:
         from services.demo.live import trickle
 
-        print(f"sending a live trickle of ~{args.rate:g} events/s to {gateway}; Ctrl-C stops it", flush=True)
-        asyncio.run(trickle(gateway, write_key, rate=args.rate, seed=seed))
+        history_events = args.history_events or args.events or DEMO_EVENTS
+        history_days = args.history_days or args.days
+        volume = (f"~{args.rate:g} events/s" if args.rate is not None else
+                  f"the volume of {history_events:,} events over {history_days:g} days")
+        print(f"sending live traffic at {volume} to {gateway}; Ctrl-C stops it", flush=True)
+        asyncio.run(trickle(gateway, write_key, seed=seed, history_events=history_events,
+                            history_days=history_days, rate=args.rate))
     return 0
 
 

@@ -1,8 +1,9 @@
-"""The demo project `tme dev` offers: once the stack is healthy, a background thread loads ~30
-days of demo traffic through the bulk path the first time (when `<data dir>/demo-credentials.json`
-does not exist yet), prints the dashboard URL with the demo login, then keeps a gentle live
-trickle through the real ingest path so the realtime view is alive. Each step is a `tme demo`
-subprocess in its own session; stop() ends it (no orphans)."""
+"""The demo project `tme dev` offers: once the stack is healthy, a background thread loads 180
+days of demo traffic (twice the dashboard's longest preset, so every preset has a previous period
+to compare with) through the bulk path the first time (when `<data dir>/demo-credentials.json`
+does not exist yet), prints the dashboard URL with the demo login, then keeps live traffic at
+the history's own volume and daily shape through the real ingest path so the realtime view moves.
+Each step is a `tme demo` subprocess in its own session; stop() ends it (no orphans)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from services.demo.account import read_credentials
+from services.demo.command import DEMO_DAYS, DEMO_EVENTS
 
 Sink = Callable[[str, str], None]
-DEV_EVENTS = 50_000
-DEV_DAYS = 30
+# lines of `tme demo` that the box says once, or that only repeat the account's details
+_SAID_ONCE = ("DEMO ", "dashboard: ", "demo project ", "sending live traffic")
+
+
+def login_box(gateway_url: str, email: str, password: str, saved_in: Path) -> list[str]:
+    """The demo's URL and login framed so that they stand out among the services' log lines."""
+    rows = ["Demo dashboard", "", f"  open      {gateway_url}/", f"  email     {email}", f"  password  {password}",
+            "", f"saved in {saved_in}", "`tme dev --no-demo` or TME_DEMO=0 turns the demo off"]
+    width = max(map(len, rows))
+    return ["┌" + "─" * (width + 2) + "┐", *(f"│ {row:<{width}} │" for row in rows), "└" + "─" * (width + 2) + "┘"]
+DEV_EVENTS = DEMO_EVENTS
+DEV_DAYS = DEMO_DAYS
 
 
 def demo_enabled(no_demo: bool) -> bool:
@@ -47,7 +59,9 @@ class DemoOffer:
         return [sys.executable, "-m", "services.cli", "demo", "--gateway-url", self.gateway_url,
                 "--credentials", str(self.credentials), "--quiet", *extra]
 
-    def _call(self, command: list[str]) -> int:
+    def _call(self, command: list[str], on_ready: Callable[[], None] | None = None) -> int:
+        """Runs one `tme demo`, passing its lines on; `on_ready` once it has the account (its
+        DEMO line)."""
         with self._lock:
             if self._stopping.is_set():
                 return -1
@@ -57,22 +71,27 @@ class DemoOffer:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode(errors="replace").rstrip()
-            if line and not line.startswith(("DEMO ", "dashboard: ")):  # _login_line() says it once
+            if line and not line.startswith(_SAID_ONCE):
                 self.sink("demo", line)
-        return proc.wait()
+            if on_ready is not None and line.startswith("DEMO "):
+                on_ready()
+                on_ready = None
+        code = proc.wait()
+        if on_ready is not None and not self._stopping.is_set():  # it ended before: the login all the same
+            on_ready()
+        return code
 
     def _login_line(self) -> None:
+        """The demo login in a box, the last thing the start prints (service logs aside)."""
         saved = read_credentials(self.credentials)
         if saved:
-            self.sink("demo", f"demo dashboard: open {self.gateway_url}/ and log in as {saved['email']} / "
-                              f"{saved['password']}  (saved in {self.credentials})")
+            for line in login_box(self.gateway_url, saved["email"], saved["password"], self.credentials):
+                self.sink("demo", line)
 
     def _run(self) -> None:
-        if self.credentials.exists():
-            self._login_line()
-        else:
+        if not self.credentials.exists():
             self.sink("demo", f"loading a demo project ({self.events:,} events over {self.days:g} days) in the "
-                              "background; `tme dev --no-demo` or TME_DEMO=0 turns this off")
+                              "background; its login follows in a moment")
             code = self._call(self._command("--events", str(self.events), "--days", str(self.days), "--via", "bulk",
                                             "--database-url", self.database_url))
             if self._stopping.is_set():
@@ -80,9 +99,12 @@ class DemoOffer:
             if code != 0:
                 self.sink("demo", f"loading the demo project failed (exit code {code}); the stack runs without it")
                 return
-            self._login_line()
         if self.live and not self._stopping.is_set():
-            self._call(self._command("--events", "0", "--live"))
+            # the box once the live sender has logged in, so that its login's log line comes before it
+            self._call(self._command("--events", "0", "--live", "--history-events", str(self.events),
+                                     "--history-days", str(self.days)), on_ready=self._login_line)
+        else:
+            self._login_line()
 
     def stop(self, timeout: float = 10) -> None:
         with self._lock:

@@ -28,6 +28,28 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
+def _private_runtime_dir() -> None:
+    """pgserver asks platformdirs for the user's runtime directory when it is imported; without
+    XDG_RUNTIME_DIR (containers, CI, su/ssh sessions) platformdirs warns and falls back to
+    /tmp/runtime-<uid>, a warning nobody can act on. Name that directory (private, ours) instead;
+    one owned by someone else is left alone (and warned about)."""
+    if os.environ.get("XDG_RUNTIME_DIR") or not hasattr(os, "geteuid"):
+        return
+    path = Path(f"/tmp/runtime-{os.geteuid()}")
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+        if path.is_symlink() or info.st_uid != os.geteuid():
+            return
+        path.chmod(0o700)
+    except OSError:
+        return
+    os.environ["XDG_RUNTIME_DIR"] = str(path)
+
+
+_private_runtime_dir()
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -1,6 +1,11 @@
 """Structured logging: one JSON object per line (`ts`, `level`, `service`, `logger`, `msg`, the
 call's extra fields, `exc` for a traceback), carrying the OpenTelemetry `trace_id` and `span_id`
-when a span is active (tracing on, inside a request or a subscriber batch).
+when a span is active (tracing on, inside a request or a subscriber batch). That is the default
+(TME_LOG_FORMAT=json), for containers and log collectors.
+
+TME_LOG_FORMAT=text, which `tme dev` sets unless told otherwise, writes the same records for a
+person reading a terminal: `12:04:05 INFO  uvicorn: Started server process [41]  key=value ...`
+(local time; uvicorn's `uvicorn.error` logger, which carries its ordinary lines, is `uvicorn`).
 
 Never log secrets: callers pass ids, not tokens or passwords. As a safety net, an extra field
 whose name says it holds a secret (password, token, secret, authorization, cookie, key) is
@@ -52,12 +57,30 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+_SHORT_NAMES = {"uvicorn.error": "uvicorn"}  # uvicorn logs its normal lines (startup, shutdown) there
+
+
+class TextFormatter(logging.Formatter):
+    """One human-readable line per record: local time, level, logger, message, extra fields as
+    key=value (secrets redacted as in JSON), a traceback below. The service's name is not
+    repeated: `tme dev` prefixes every line with it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        name = _SHORT_NAMES.get(record.name, record.name)
+        line = f"{when} {record.levelname:<5} {name}: {record.getMessage()}"
+        extras = [f"{key}={'[redacted]' if _is_secret(key) else value}" for key, value in record.__dict__.items()
+                  if key not in _RESERVED and not key.startswith("_")]
+        if extras:
+            line += "  " + " ".join(extras)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stdout)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter(service))
-    else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

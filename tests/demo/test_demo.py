@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
 import stat
 import subprocess
 import sys
@@ -211,7 +212,12 @@ def test_tme_dev_offers_a_demo_project_once(stack: Any, db: Database, tmp_path: 
     offer._thread.join(60)
     saved = json.loads((tmp_path / "demo-credentials.json").read_text())
     assert db.fetchval("SELECT count(*) FROM events WHERE project_id = $1", saved["projectId"]) == 500
-    assert any(saved["email"] in line and saved["password"] in line for line in lines), lines
+    # the login comes last, in a box: its URL, email and password each on a line of their own
+    assert lines[-1].startswith("└") and lines[-1].endswith("┘"), lines
+    box = lines[lines.index(next(line for line in lines if line.startswith("┌"))):]
+    assert len({len(line) for line in box}) == 1, box  # a closed frame
+    for value in (stack.gateway_url, saved["email"], saved["password"]):
+        assert any(value in line for line in box), box
     offer.stop()
     again = DemoOffer(data_dir=tmp_path, gateway_url=stack.gateway_url, database_url=stack.database_url,
                       env=stack.base_env(), sink=lambda name, line: lines.append(line), live=False)
@@ -219,4 +225,24 @@ def test_tme_dev_offers_a_demo_project_once(stack: Any, db: Database, tmp_path: 
     again.start()
     again.stop()
     assert db.fetchval("SELECT count(*) FROM events WHERE project_id = $1", saved["projectId"]) == 500
-    assert any(saved["password"] in line for line in lines), lines
+    assert any(saved["password"] in line for line in lines) and lines[-1].startswith("└"), lines
+
+
+def test_the_live_traffic_follows_the_history_volume_and_daily_shape() -> None:
+    """`tme demo --live` sends, hour by hour, what the history it continues has in such an hour:
+    a day of it is about the history's last day (not ~170,000 events, as 2 events/s were), and
+    the nights are quieter than the afternoons."""
+    from services.demo.command import DEMO_DAYS
+    from services.demo.generator import Generator, Plan
+    from services.demo.live import history_events_between, window_events
+
+    end = int(dt.datetime(2026, 3, 11, 0, 0, tzinfo=dt.UTC).timestamp() * 1000)  # a Wednesday
+    history = Plan(20_000, DEMO_DAYS, 7, end)
+    last_day = sum(1 for chunk in Generator(history).chunks() for e in chunk
+                   if e["timestamp"] >= end - 86_400_000)
+    hours = [history_events_between(20_000, DEMO_DAYS, end + h * 3_600_000, 3600) for h in range(24)]
+    assert 0.8 * last_day < sum(hours) < 1.25 * last_day, (sum(hours), last_day)
+    assert max(hours[2:5]) < min(hours[13:17]) / 3  # 02:00-05:00 UTC against the afternoon
+    rng = random.Random(1)
+    sent = [window_events(rng, 0.25) for _ in range(4000)]
+    assert set(sent) == {0, 1} and 900 < sum(sent) < 1100  # rounded at random: the mean is kept
