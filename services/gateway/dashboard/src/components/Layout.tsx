@@ -113,7 +113,9 @@ export function Layout({ children }: { children: ReactNode }) {
           ▾
         </button>
         <nav id="user-menu" className={`user-menu${menuOpen ? " open" : ""}`} aria-label="Account">
-          <NavLink to="/projects">Projects</NavLink>
+          <NavLink to="/projects" end>
+            Projects
+          </NavLink>
           <NavLink to="/profile">Profile</NavLink>
           <button
             type="button"
