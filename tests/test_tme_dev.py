@@ -138,6 +138,12 @@ def test_tme_dev_serves_the_account_round_trip_restarts_services_and_stops_clean
     dev = run_dev()
     dev.wait_for_line("Track My Events is running", STARTUP_SECONDS)
     assert httpx.get(f"{dev.url}/healthz").json() == {"status": "ok"}
+    # log lines for a person: "gateway    | 12:04:05 INFO  uvicorn: Application startup complete.", no
+    # JSON, and no warning nobody can act on (platformdirs' XDG_RUNTIME_DIR, ...)
+    logged = [line.split(" | ", 1)[1] for line in list(dev.lines) if " | " in line]
+    assert any(line.endswith("INFO  uvicorn: Application startup complete.") for line in logged), dev.lines
+    assert not any(line.startswith("{") for line in logged), dev.lines
+    assert not any("Warning" in line or "warning" in line for line in dev.lines), dev.lines
 
     with httpx.Client(base_url=dev.url, timeout=30) as http:
         registered = http.post("/api/auth/register", json={"name": "Dev", "email": "dev@example.com",
