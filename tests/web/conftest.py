@@ -69,3 +69,20 @@ def shot(page: Any, name: str) -> None:
 def stat(page: Any, metric: str) -> Any:
     """The value of one summary card of the dashboard (`pageviews`, `visitors`, ...)."""
     return page.get_by_test_id(f"stat-{metric}")
+
+
+TIMEOUT_MS = 20_000
+
+
+def new_page(browser: Any, **options: Any) -> tuple[Any, Any, list[str]]:
+    """A browser context (UTC, en-GB, 1440x900 unless `options` say otherwise) and its page, with the
+    list the page's console errors and uncaught exceptions are collected in."""
+    settings = {"timezone_id": "UTC", "locale": "en-GB", "viewport": {"width": 1440, "height": 900}, **options}
+    context = browser.new_context(**settings)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page, errors

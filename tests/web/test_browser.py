@@ -24,11 +24,10 @@ import pytest
 from conftest import unique_email
 from playwright.sync_api import expect
 
-from .conftest import VISITOR_UA, shot, stat
+from .conftest import TIMEOUT_MS, VISITOR_UA, shot, stat
 
 PASSWORD = "a long enough password"
 NEW_PASSWORD = "an even longer password"
-TIMEOUT_MS = 20_000
 
 SHOP_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Demo shop</title>

@@ -25,10 +25,9 @@ import pytest
 from conftest import unique_email
 from playwright.sync_api import Page, Route, expect
 
-from .conftest import TAKE_SCREENSHOTS, VISITOR_UA, shot, stat
+from .conftest import TAKE_SCREENSHOTS, VISITOR_UA, new_page, shot, stat
 
 PASSWORD = "a long enough password"
-TIMEOUT_MS = 20_000
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
                  "Version/17.5 Mobile/15E148 Safari/604.1")
@@ -156,13 +155,7 @@ def heading_has_focus(page: Page, name: str) -> None:
 
 
 def test_dashboard_controls_states_and_keyboard(browser: Any, gateway_url: str, seeded: dict[str, Any]) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC", locale="en-GB")
-    context.set_default_timeout(TIMEOUT_MS)
-    app = context.new_page()
-    console_errors: list[str] = []
-    app.on("console", lambda m: console_errors.append(m.text)
-           if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    app.on("pageerror", lambda e: console_errors.append(str(e)))
+    context, app, console_errors = new_page(browser, viewport={"width": 1280, "height": 900})
     pid = seeded["project"]["id"]
 
     # --- a shared link opened while logged out: log in, then the link's view
@@ -320,13 +313,7 @@ def test_sent_by_screens_languages_apps_and_bots_left_out(browser: Any, gateway_
     """Web, backend and app traffic side by side under friendly names, each a filter by its raw
     library name; the Devices panel's screen, language and app version tabs; the event explorer
     lists who sent an event; a quiet note counts the bot actions the figures leave out."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id="UTC", locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    app = context.new_page()
-    console_errors: list[str] = []
-    app.on("console", lambda m: console_errors.append(m.text)
-           if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    app.on("pageerror", lambda e: console_errors.append(str(e)))
+    context, app, console_errors = new_page(browser, locale="en-US")
     pid = senders["project"]["id"]
     log_in(app, gateway_url, f"/projects/{pid}/dashboard?period=7d&tz=UTC", senders["email"])
 

@@ -19,12 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from .conftest import VISITOR_UA, shot, stat
+from .conftest import VISITOR_UA, new_page, shot, stat
 from .test_dashboard import GOOGLEBOT, PASSWORD, log_in, page_view, register, wait_stored
 
-TIMEOUT_MS = 20_000
 PREFIX = "eb08649e-6022-4c1d-9a7b-"  # a shared prefix, as the demo's visitor ids have
 
 
@@ -60,18 +59,6 @@ def this_week(gateway_url: str) -> Iterator[dict[str, Any]]:
         empty = api.post("/api/projects", json={"name": "Nothing yet"}, headers={"authorization": f"Bearer {token}"})
         assert empty.status_code == 201, empty.text
     yield {"email": email, "project": project, "empty": empty.json()}
-
-
-def new_page(browser: Any, **options: Any) -> tuple[Any, Page, list[str]]:
-    context = browser.new_context(timezone_id="UTC", locale="en-GB", **{"viewport": {"width": 1440, "height": 900},
-                                                                          **options})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return context, page, errors
 
 
 def test_funnel_steps_survive_a_range_change_and_a_misspelt_event_is_named(browser: Any, gateway_url: str,
