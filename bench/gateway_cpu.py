@@ -80,6 +80,7 @@ async def _bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
 async def _measure(redis_url: str, requests: int, concurrency: int) -> None:
     os.environ.update(TME_REDIS_URL=redis_url, TME_USERS_URL="http://127.0.0.1:1",
                       TME_TRACKING_URL="http://127.0.0.1:1", TME_LOG_LEVEL="WARNING")
+    os.environ.setdefault("TME_INTERNAL_TOKEN", "bench")  # no upstream is called: the key is cached
     from services.gateway.app import create_app
     from services.gateway.ingest.state import ingest_state
     from services.gateway.ingest.writekeys import Project
