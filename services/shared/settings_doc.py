@@ -34,9 +34,6 @@ DEV_VARIABLES = (
     ("TME_REDIS_APPENDFSYNC", "always",
      "the embedded Redis's AOF fsync: always (a 2xx means on disk) or everysec (faster; a power loss may drop "
      "the last second of accepted events; docs/operations.md)"),
-    ("TME_REDIS_APPENDFSYNC", "always",
-     "the embedded Redis's AOF fsync: always (a 2xx means on disk) or everysec (faster; a power loss may drop "
-     "the last second of accepted events; docs/operations.md)"),
 )
 
 
