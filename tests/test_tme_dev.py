@@ -110,9 +110,16 @@ class DevProcess:
             raise AssertionError("tme dev did not stop within 60 s of Ctrl-C") from None
 
     def kill(self) -> None:
+        """Stop tme dev and all it started: SIGTERM first, so that it stops its services and
+        databases (they run in sessions of their own, which a signal to its process group does not
+        reach), SIGKILL to its group when that takes longer than a minute."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
 
 
 @pytest.fixture
