@@ -57,7 +57,10 @@ def snapshot(stack: DevStack) -> dict[int, tuple[str, int]]:
 
 
 def resident_mb(stack: DevStack) -> dict[str, float]:
-    """Resident memory (MB) of each part: the sum over its process tree (VmRSS)."""
+    """Resident memory (MB) of each part, summed over its process tree: each process's own pages
+    (RssAnon + RssFile), not the shared memory it has touched (RssShmem: PostgreSQL's shared
+    buffers, which every backend maps, would count once per backend and grow with the buffers each
+    one has read, though nothing was allocated)."""
     _, part_of = _stats_and_parts(stack)
     out: dict[str, float] = {}
     for pid, part in part_of.items():
@@ -65,7 +68,8 @@ def resident_mb(stack: DevStack) -> dict[str, float]:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        kb = sum(int(fields[k].split()[0]) for k in ("RssAnon", "RssFile") if k in fields)
         out[part] = out.get(part, 0.0) + kb / 1024
     return out
 
