@@ -283,9 +283,13 @@ TRACKING_COMPONENTS: dict[str, Any] = {"schemas": SCHEMAS, "parameters": PARAMET
 
 
 def _get(summary: str, op_id: str, ok: dict[str, Any], params: list[Schema], description: str = "",
-         extra_errors: tuple[str, ...] = ()) -> dict[str, Any]:
+         extra_errors: tuple[str, ...] = (), stream: bool = False) -> dict[str, Any]:
+    """`stream`: a long-lived answer (event stream, export), which the gateway caps per user and per
+    project (429 too_many_streams)."""
     responses: dict[str, Any] = {"200": ok, "400": _error("BadRequest"), "401": _error("Unauthorized"),
                                  "404": _error("NotFound"), "503": _error("Unavailable")}
+    if stream:
+        responses["429"] = _error("RateLimited")
     for name in extra_errors:
         responses.setdefault(name, _error("BadRequest"))
     operation: dict[str, Any] = {"tags": [TAG], "summary": summary, "operationId": op_id, "security": BEARER,
@@ -370,7 +374,7 @@ TRACKING_PATHS: dict[str, Any] = dict([
         {"description": "`text/event-stream`: one `event: event` message per stored event (data: the event JSON), "
                         "`: keep-alive` comments when idle, and `event: end` after 10 minutes (reconnect).",
          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        [_param("AnalyticsFilters")])),
+        [_param("AnalyticsFilters")], stream=True)),
     _path("events", get=_get(
         "Event explorer, newest first", "listEvents", _ok("One page of events.", "AnalyticsEventPage"), _PAGED,
         description="Every stored event (all types, bots included unless filtered). Pages are keyset-paginated on "
@@ -382,7 +386,8 @@ TRACKING_PATHS: dict[str, Any] = dict([
         {"description": "A streamed download of every matching event.",
          "content": {"text/csv": {"schema": {"type": "string"}},
                      "application/x-ndjson": {"schema": {"type": "string"}}}},
-        [*_COMMON, _query("format", "File format.", {"type": "string", "enum": ["csv", "ndjson"], "default": "csv"})])),
+        [*_COMMON, _query("format", "File format.", {"type": "string", "enum": ["csv", "ndjson"], "default": "csv"})],
+        stream=True)),
     _path("persons/{visitorId}", get=_get(
         "One person: ids, traits and events", "getPerson", _ok("The person.", "AnalyticsPerson"),
         [{"name": "visitorId", "in": "path", "required": True, "schema": {"type": "string"}, "example": "u-1",

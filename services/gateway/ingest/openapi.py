@@ -90,6 +90,12 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 RESPONSES: dict[str, Any] = {
+    "IngestRateLimited": {
+        "description": "This write key sent more than its rate (TME_INGEST_RATE_PER_KEY events/s per gateway "
+                       "process, with a burst); nothing of the request was stored. Retry after the given delay.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+        "content": {"application/json": {"schema": _ref("Error")}},
+    },
     "IngestOverloaded": {
         "description": "The queue is full or unreachable; nothing was stored. Retry after the given delay.",
         "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
@@ -106,6 +112,7 @@ _COMMON_RESPONSES = {
     "415": {"description": "Unsupported Content-Encoding (gzip and deflate are accepted).",
             "content": {"application/json": {"schema": _ref("Error")}}},
     "422": _err("ValidationError"),
+    "429": _err("IngestRateLimited"),
     "503": _err("IngestOverloaded"),
 }
 _NOTES = ("CORS is open (`Access-Control-Allow-Origin: *`); any content type is read as JSON (`text/plain` "
