@@ -162,7 +162,7 @@ def attribute(agents: AgentParser, context: dict[str, Any], header_agent: str | 
     ua = context.get("userAgent")
     if not isinstance(ua, str) or not ua:
         ua = header_agent or None
-    elif len(ua) > MAX_UA_LENGTH:
+    if ua is not None and len(ua) > MAX_UA_LENGTH:  # cut before it is parsed, cached or stored
         ua = ua[:MAX_UA_LENGTH]
     agent = agents.parse(ua) if ua else EMPTY_AGENT
     if agent.is_library:

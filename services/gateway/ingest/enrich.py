@@ -108,14 +108,12 @@ def _parse_agent(ua: str) -> Agent:
 
 
 class AgentParser:
-    """`parse(ua)` with an LRU cache keyed by the UA string (a page's visitors share a few UAs),
-    cut to MAX_UA_LENGTH before it is parsed or cached."""
+    """`parse(ua)` with an LRU cache keyed by the UA string (a page's visitors share a few UAs).
+    Its caller (attribution.attribute) cuts agents to MAX_UA_LENGTH first, so the cache's keys are
+    bounded too."""
 
     def __init__(self, cache_size: int) -> None:
-        self._parse = functools.lru_cache(maxsize=cache_size)(_parse_agent) if cache_size else _parse_agent
-
-    def parse(self, ua: str) -> Agent:
-        return self._parse(ua if len(ua) <= MAX_UA_LENGTH else ua[:MAX_UA_LENGTH])
+        self.parse = functools.lru_cache(maxsize=cache_size)(_parse_agent) if cache_size else _parse_agent
 
     @staticmethod
     def warm_up() -> None:

@@ -124,7 +124,7 @@ def build_event(
         "path": path,
         "referrer": referrer,
         "referrerHost": referrer_host,
-        "referrerSource": referrer_source(referrer_host, url_host(page)),
+        "referrerSource": referrer_source(referrer_host, url_host(page)) if referrer_host else None,
         "utmSource": utm[0],
         "utmMedium": utm[1],
         "utmCampaign": utm[2],

@@ -125,7 +125,8 @@ async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape
         locale=header_locale(language) if language else None,
         may_nest_deep=may_nest_deep(body),
     )
-    measure = parsed.is_batch and (len(body) > settings.ingest_max_event_bytes or parsed.copied_bytes > 0)
+    # no event of the body, with the copies it gets, can be larger than the body plus the copies
+    measure = parsed.is_batch and len(body) + parsed.copied_bytes > settings.ingest_max_event_bytes
     accepted: list[Any] = []
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(parsed.events):
