@@ -19,13 +19,13 @@ from collections import defaultdict
 import asyncpg
 
 from services.tracking.filters import COLUMNS, INTERNAL_REFERRAL
-from services.tracking.queries.breakdown import KEEPS_NULL
+from services.tracking.queries.breakdown import DIMENSIONS as BREAKDOWN_DIMENSIONS
+from services.tracking.queries.breakdown import KEEPS_NULL, SESSION_DIMENSIONS
 from services.tracking.rollups.hours import day_of, hour_of
 from services.tracking.sql import ACTION_TYPES, VIEW_TYPES
 
 # breakdown dimensions kept per hour/day (entry/exit pages and JSON keys are answered from raw events)
-DIMENSIONS = ("event", "page", "referrer", "source", "utmSource", "utmMedium", "utmCampaign", "utmTerm",
-              "utmContent", "browser", "os", "device", "library", "appVersion", "locale", "screen")
+DIMENSIONS = tuple(d for d in BREAKDOWN_DIMENSIONS if d not in SESSION_DIMENSIONS)
 CHUNK_DAYS = 7  # hours recomputed together (one statement per table) span at most this many days
 # the columns of `events` the hourly tables are computed from
 SOURCE_COLUMNS = ("project_id", "event_time", "type", "visitor_id", "path", "event_name", "referrer_host",
