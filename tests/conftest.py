@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +123,21 @@ class Database:
 @pytest.fixture(scope="session")
 def db(database_url: str) -> Database:
     return Database(database_url)
+
+
+def database_at(db: Database, database_url: str, revision: str, prefix: str = "upgrade") -> Database:
+    """A new database on the test server, migrated to `revision` with the real `tme migrate`: rows
+    inserted in it are those an earlier release stored, before the next migrations run."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    db.execute(f"CREATE DATABASE {name}")
+    old = Database(database_url.rsplit("/", 1)[0] + f"/{name}")
+    migrate(old.url, revision)
+    return old
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    subprocess.run([sys.executable, "-m", "services.cli", "migrate", revision], check=True, timeout=120,
+                   env={**os.environ, "TME_DATABASE_URL": url}, stdout=subprocess.DEVNULL)
 
 
 def unique_email(prefix: str = "user") -> str:

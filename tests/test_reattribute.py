@@ -9,10 +9,9 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from typing import Any
 
-from conftest import Database
+from conftest import Database, database_at, migrate
 
 CHROME = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/120.0.0.0 Safari/537.36")
@@ -32,11 +31,6 @@ OLD_ROWS: list[tuple[str, str | None, str | None, str | None, str, bool, dict[st
 ]
 
 
-def _migrate(url: str, revision: str) -> None:
-    subprocess.run([sys.executable, "-m", "services.cli", "migrate", revision], check=True, timeout=120,
-                   env={**os.environ, "TME_DATABASE_URL": url}, stdout=subprocess.DEVNULL)
-
-
 def _reattribute(url: str) -> str:
     done = subprocess.run([sys.executable, "-m", "services.cli", "reattribute", "--batch-size", "4"], check=True,
                           timeout=120, env={**os.environ, "TME_DATABASE_URL": url}, capture_output=True, text=True)
@@ -44,17 +38,14 @@ def _reattribute(url: str) -> str:
 
 
 def test_old_rows_get_the_gateways_attribution_and_the_rollups_are_rebuilt(db: Database, database_url: str) -> None:
-    name = f"reattribute_{uuid.uuid4().hex[:10]}"
-    db.execute(f"CREATE DATABASE {name}")
-    url = database_url.rsplit("/", 1)[0] + f"/{name}"
-    old = Database(url)
-    _migrate(url, "0008_bounded_dedupe_ledger")
+    old = database_at(db, database_url, "0008_bounded_dedupe_ledger", "reattribute")
+    url = old.url
     for message_id, agent, browser, os_name, device, is_bot, context in OLD_ROWS:
         old.execute("""INSERT INTO events (project_id, event_time, message_id, type, event_name, anonymous_id,
                            user_agent, browser, os, device_type, is_bot, context, received_at)
                        VALUES (1, now(), $1, 'track', 'Signed Up', $1, $2, $3, $4, $5, $6, $7::jsonb, now())""",
                     message_id, agent, browser, os_name, device, is_bot, json.dumps(context))
-    _migrate(url, "head")
+    migrate(url)
     old.execute("INSERT INTO rollup_state (id, watermark, snapshot, visitors_ready) "
                 "VALUES (1, now(), pg_current_snapshot(), true)")
 

@@ -8,7 +8,12 @@ runs). A host is looked up as it is, then without `www.`/`m.`, then by its paren
 (old.reddit.com -> reddit.com); an unknown host is its own source, without a leading `www.`.
 
 A referrer on the page's own host (www. aside) is internal navigation, not a source: None, like no
-referrer at all. Lookups are cached: an ingest worker sees a few hundred distinct referrers."""
+referrer at all. Lookups are cached: an ingest worker sees a few hundred distinct referrers.
+
+A tagged link's `utm_source` names the source instead of the referrer, as in Plausible, and goes
+through the same names: "google", "GOOGLE", "google.com" and "www.google.de" are all "Google", and
+the usual short forms ("fb", "ig", "yt", "li", "hn") are their networks. Any other value is kept as
+it was written ("newsletter")."""
 
 from __future__ import annotations
 
@@ -59,6 +64,35 @@ def source_of_host(host: str) -> str:
         if parent in _KNOWN:
             return _KNOWN[parent]
     return bare
+
+
+# short forms of sources that link-taggers use, beyond the list's own names and hosts
+_SHORT_NAMES = {"fb": "Facebook", "ig": "Instagram", "yt": "Youtube", "tw": "Twitter", "x": "Twitter",
+                "li": "LinkedIn", "hn": "Hacker News", "gh": "GitHub", "ddg": "DuckDuckGo"}
+# the list's names, lower-cased and without spaces: "hackernews" and "Hacker News" -> "Hacker News"
+_NAMES = {**{name.lower().replace(" ", ""): name for name in sorted(set(_KNOWN.values()), reverse=True)},
+          **_SHORT_NAMES}
+
+
+@functools.lru_cache(maxsize=4096)
+def tagged_source(utm_source: str) -> str:
+    """The source a link's `utm_source` names: a known source's name, else the value as written."""
+    key = utm_source.strip().lower()
+    named = _NAMES.get(key.replace(" ", ""))
+    if named is not None:
+        return named
+    if "." in key and " " not in key and "/" not in key:
+        host = source_of_host(key)
+        if host != _bare(key):  # a known host
+            return host
+    return utm_source
+
+
+def traffic_source(utm_source: str | None, referrer_host: str | None, page_host: str | None) -> str | None:
+    """Where a visit came from: the tagged source, else the referrer's (None: direct, or internal)."""
+    if utm_source:
+        return tagged_source(utm_source)
+    return referrer_source(referrer_host, page_host)
 
 
 @functools.lru_cache(maxsize=4096)

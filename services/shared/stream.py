@@ -42,7 +42,7 @@ class StreamEvent(TypedDict, total=False):
     path: str | None
     referrer: str | None
     referrerHost: str | None
-    referrerSource: str | None  # "Google" for google.com and www.google.de; None for the page's own host
+    referrerSource: str | None  # the traffic source: named utm_source, else the referrer's; None: direct/internal
     utmSource: str | None
     utmMedium: str | None
     utmCampaign: str | None

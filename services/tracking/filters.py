@@ -24,7 +24,7 @@ COLUMNS: dict[str, str] = {
     "url": "e.page",
     "referrer": "e.referrer_host",
     "referrerUrl": "e.referrer",
-    "source": "coalesce(e.utm_source, e.referrer_source)",  # "Google" for www.google.com and google.de
+    "source": "e.referrer_source",  # the tagged or referring source: "Google" for utm_source=google and google.de
     "utmSource": "e.utm_source",
     "utmMedium": "e.utm_medium",
     "utmCampaign": "e.utm_campaign",
@@ -44,8 +44,8 @@ COLUMNS: dict[str, str] = {
     "bot": "(e.is_bot::text)",
 }
 # an event whose referrer is the page's own host and that has no UTM source: internal navigation,
-# which is no source, not even "direct"; the `source` breakdown leaves such events out
-INTERNAL_REFERRAL = "(e.utm_source IS NULL AND e.referrer_source IS NULL AND e.referrer_host IS NOT NULL)"
+# which is no source, not even "direct"; the `source` and `referrer` breakdowns leave such events out
+INTERNAL_REFERRAL = "(e.referrer_source IS NULL AND e.referrer_host IS NOT NULL)"
 JSON_PREFIXES = {"prop:": "e.properties", "context:": "e.context"}
 OPS = ("eq", "neq", "contains", "set", "notset")
 MAX_CONDITIONS = 20

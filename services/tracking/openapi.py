@@ -110,6 +110,10 @@ EVENT_SCHEMA: Schema = {
             "userId", "anonymousId", "sessionId", "groupId", "previousId", "url", "path", "referrer",
             "referrerHost", "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent", "browser",
             "browserVersion", "os", "osVersion", "device", "appVersion", "locale")},
+        "source": {"type": ["string", "null"], "description": "Where the visit came from: the link's utm_source "
+                                                              "under its known name (`google` -> Google), else "
+                                                              "the referrer's source; null for direct and "
+                                                              "internal navigation."},
         "isBot": {"type": "boolean", "description": "Judged on the person's agent only (docs/api.md)."},
         "library": {"type": ["string", "null"], "description": "The sending library (context.library.name); "
                                                                "`http` when none was named."},

@@ -19,7 +19,7 @@ from conftest import INTERNAL, Database, unique_email
 from services.devstack import DevStack
 from services.gateway.ingest.enrich import url_host
 from services.shared.embedded import free_port
-from services.shared.referrers import referrer_source
+from services.shared.referrers import traffic_source
 from services.tracking.rollups.job import RunStats, run_once
 from services.tracking.settings import TrackingSettings
 
@@ -76,7 +76,7 @@ def event_row(project_id: int, when: dt.datetime | str, event: str = "PAGE_VIEW"
     assert not unknown, f"unknown event fields {unknown}"
     row.update(fields)
     if not given_source:  # what the gateway derives (services/shared/referrers.py)
-        row["referrer_source"] = referrer_source(row["referrer_host"], url_host(row["page"]))
+        row["referrer_source"] = traffic_source(row["utm_source"], row["referrer_host"], url_host(row["page"]))
     return row
 
 

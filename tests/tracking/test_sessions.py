@@ -56,3 +56,26 @@ def test_session_pages_walk_every_session_once(project: Project) -> None:
             break
     assert walked == full
     assert_error(project.get("sessions", cursor="eyJ4IjoxfQ"), 400, "cursor")
+
+
+def test_a_filter_picks_whole_sessions_in_every_session_answer(project: Project) -> None:
+    """A page filter asks "the visits that saw /pricing": the list, the sessions series, the entry
+    pages and the summary all answer with the whole 10:00 session of v1 (its three events and two
+    page views, entry page /), not with the one matching page view."""
+    _seed(project)
+    pricing = [{"field": "page", "op": "eq", "value": "/pricing"}]
+    sessions = project.ok("sessions", **DAY, filters=pricing)["sessions"]
+    assert [(s["visitorId"], s["start"], s["events"], s["pageviews"], s["entryPage"], s["exitPage"],
+             s["durationSeconds"]) for s in sessions] == [("v1", "2026-01-05T10:00:00Z", 3, 2, "/", "/pricing", 1740.0)]
+    series = project.ok("stats/timeseries", metric="sessions", interval="hour", **DAY, filters=pricing)
+    assert [(p["bucket"], p["value"]) for p in series["points"] if p["value"]] == [("2026-01-05T10:00:00+00:00", 1)]
+    entries = project.ok("stats/breakdown", by="entryPage", **DAY, filters=pricing)["rows"]
+    assert [(r["value"], r["events"]) for r in entries] == [("/", 1)]
+    summary = project.ok("stats/summary", **DAY, filters=pricing)
+    assert (summary["sessions"]["value"], summary["bounceRate"]["value"], summary["viewsPerSession"]["value"]) == \
+        (1, 0.0, 2.0)
+
+    # a filter on a session's later page: v2's first session entered on /a, not on /b
+    later = [{"field": "page", "op": "eq", "value": "/b"}]
+    assert [r["value"] for r in project.ok("stats/breakdown", by="entryPage", **DAY, filters=later)["rows"]] == ["/a"]
+    assert [s["events"] for s in project.ok("sessions", **DAY, filters=later)["sessions"]] == [2]

@@ -12,7 +12,7 @@ from typing import Any
 from services.gateway.ingest.attribution import NO_LIBRARY, attribute
 from services.gateway.ingest.enrich import AgentParser, page_info, url_host
 from services.gateway.ingest.fields import strip_nul
-from services.shared.referrers import referrer_source
+from services.shared.referrers import traffic_source
 from services.shared.stream import StreamEvent
 
 _CAMPAIGN_KEYS = ("source", "medium", "name", "term", "content")
@@ -124,7 +124,7 @@ def build_event(
         "path": path,
         "referrer": referrer,
         "referrerHost": referrer_host,
-        "referrerSource": referrer_source(referrer_host, url_host(page)) if referrer_host else None,
+        "referrerSource": traffic_source(utm[0], referrer_host, url_host(page) if referrer_host else None),
         "utmSource": utm[0],
         "utmMedium": utm[1],
         "utmCampaign": utm[2],

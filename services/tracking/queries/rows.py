@@ -25,6 +25,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("path", "path"),
     ("referrer", "referrer"),
     ("referrer_host", "referrerHost"),
+    ("referrer_source", "source"),
     ("utm_source", "utmSource"),
     ("utm_medium", "utmMedium"),
     ("utm_campaign", "utmCampaign"),

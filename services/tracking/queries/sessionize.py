@@ -5,13 +5,19 @@ visitor (userId, else anonymousId) and a new session starts after 30 minutes wit
 A session's visitor is its (smallest) visitor id, its entry and exit pages the paths of its
 first and last page views. Only events matching the query's WHERE clause take part.
 
-`whole_sessions_matching` builds, instead, the whole sessions (every action in the range) that
-contain at least one event matching a filter, each marked `hit`: the summary's session figures
-(bounce rate, views per visit, duration) then mean the same thing with and without a filter."""
+`sessions_of` builds what every session answer (summary, timeseries, session list, entry and exit
+pages) is about: with a filter, the whole sessions (every action in the range) that contain at
+least one matching event, marked `hit`. A session's bounce, duration, page views and entry page
+then mean the same thing with and without a filter: a page filter asks "how did the visits that
+saw this page go"."""
 
 from __future__ import annotations
 
-from services.tracking.sql import VIEW_TYPES
+import datetime as dt
+
+from services.tracking.filters import Condition, conditions_sql
+from services.tracking.scope import analytics_where
+from services.tracking.sql import VIEW_TYPES, Params
 
 INACTIVITY = "interval '30 minutes'"
 
@@ -25,7 +31,7 @@ def sessions_ctes(where: str, hit: str = "TRUE") -> str:
     when any of its events is). Use after `WITH`."""
     return f"""
     sess_src AS MATERIALIZED (
-        SELECT e.visitor_id, e.event_time, e.message_id, e.type, e.path, e.referrer_host, e.utm_source,
+        SELECT e.visitor_id, e.event_time, e.message_id, e.type, e.path, e.referrer_host,
                e.referrer_source, e.browser, e.os, e.device_type, ({hit}) AS hit,
                {GROUP_KEY} AS grp
         FROM events e
@@ -57,7 +63,7 @@ def sessions_ctes(where: str, hit: str = "TRUE") -> str:
                (array_agg(path ORDER BY event_time DESC, message_id DESC)
                     FILTER (WHERE type = 'page' AND path IS NOT NULL))[1] AS exit_page,
                (array_agg(referrer_host ORDER BY event_time, message_id))[1] AS referrer_host,
-               (array_agg(coalesce(utm_source, referrer_source) ORDER BY event_time, message_id))[1] AS source,
+               (array_agg(referrer_source ORDER BY event_time, message_id))[1] AS source,
                (array_agg(browser ORDER BY event_time, message_id))[1] AS browser,
                (array_agg(os ORDER BY event_time, message_id))[1] AS os,
                (array_agg(device_type ORDER BY event_time, message_id))[1] AS device_type
@@ -74,3 +80,16 @@ def whole_sessions_matching(population: str, matching: str, hit: str) -> str:
     groups = f"""{population} AND {GROUP_KEY} IN (
         SELECT {GROUP_KEY} FROM events e WHERE {matching} AND e.visitor_id IS NOT NULL)"""
     return sessions_ctes(groups, hit)
+
+
+def sessions_of(params: Params, project_id: int, start: dt.datetime | None, end: dt.datetime | None,
+                conditions: list[Condition]) -> str:
+    """The CTEs of `sessions_ctes` for a query's conditions: `sessions WHERE hit` are its sessions
+    and `sess_src WHERE hit` its events. A `bot` condition says which events make up the sessions;
+    any other picks whole sessions among them."""
+    population = analytics_where(params, project_id, start, end, [c for c in conditions if c.field == "bot"])
+    picking = [c for c in conditions if c.field != "bot"]
+    if not picking:
+        return sessions_ctes(population)
+    hit = conditions_sql(picking, params)
+    return whole_sessions_matching(population, f"{population} AND {hit}", hit)

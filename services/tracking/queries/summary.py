@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.tracking.db import Db
-from services.tracking.filters import Condition, conditions_sql
+from services.tracking.filters import Condition
 from services.tracking.params import TimeRange
-from services.tracking.queries.sessionize import sessions_ctes, whole_sessions_matching
+from services.tracking.queries.sessionize import sessions_of
 from services.tracking.scope import analytics_where
 from services.tracking.sql import VIEW_TYPES, Params
 
@@ -61,14 +61,7 @@ class Totals:
 async def raw_totals(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition]) -> Totals:
     params = Params()
     bots = analytics_where(params, project_id, rng.start, rng.end, conditions, left_out=True)
-    # a `bot` condition says which events make up the sessions; any other picks sessions among them
-    population = analytics_where(params, project_id, rng.start, rng.end, [c for c in conditions if c.field == "bot"])
-    picking = [c for c in conditions if c.field != "bot"]
-    if picking:
-        hit = conditions_sql(picking, params)
-        ctes = whole_sessions_matching(population, f"{population} AND {hit}", hit)
-    else:
-        ctes = sessions_ctes(population)
+    ctes = sessions_of(params, project_id, rng.start, rng.end, conditions)
     sql = f"""
     WITH {ctes}
     SELECT (SELECT count(*) FROM sess_src WHERE hit) AS events,

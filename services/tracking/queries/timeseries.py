@@ -1,7 +1,8 @@
 """`stats/timeseries`: one metric per time bucket, zero-filled, from raw events.
 
 `events` and `pageviews` count events in the bucket, `visitors` distinct visitors active in it,
-`sessions` the sessions that started in it."""
+`sessions` the sessions that started in it (with a filter, the whole sessions that contain a
+matching event, as in the summary)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from services.tracking.buckets import bucket_sql
 from services.tracking.db import Db
 from services.tracking.filters import Condition
 from services.tracking.params import TimeRange
-from services.tracking.queries.sessionize import sessions_ctes
+from services.tracking.queries.sessionize import sessions_of
 from services.tracking.scope import analytics_where
 from services.tracking.sql import VIEW_TYPES, Params
 
@@ -20,11 +21,12 @@ async def raw_counts(db: Db, project_id: int, rng: TimeRange, conditions: list[C
                      interval: str) -> dict[int, int]:
     """{bucket start (epoch s): value} for buckets that have data."""
     params = Params()
-    where = analytics_where(params, project_id, rng.start, rng.end, conditions)
     if metric == "sessions":
+        ctes = sessions_of(params, project_id, rng.start, rng.end, conditions)
         bucket = bucket_sql(interval, "started_at", params, rng.tz_name)
-        sql = f"WITH {sessions_ctes(where)} SELECT {bucket} AS b, count(*) AS n FROM sessions GROUP BY 1"
+        sql = f"WITH {ctes} SELECT {bucket} AS b, count(*) AS n FROM sessions WHERE hit GROUP BY 1"
     else:
+        where = analytics_where(params, project_id, rng.start, rng.end, conditions)
         value = {"events": "count(*)", "pageviews": f"count(*) FILTER (WHERE e.type IN {VIEW_TYPES})",
                  "visitors": "count(DISTINCT e.visitor_id)"}[metric]
         bucket = bucket_sql(interval, "e.event_time", params, rng.tz_name)

@@ -18,9 +18,9 @@ from collections import defaultdict
 
 import asyncpg
 
-from services.tracking.filters import COLUMNS, INTERNAL_REFERRAL
+from services.tracking.filters import COLUMNS
 from services.tracking.queries.breakdown import DIMENSIONS as BREAKDOWN_DIMENSIONS
-from services.tracking.queries.breakdown import KEEPS_NULL, SESSION_DIMENSIONS
+from services.tracking.queries.breakdown import KEEPS_NULL, ONLY, SESSION_DIMENSIONS
 from services.tracking.rollups.hours import day_of, hour_of
 from services.tracking.sql import ACTION_TYPES, VIEW_TYPES
 
@@ -72,11 +72,7 @@ def _dimension_rows() -> str:
     selects = []
     for dim in DIMENSIONS:
         expr = COLUMNS[dim].replace("e.", "s.")
-        where = []
-        if dim == "page":
-            where.append("s.type = 'page'")
-        if dim == "source":
-            where.append("NOT " + INTERNAL_REFERRAL.replace("e.", "s."))
+        where = [ONLY[dim].replace("e.", "s.")] if dim in ONLY else []
         if dim not in KEEPS_NULL:
             where.append(f"{expr} IS NOT NULL")
         selects.append(

@@ -133,6 +133,7 @@ export interface TrackedEvent {
   path?: string | null;
   referrer?: string | null;
   referrerHost?: string | null;
+  source?: string | null;
   utmSource?: string | null;
   utmMedium?: string | null;
   utmCampaign?: string | null;

@@ -13,7 +13,7 @@ function Details({ e }: { e: TrackedEvent }) {
     ["Type", e.type],
     ["URL", e.url],
     ["Referrer", e.referrer],
-    ["Source", e.utmSource || e.referrerHost],
+    ["Source", e.source],
     ["Browser", [e.browser, e.browserVersion].filter(Boolean).join(" ")],
     ["OS", [e.os, e.osVersion].filter(Boolean).join(" ")],
     ["Device", e.device],
