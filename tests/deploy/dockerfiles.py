@@ -1,7 +1,9 @@
-"""Read a service's Dockerfile into stages (dockerfile-parse does the parsing)."""
+"""Read the repository's Dockerfile into stages (dockerfile-parse does the parsing). It holds one
+build target per service (named after the service) and one for Tilt (`<service>-dev`)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from dataclasses import dataclass, field
@@ -10,6 +12,8 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 
 from .manifests import REPO
+
+DOCKERFILE = REPO / "Dockerfile"
 
 
 @dataclass
@@ -21,6 +25,11 @@ class Stage:
     def values(self, instruction: str) -> list[str]:
         return [value for kind, value in self.instructions if kind == instruction]
 
+    def copied_from(self) -> list[str]:
+        """The stages (or images) this stage's COPY --from=... instructions read."""
+        return [word.split("=", 1)[1] for value in self.values("COPY") for word in value.split()
+                if word.startswith("--from=")]
+
 
 @dataclass
 class Dockerfile:
@@ -29,10 +38,17 @@ class Dockerfile:
 
     @property
     def final(self) -> Stage:
+        """What `docker build` without --target builds."""
         return self.stages[-1]
 
     def stage(self, name: str) -> Stage:
         return next(s for s in self.stages if s.name == name)
+
+    def target(self, service: str) -> Stage:
+        return self.stage(service)
+
+    def dev_target(self, service: str) -> Stage:
+        return self.stage(f"{service}-dev")
 
     def lineage(self, stage: Stage) -> list[Stage]:
         """The stage and the stages it is built FROM, outermost first."""
@@ -41,6 +57,19 @@ class Dockerfile:
         while chain[0].base in names:
             chain.insert(0, self.stage(chain[0].base))
         return chain
+
+    def needs(self, stage: Stage) -> list[Stage]:
+        """Every stage a build of `stage` runs: its lineage and, recursively, what they COPY --from."""
+        names = {s.name for s in self.stages}
+        seen: dict[str, Stage] = {}
+        todo = [stage]
+        while todo:
+            current = todo.pop()
+            for part in self.lineage(current):
+                if part.name not in seen:
+                    seen[part.name] = part
+                    todo.extend(self.stage(src) for src in part.copied_from() if src in names)
+        return [s for s in self.stages if s.name in seen]
 
     def image_of(self, stage: Stage) -> str:
         return self.lineage(stage)[0].base
@@ -63,15 +92,15 @@ class Dockerfile:
 
     def cmd(self, stage: Stage) -> list[str]:
         value = self.last(stage, "CMD")
-        assert value is not None, f"{self.path}: no CMD"
+        assert value is not None, f"{self.path} {stage.name}: no CMD"
         parsed = json.loads(value)  # exec form only
         assert isinstance(parsed, list)
         return parsed
 
 
-def dockerfile(service: str) -> Dockerfile:
-    path = REPO / "services" / service / "Dockerfile"
-    parser = DockerfileParser(str(path))
+@functools.cache
+def dockerfile() -> Dockerfile:
+    parser = DockerfileParser(str(DOCKERFILE))
     stages: list[Stage] = []
     for item in parser.structure:
         kind, value = item["instruction"], item["value"]
@@ -80,6 +109,6 @@ def dockerfile(service: str) -> Dockerfile:
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else str(len(stages))
             stages.append(Stage(name=name, base=words[0]))
         elif kind != "COMMENT":
-            assert stages, f"{path}: {kind} before FROM"
+            assert stages, f"{DOCKERFILE}: {kind} before FROM"
             stages[-1].instructions.append((kind, value))
-    return Dockerfile(path, stages)
+    return Dockerfile(DOCKERFILE, stages)

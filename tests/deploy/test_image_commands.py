@@ -29,10 +29,11 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 
 def image_env(service: str) -> dict[str, str]:
-    """The image's ENV (final stage), with its /opt/venv and /app paths mapped to this checkout."""
-    df = dockerfile(service)
+    """The ENV of the service's image (its build target), with its /opt/venv and /app paths mapped to
+    this checkout."""
+    df = dockerfile()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TME_", "PYTHON", "OTEL_"))}
-    for key, value in df.env(df.final).items():
+    for key, value in df.env(df.target(service)).items():
         value = value.replace("$PATH", os.environ.get("PATH", "")).replace("/opt/venv/bin", VENV_BIN)
         env[key] = str(REPO) if key == "PYTHONPATH" and value == "/app" else value
     return env
@@ -84,8 +85,8 @@ def test_each_image_command_serves_health_and_stops_cleanly(stack: DevStack, dat
         for service in COMPONENTS:
             spec = one(objs, "Deployment", f"{FULLNAME}-{service}")["spec"]["template"]["spec"]
             [container] = spec["containers"]
-            df = dockerfile(service)
-            assert df.cmd(df.final) == container["command"]
+            df = dockerfile()
+            assert df.cmd(df.target(service)) == container["command"]
             port, metrics_ports[service] = free_port(), free_port()
             local = {
                 "TME_HOST": "127.0.0.1", "TME_PORT": str(port), "TME_METRICS_PORT": str(metrics_ports[service]),

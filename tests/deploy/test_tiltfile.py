@@ -1,5 +1,5 @@
 """The Tiltfile, evaluated offline by a real Starlark interpreter (starlark-go) with Tilt's
-functions stubbed to record their calls, checked against the Dockerfiles and the chart rendered
+functions stubbed to record their calls, checked against the Dockerfile and the chart rendered
 with tilt/values-dev.yaml."""
 
 from __future__ import annotations
@@ -63,11 +63,13 @@ def test_service_images_are_built_with_live_update_and_restart(tilt_calls: list[
     assert set(builds) == {f"tme-{c}" for c in COMPONENTS}
     for name in COMPONENTS:
         args, kwargs = builds[f"tme-{name}"]
-        assert args[1] == "."  # the repository, as the Dockerfiles expect
-        df = dockerfile(name)
-        assert kwargs["dockerfile"] == f"services/{name}/Dockerfile"
+        assert args[1] == "."  # the repository, as the Dockerfile expects
+        df = dockerfile()
+        assert REPO / kwargs["dockerfile"] == df.path
+        # the service's own image, plus what live update needs
         dev = df.stage(kwargs["target"])
-        assert kwargs["entrypoint"] == df.cmd(dev) == ["python", "-m", f"services.{name}"]
+        assert df.target(name) in df.lineage(dev)
+        assert kwargs["entrypoint"] == df.cmd(dev) == df.cmd(df.target(name)) == ["python", "-m", f"services.{name}"]
         syncs = [c["args"] for c in kwargs["live_update"] if c["tilt"] == "sync"]
         assert syncs == [["services", "/app/services"]]
         assert df.last(dev, "WORKDIR") == "/app" and "services ./services" in df.stage("base").values("COPY")
@@ -90,9 +92,14 @@ def test_chart_images_are_all_built_by_tilt(tilt_calls: list[Call], dev_objects:
     assert images - ours == {"postgres", "redis"}
     [(_, args, kwargs)] = _of(tilt_calls, "docker_build")
     assert args[0] == "tme-tools" and "target" in kwargs
-    assert kwargs["target"] in {s.name for s in dockerfile(kwargs["dockerfile"].split("/")[1]).stages}
+    df = dockerfile()
+    assert REPO / kwargs["dockerfile"] == df.path
+    tools = df.stage(kwargs["target"])
+    assert df.cmd(tools)[:2] == ["python", "-m"]  # a Python service image, where `services.cli` runs
     for path in kwargs["only"]:  # the migration image holds what `services.cli migrate` imports
         assert (REPO / path).exists(), path
+    # ...and its target builds nothing from files `only` leaves out (the gateway's Node stage)
+    assert not [s for s in df.needs(tools) if s.base.startswith("node:")]
     assert {"services/migrations", "services/shared", "services/cli.py", "requirements.lock"} <= set(kwargs["only"])
 
 
