@@ -21,7 +21,7 @@ from starlette.requests import Request
 from services.gateway.cache import TtlCache
 from services.gateway.proxy import request_id
 from services.gateway.settings import GatewaySettings
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, NotFound, Unauthorized, UpstreamUnavailable
 
 log = logging.getLogger("tme.gateway.auth")
 
@@ -68,15 +68,15 @@ def _seconds_until(iso: object) -> float | None:
 
 
 def unauthorized(message: str = "A valid access token is required (Authorization: Bearer <token>).") -> ApiError:
-    return ApiError(401, message, headers=_UNAUTHORIZED_HEADERS)
+    return Unauthorized(message, headers=_UNAUTHORIZED_HEADERS)
 
 
 def project_not_found() -> ApiError:
-    return ApiError(404, "Project not found.", code="not_found")
+    return NotFound("Project not found.")
 
 
 def _unavailable() -> ApiError:
-    return ApiError(503, "Authentication is temporarily unavailable; try again shortly.", code="upstream_unavailable")
+    return UpstreamUnavailable("Authentication is temporarily unavailable; try again shortly.")
 
 
 class Authenticator:

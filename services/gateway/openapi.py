@@ -20,7 +20,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from services.shared.api.document import PROXY_ERRORS, error_codes_table, paths_and_schemas
 from services.shared.jsonutil import JSONResponse
+from services.users.routes import ENDPOINTS
 
 # (module, prefix): the module exports PREFIX_PATHS and optionally PREFIX_COMPONENTS.
 EXTENSIONS: tuple[tuple[str, str], ...] = (
@@ -57,132 +59,6 @@ def _error(name: str) -> dict[str, str]:
 NO_CONTENT = {"description": "Done; no body."}
 BEARER = [{"bearerAuth": []}]
 PUBLIC: list[dict[str, list[str]]] = []  # operation needs no credentials
-
-_EXAMPLE_USER = {"id": 1, "name": "Ada", "email": "ada@example.com", "createdAt": "2025-01-01T12:00:00Z"}
-_EXAMPLE_PROJECT = {"id": 1, "name": "Ada's project", "domain": "example.com",
-                    "writeKey": "wk_3q2b8f0c1e4a4d9f8b7c6a5e4d3c2b1a", "createdAt": "2025-01-01T12:00:00Z"}
-_EXAMPLE_SESSION = {"user": _EXAMPLE_USER, "accessToken": "tme_at_...", "refreshToken": "tme_rt_...",
-                    "expiresIn": 3600}
-
-_NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 100, "description": "Trimmed; not empty."}
-_NEW_PASSWORD: Schema = {"type": "string", "minLength": 8, "maxLength": 128, "writeOnly": True}
-_DOMAIN: Schema = {"type": ["string", "null"], "maxLength": 253,
-                   "description": "A hostname such as `example.com` (a scheme and trailing slash are dropped; "
-                                  "an empty string means none)."}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": {
-        "type": "object",
-        "description": "Every error, from every route, has this shape.",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message", "fields"],
-                "properties": {
-                    "code": {"type": "string", "description": "Stable machine-readable code.",
-                             "examples": ["validation_error", "unauthorized", "not_found", "rate_limited"]},
-                    "message": {"type": "string", "description": "Human-readable explanation."},
-                    "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                               "description": "Per-field problems (field name -> message); empty if none."},
-                },
-            }
-        },
-        "example": {"error": {"code": "validation_error", "message": "Invalid input (email: not an email).",
-                              "fields": {"email": "not an email"}}},
-    },
-    "User": {
-        "type": "object",
-        "required": ["id", "name", "email", "createdAt"],
-        "properties": {
-            "id": {"type": "integer", "format": "int64"},
-            "name": {"type": "string"},
-            "email": {"type": "string", "format": "email"},
-            "createdAt": {"type": "string", "format": "date-time"},
-        },
-    },
-    "Project": {
-        "type": "object",
-        "required": ["id", "name", "domain", "writeKey", "createdAt"],
-        "properties": {
-            "id": {"type": "integer", "format": "int64"},
-            "name": {"type": "string"},
-            "domain": {"type": ["string", "null"], "description": "Site the project tracks, if set."},
-            "writeKey": {"type": "string", "description": "Public key that identifies the project when sending "
-                                                          "events (`wk_...`). Rotate it to stop old senders."},
-            "createdAt": {"type": "string", "format": "date-time"},
-        },
-    },
-    "ProjectList": {
-        "type": "object",
-        "required": ["projects"],
-        "properties": {"projects": {"type": "array", "items": _ref("Project")}},
-    },
-    "Session": {
-        "type": "object",
-        "description": "A login: the user and a fresh access/refresh token pair.",
-        "required": ["user", "accessToken", "refreshToken", "expiresIn"],
-        "properties": {
-            "user": _ref("User"),
-            "accessToken": {"type": "string", "description": "Send as `Authorization: Bearer <accessToken>`."},
-            "refreshToken": {"type": "string", "description": "Single use: exchange it at /api/auth/refresh."},
-            "expiresIn": {"type": "integer", "description": "Seconds until the access token expires."},
-        },
-    },
-    "Registration": {
-        "allOf": [
-            _ref("Session"),
-            {"type": "object", "required": ["project"], "properties": {"project": _ref("Project")}},
-        ],
-        "description": "A new account, logged in, with its first project.",
-    },
-    "RegisterRequest": {
-        "type": "object",
-        "required": ["name", "email", "password"],
-        "properties": {
-            "name": _NAME,
-            "email": {"type": "string", "format": "email", "maxLength": 254},
-            "password": _NEW_PASSWORD,
-        },
-    },
-    "LoginRequest": {
-        "type": "object",
-        "required": ["email", "password"],
-        "properties": {
-            "email": {"type": "string", "format": "email"},
-            "password": {"type": "string", "writeOnly": True},
-        },
-    },
-    "RefreshRequest": {
-        "type": "object",
-        "required": ["refreshToken"],
-        "properties": {"refreshToken": {"type": "string"}},
-    },
-    "UpdateMeRequest": {
-        "type": "object",
-        "description": "Only the fields given change.",
-        "properties": {"name": _NAME},
-    },
-    "ChangePasswordRequest": {
-        "type": "object",
-        "required": ["currentPassword", "newPassword"],
-        "properties": {
-            "currentPassword": {"type": "string", "writeOnly": True},
-            "newPassword": _NEW_PASSWORD,
-        },
-    },
-    "CreateProjectRequest": {
-        "type": "object",
-        "required": ["name"],
-        "properties": {"name": _NAME, "domain": _DOMAIN},
-    },
-    "UpdateProjectRequest": {
-        "type": "object",
-        "description": "Only the fields given change; `\"domain\": null` clears the domain.",
-        "properties": {"name": _NAME, "domain": _DOMAIN},
-    },
-}
-
 
 def _error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, "content": _json(_ref("Error"))}
@@ -229,101 +105,6 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
-def _op(tag: str, summary: str, responses: dict[str, Any], *, security: list[Any] | None = None,
-        body: dict[str, Any] | None = None, description: str | None = None, op_id: str) -> dict[str, Any]:
-    operation: dict[str, Any] = {"tags": [tag], "summary": summary, "operationId": op_id,
-                                 "security": BEARER if security is None else security}
-    if description:
-        operation["description"] = description
-    if body:
-        operation["requestBody"] = body
-    all_responses = dict(responses)
-    if operation["security"]:
-        all_responses.setdefault("401", _error("Unauthorized"))
-    all_responses.setdefault("503", _error("Unavailable"))
-    operation["responses"] = all_responses
-    return operation
-
-
-_PROJECT_PARAMS = [{"$ref": "#/components/parameters/ProjectId"}]
-
-ACCOUNT_PATHS: dict[str, Any] = {
-    "/api/auth/register": {"post": _op(
-        "Auth", "Create an account", op_id="register", security=PUBLIC,
-        description="Creates the user, logs them in and creates their first project.",
-        body=_body("RegisterRequest", {"name": "Ada", "email": "ada@example.com", "password": "correct horse"}),
-        responses={"201": {"description": "Account created.",
-                           "content": _json(_ref("Registration"), {**_EXAMPLE_SESSION, "project": _EXAMPLE_PROJECT})},
-                   "409": _error_response("An account with this email already exists."),
-                   "400": _error("BadRequest"), "422": _error("ValidationError"),
-                   "429": _error("RateLimited")},
-    )},
-    "/api/auth/login": {"post": _op(
-        "Auth", "Log in", op_id="login", security=PUBLIC,
-        description="Unknown email and wrong password get the same 401. Repeated failures for an email from "
-                    "one address are throttled (429 with Retry-After).",
-        body=_body("LoginRequest", {"email": "ada@example.com", "password": "correct horse"}),
-        responses={"200": {"description": "Logged in.", "content": _json(_ref("Session"), _EXAMPLE_SESSION)},
-                   "401": _error_response("Wrong email or password."),
-                   "400": _error("BadRequest"), "422": _error("ValidationError"), "429": _error("RateLimited")},
-    )},
-    "/api/auth/refresh": {"post": _op(
-        "Auth", "Exchange a refresh token for a new token pair", op_id="refresh", security=PUBLIC,
-        description="The refresh token is single use. Presenting one that was already used revokes the whole "
-                    "login (all its tokens) and answers 401.",
-        body=_body("RefreshRequest", {"refreshToken": "tme_rt_..."}),
-        responses={"200": _ok("A new token pair.", "Session"),
-                   "401": _error_response("Unknown, expired, revoked or reused refresh token."),
-                   "400": _error("BadRequest"), "422": _error("ValidationError")},
-    )},
-    "/api/auth/logout": {"post": _op(
-        "Auth", "Log out", op_id="logout",
-        description="Revokes this login's access and refresh tokens, effective immediately.",
-        responses={"204": NO_CONTENT},
-    )},
-    "/api/me": {
-        "get": _op("Me", "The logged-in user", op_id="getMe", responses={"200": _ok("The user.", "User")}),
-        "patch": _op("Me", "Rename the logged-in user", op_id="updateMe", body=_body("UpdateMeRequest"),
-                     responses={"200": _ok("The updated user.", "User"), "400": _error("BadRequest"),
-                                "422": _error("ValidationError")}),
-    },
-    "/api/me/password": {"post": _op(
-        "Me", "Change password", op_id="changePassword", body=_body("ChangePasswordRequest"),
-        description="Needs the current password. Logs out every other login of this user.",
-        responses={"204": NO_CONTENT, "400": _error("BadRequest"),
-                   "422": _error_response("Invalid input, or the current password is wrong."),
-                   "429": _error("RateLimited")},
-    )},
-    "/api/projects": {
-        "get": _op("Projects", "List my projects", op_id="listProjects",
-                   responses={"200": _ok("The caller's projects.", "ProjectList")}),
-        "post": _op("Projects", "Create a project", op_id="createProject",
-                    body=_body("CreateProjectRequest", {"name": "Shop", "domain": "shop.example.com"}),
-                    responses={"201": _ok("The new project, with its write key.", "Project"),
-                               "400": _error("BadRequest"), "422": _error("ValidationError")}),
-    },
-    "/api/projects/{projectId}": {
-        "parameters": _PROJECT_PARAMS,
-        "get": _op("Projects", "Get a project", op_id="getProject",
-                   responses={"200": _ok("The project.", "Project"), "404": _error("NotFound")}),
-        "patch": _op("Projects", "Update a project", op_id="updateProject", body=_body("UpdateProjectRequest"),
-                     responses={"200": _ok("The updated project.", "Project"), "404": _error("NotFound"),
-                                "400": _error("BadRequest"), "422": _error("ValidationError")}),
-        "delete": _op("Projects", "Delete a project", op_id="deleteProject",
-                      description="Deletes the project; its write key stops being accepted (after the same short "
-                                  "cache time as a rotated key).",
-                      responses={"204": NO_CONTENT, "404": _error("NotFound")}),
-    },
-    "/api/projects/{projectId}/rotate-key": {
-        "parameters": _PROJECT_PARAMS,
-        "post": _op("Projects", "Rotate the write key", op_id="rotateWriteKey",
-                    description="Issues a new write key. Events sent with the old one are refused once gateways "
-                                "stop caching it (`TME_INGEST_KEY_CACHE_TTL_SECONDS`, 60 s by default).",
-                    responses={"200": _ok("The project with its new write key.", "Project"),
-                               "404": _error("NotFound")}),
-    },
-}
-
 BASE_DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -332,7 +113,7 @@ BASE_DOCUMENT: dict[str, Any] = {
         "description": "Every error has the shape `{\"error\": {\"code\", \"message\", \"fields\"}}`. Dashboard "
                        "routes take `Authorization: Bearer <accessToken>`; a project that is not yours answers "
                        "404, like one that does not exist. Event ingestion authenticates with the project's "
-                       "write key.",
+                       "write key.\n\n## Error codes\n\n" + error_codes_table(),
         "version": "0.0.0",
     },
     "servers": [{"url": "/", "description": "This server"}],
@@ -341,8 +122,8 @@ BASE_DOCUMENT: dict[str, Any] = {
         {"name": "Me", "description": "The logged-in user."},
         {"name": "Projects", "description": "Projects and their write keys."},
     ],
-    "paths": ACCOUNT_PATHS,
-    "components": {"schemas": SCHEMAS, "responses": RESPONSES, "parameters": PARAMETERS,
+    "paths": {},
+    "components": {"schemas": {}, "responses": RESPONSES, "parameters": PARAMETERS,
                    "securitySchemes": SECURITY_SCHEMES},
 }
 
@@ -380,6 +161,8 @@ def _package_version() -> str:
 def openapi_document() -> dict[str, Any]:
     document = copy.deepcopy(BASE_DOCUMENT)
     document["info"]["version"] = _package_version()
+    paths, schemas = paths_and_schemas(ENDPOINTS, PROXY_ERRORS)
+    merge(document, paths, {"schemas": schemas}, source="endpoints")
     for module_name, prefix in EXTENSIONS:
         module = importlib.import_module(module_name)
         merge(document, getattr(module, f"{prefix}_PATHS"), getattr(module, f"{prefix}_COMPONENTS", None),

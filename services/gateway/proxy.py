@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from services.shared.errors import error_response
+from services.shared.errors import BadGateway, UpstreamTimeout, UpstreamUnavailable
 
 log = logging.getLogger("tme.gateway.proxy")
 
@@ -86,12 +86,10 @@ def _response_headers(upstream: httpx.Response, rid: str) -> list[tuple[bytes, b
 def upstream_error(exc: Exception, name: str, rid: str) -> Response:
     headers = {"x-request-id": rid}
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return error_response(503, "upstream_unavailable",
-                              f"The {name} service is unavailable; try again shortly.", headers=headers)
+        return UpstreamUnavailable(f"The {name} service is unavailable; try again shortly.", headers=headers).response()
     if isinstance(exc, httpx.TimeoutException):
-        return error_response(504, "upstream_timeout", f"The {name} service did not answer in time.",
-                              headers=headers)
-    return error_response(502, "bad_gateway", f"The {name} service failed to answer.", headers=headers)
+        return UpstreamTimeout(f"The {name} service did not answer in time.", headers=headers).response()
+    return BadGateway(f"The {name} service failed to answer.", headers=headers).response()
 
 
 class ProxyResponse(Response):

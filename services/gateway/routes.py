@@ -24,14 +24,15 @@ from services.gateway.auth import (
 from services.gateway.ingest.state import ingest_state
 from services.gateway.proxy import forward
 from services.gateway.streams import is_long_lived, stream_slots
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, NotFound
 
 TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons"})
 TRACKING_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _auth(request: Request) -> Authenticator:
-    return request.app.state.auth  # type: ignore[no-any-return]
+    auth: Authenticator = request.app.state.auth
+    return auth
 
 
 async def _identity_or_none(request: Request) -> Identity | None:
@@ -96,7 +97,7 @@ async def to_tracking(request: Request) -> Response:
     project_id: int = request.path_params["project_id"]
     segments = request.path_params["rest"].split("/")
     if segments[0] not in TRACKING_SECTIONS or any(s in (".", "..") for s in segments):
-        raise ApiError(404, "Not found.")
+        raise NotFound("Not found.")
     auth = _auth(request)
     identity = await auth.identify(request)
     await auth.require_project(request, identity, project_id)

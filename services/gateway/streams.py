@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from starlette.applications import Starlette
 
 from services.gateway.settings import GatewaySettings
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, TooManyStreams
 
 # (section, sub-path) of the tracking routes whose answers stay open
 LONG_LIVED = frozenset({("realtime", "stream"), ("events", "export")})
@@ -61,7 +61,7 @@ class StreamSlots:
 
 
 def _too_many(message: str) -> ApiError:
-    return ApiError(429, message, code="too_many_streams", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return TooManyStreams(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def stream_slots(app: Starlette) -> StreamSlots:

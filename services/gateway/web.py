@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from services.shared.errors import error_response
+from services.shared.errors import NotBuilt, NotFound
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 BUILD_COMMAND = "scripts/build_web.sh"
@@ -159,7 +159,7 @@ def _not_built(request: Request, what: str) -> Response:
     if what == "dashboard" and "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(NOT_BUILT_HTML.format(command=BUILD_COMMAND), status_code=503,
                             headers={"cache-control": "no-store", "retry-after": "30"})
-    return error_response(503, "not_built", message, headers={"cache-control": "no-store", "retry-after": "30"})
+    return NotBuilt(message, headers={"cache-control": "no-store", "retry-after": "30"}).response()
 
 
 class SpaRoute(Route):
@@ -193,8 +193,8 @@ class WebFiles:
         if cached is None:
             if not (self.dashboard_dir / "index.html").is_file():
                 return _not_built(request, "dashboard")
-            return error_response(404, "not_found", "No such dashboard asset (an older build's file?).",
-                                  headers={"cache-control": "no-store"})
+            return NotFound("No such dashboard asset (an older build's file?).",
+                            headers={"cache-control": "no-store"}).response()
         return file_response(request, cached, IMMUTABLE, {"x-content-type-options": "nosniff"})
 
     async def page(self, request: Request) -> Response:

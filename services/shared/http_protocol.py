@@ -19,7 +19,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from services.shared.errors import error_body
+from services.shared.errors import ApiError, BadRequest, HeadersTooLarge, PayloadTooLarge, RequestTimeout, error_body
 from services.shared.jsonutil import dumps
 from services.shared.limits import ServerLimits, server_limits
 
@@ -27,9 +27,11 @@ WATCH_INTERVAL_SECONDS = 1.0
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """An answer given by the protocol itself, before any app runs: one of the catalogue's kinds."""
+
+    def __init__(self, kind: type[ApiError], message: str) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message = kind.status, kind.code, message
 
 
 def refusal_bytes(refusal: Refusal) -> bytes:
@@ -56,6 +58,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._watchdog: asyncio.TimerHandle | None = None
 
     # --- connection ---
+    # uvicorn's HttpToolsProtocol narrows asyncio's BaseTransport to Transport here (and ignores
+    # the same override error); this override keeps its signature
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._watchdog = self.loop.call_later(WATCH_INTERVAL_SECONDS, self._watch)
@@ -105,7 +109,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _headers_too_large(self) -> Refusal:
-        return Refusal(431, "headers_too_large",
+        return Refusal(HeadersTooLarge,
                        f"The request's headers are larger than {self.limits.max_header_bytes // 1024} KB.")
 
     def _watch(self) -> None:
@@ -117,12 +121,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             now = self.loop.time()
             if self._awaiting_headers:
                 if now - started > self.limits.headers_timeout_seconds:
-                    self.refuse(Refusal(408, "request_timeout", "The request's headers did not arrive within "
+                    self.refuse(Refusal(RequestTimeout, "The request's headers did not arrive within "
                                         f"{self.limits.headers_timeout_seconds:g} seconds."))
                     return
             elif self.cycle is not None and self.cycle.more_body \
                     and now - self._headers_done_at > self.limits.body_timeout_seconds:
-                self.refuse(Refusal(408, "request_timeout", "The request body did not arrive within "
+                self.refuse(Refusal(RequestTimeout, "The request body did not arrive within "
                                     f"{self.limits.body_timeout_seconds:g} seconds."))
                 return
         self._watchdog = self.loop.call_later(WATCH_INTERVAL_SECONDS, self._watch)
@@ -139,7 +143,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         if self._header_count > self._max_headers:
-            raise Refusal(431, "headers_too_large",
+            raise Refusal(HeadersTooLarge,
                           f"The request has more than {self.limits.max_headers} headers.")
         self._header_line_bytes += len(name) + len(value) + 4
         if self._header_line_bytes > self._max_header_bytes:
@@ -147,9 +151,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if len(name) == 14 and name.lower() == b"content-length":
             text = value.strip()
             if not text.isdigit() or len(text) > 18:
-                raise Refusal(400, "bad_request", "The Content-Length header is not a number.")
+                raise Refusal(BadRequest, "The Content-Length header is not a number.")
             if int(text) > self._max_body_bytes:
-                raise Refusal(413, "payload_too_large",
+                raise Refusal(PayloadTooLarge,
                               f"The request body is larger than {self.limits.max_body_bytes // 1024} KB.")
         # uvicorn's on_header, inlined (a super() call per header line cost ~0.2 us)
         name = name.lower()
@@ -166,7 +170,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
         if self._body_bytes > self._max_body_bytes:
-            raise Refusal(413, "payload_too_large",
+            raise Refusal(PayloadTooLarge,
                           f"The request body is larger than {self.limits.max_body_bytes // 1024} KB.")
         super().on_body(body)
 

@@ -15,7 +15,7 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.shared.errors import error_body
+from services.shared.errors import InternalOnly, error_body
 from services.shared.jsonutil import dumps
 
 HEADER = "X-TME-Internal-Token"
@@ -45,8 +45,8 @@ class InternalCallsOnly:
         if hmac.compare_digest(given, self.token):
             await self.app(scope, receive, send)
             return
-        body = dumps(error_body("internal_only", "This service answers only the gateway (missing or wrong "
+        body = dumps(error_body(InternalOnly.code, "This service answers only the gateway (missing or wrong "
                                                  f"{HEADER})."))
-        await send({"type": "http.response.start", "status": 401,
+        await send({"type": "http.response.start", "status": InternalOnly.status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from services.shared.errors import ApiError
+from services.shared.errors import BadRequest, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,7 +28,7 @@ def parse_model(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         fields = field_errors(exc)
         summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise ApiError(422, f"Invalid input ({summary}).", code="validation_error", fields=fields) from None
+        raise ValidationFailed(f"Invalid input ({summary}).", fields=fields) from None
 
 
 def bounded_int(value: str | None, name: str, *, default: int, low: int, high: int) -> int:
@@ -38,9 +38,8 @@ def bounded_int(value: str | None, name: str, *, default: int, low: int, high: i
     try:
         number = int(value)
     except ValueError:
-        raise ApiError(400, f"{name} must be an integer.", fields={name: "must be an integer"}) from None
+        raise BadRequest(f"{name} must be an integer.", fields={name: "must be an integer"}) from None
     if not low <= number <= high:
-        raise ApiError(
-            400, f"{name} must be between {low} and {high}.", fields={name: f"must be between {low} and {high}"}
-        )
+        raise BadRequest(f"{name} must be between {low} and {high}.", fields={name: f"must be between {low} and {high}"}
+                         )
     return number

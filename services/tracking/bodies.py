@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, InvalidParameter
 from services.tracking.filters import Condition, parse_filters
 from services.tracking.params import TimeRange, parse_range
 from services.tracking.queries.funnels import Step
@@ -27,7 +27,7 @@ class FunnelRequest:
 
 
 def _bad(field: str, message: str) -> ApiError:
-    return ApiError(400, f"{field}: {message}.", code="invalid_parameter", fields={field: message})
+    return InvalidParameter(f"{field}: {message}.", fields={field: message})
 
 
 def _step(item: Any, index: int) -> Step:

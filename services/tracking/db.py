@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, QueryTimeout
 
 
 class Db:
@@ -28,4 +28,4 @@ class Db:
 
 
 def too_slow() -> ApiError:
-    return ApiError(503, "The query took too long; narrow the range or the filters.", code="query_timeout")
+    return QueryTimeout("The query took too long; narrow the range or the filters.")

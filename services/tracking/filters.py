@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, InvalidParameter
 from services.tracking.sql import Params
 
 # dimension -> SQL expression (text) over events e
@@ -145,7 +145,7 @@ def parse_filters(data: Any, name: str = "filters") -> list[Condition]:
 
 
 def _invalid(name: str, message: str) -> ApiError:
-    return ApiError(400, f"{name}: {message}.", code="invalid_parameter", fields={name: message})
+    return InvalidParameter(f"{name}: {message}.", fields={name: message})
 
 
 def conditions_sql(conditions: list[Condition], params: Params) -> str:

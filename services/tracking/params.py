@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from services.shared.errors import NUL_MESSAGE, ApiError
+from services.shared.errors import NUL_MESSAGE, ApiError, InvalidParameter
 from services.shared.validation import bounded_int
 from services.tracking.filters import Condition, parse_filters
 
@@ -30,7 +30,7 @@ _postgres_zones: frozenset[str] | None = None  # set by load_postgres_zones
 
 
 def bad(name: str, message: str) -> ApiError:
-    return ApiError(400, f"{name}: {message}.", code="invalid_parameter", fields={name: message})
+    return InvalidParameter(f"{name}: {message}.", fields={name: message})
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from services.shared.errors import NUL_MESSAGE, ApiError, read_json_object
+from services.shared.errors import NUL_MESSAGE, NotFound, read_json_object
 from services.shared.jsonutil import JSONResponse
 from services.shared.validation import bounded_int
 from services.tracking import answers
@@ -57,7 +57,7 @@ PREFIX = "/api/projects/{project_id:int}"
 def project_of(request: Request) -> int:
     project_id: int = request.path_params["project_id"]
     if request.headers.get("x-tme-project-id") != str(project_id) or not 0 < project_id <= MAX_PROJECT_ID:
-        raise ApiError(404, "Project not found.", code="not_found")
+        raise NotFound("Project not found.")
     return project_id
 
 
@@ -240,7 +240,7 @@ async def person_view(request: Request) -> Response:
     project_id = project_of(request)
     visitor_id: str = request.path_params["visitor_id"]
     if not 0 < len(visitor_id) <= 500:
-        raise ApiError(404, "Person not found.", code="not_found")
+        raise NotFound("Person not found.")
     if "\x00" in visitor_id:
         raise bad("visitorId", NUL_MESSAGE)
     q = request.query_params
@@ -252,7 +252,7 @@ async def person_view(request: Request) -> Response:
         ids = await persons.resolve(db, project_id, visitor_id)
         profile = await persons.profile(db, project_id, ids)
         if profile is None:
-            raise ApiError(404, "Person not found.", code="not_found")
+            raise NotFound("Person not found.")
         params = Params()
         where = raw_where(params, project_id, rng.start if rng else None, rng.end if rng else None, conditions)
         where += f" AND e.visitor_id = ANY({params.add(ids, 'text[]')})"

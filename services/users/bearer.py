@@ -6,24 +6,12 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
-from services.shared.errors import ApiError
+from services.shared.api.bearer import bearer_token, unauthorized
 from services.users.tokens import Principal, TokenError, verify_access
 
+__all__ = ["CLIENT_IP_HEADER", "authenticate", "client_ip", "unauthorized"]
+
 CLIENT_IP_HEADER = "x-tme-client-ip"
-
-
-def unauthorized(message: str) -> ApiError:
-    return ApiError(401, message, code="unauthorized", headers={"WWW-Authenticate": "Bearer"})
-
-
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise unauthorized("Missing Authorization header; send 'Authorization: Bearer <accessToken>'.")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("Authorization header must be 'Bearer <accessToken>'.")
-    return token.strip()
 
 
 async def authenticate(request: Request, db: AsyncSession) -> Principal:

@@ -1,4 +1,9 @@
-"""SQLModel table models over the tables created by migration 0001_accounts (never create_all)."""
+"""SQLModel table models over the tables created by migration 0001_accounts (never create_all).
+
+A user and a project are each defined once: `UserBase`/`ProjectBase` hold the fields the public
+shapes share with the table, the table model adds what only the database keeps (owner, hashes,
+update times), and the public shapes (services/users/public.py) and request bodies
+(services/users/schemas.py) derive from the same base, FastAPI-template style."""
 
 from __future__ import annotations
 
@@ -27,25 +32,32 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=DateTime(timezone=True), **kwargs)
 
 
-class User(SQLModel, table=True):
+class UserBase(SQLModel):
+    name: str = Field(description="Display name.")
+    email: str = Field(description="Login email; unique regardless of case.")
+
+
+class User(UserBase, table=True):
     __tablename__ = "users"
 
     id: int | None = _bigint(default=None, primary_key=True)
-    name: str
-    email: str
     password_hash: str
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     updated_at: dt.datetime = _timestamp(default_factory=utcnow)
 
 
-class Project(SQLModel, table=True):
+class ProjectBase(SQLModel):
+    name: str = Field(description="The project's name.")
+    domain: str | None = Field(default=None, description="The site the project tracks, if set (a hostname).")
+
+
+class Project(ProjectBase, table=True):
     __tablename__ = "projects"
 
     id: int | None = _bigint(default=None, primary_key=True)
     owner_id: int = _bigint(foreign_key="users.id")
-    name: str
-    domain: str | None = None
-    write_key: str
+    write_key: str = Field(description="Public key that identifies the project when sending events (`wk_...`). "
+                                       "Rotate it to stop old senders.")
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     updated_at: dt.datetime = _timestamp(default_factory=utcnow)
 

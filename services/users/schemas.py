@@ -1,12 +1,16 @@
-"""Request bodies (pydantic), with the field rules and messages clients see. Unknown fields are
-ignored; names are trimmed; public field names are camelCase."""
+"""Request bodies, with the field rules and messages clients see. Unknown fields are ignored; names
+are trimmed; public field names are camelCase. A project's bodies derive from the table's base
+(services/users/models.py)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from services.shared.api.model import REQUEST_CONFIG, RequestBody
+from services.users.models import ProjectBase
 
 NAME_MAX = 100
 PASSWORD_MIN = 8
@@ -87,41 +91,43 @@ Domain = Annotated[str | None, BeforeValidator(_domain)]
 PatchName = Annotated[Name | None, BeforeValidator(_not_null)]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class RegisterRequest(RequestBody):
+    """A new account: it is logged in and gets a first project."""
 
-
-class RegisterIn(_Body):
     name: Name
     email: Email
-    password: NewPassword
+    password: NewPassword = Field(json_schema_extra={"writeOnly": True})
 
 
-class LoginIn(_Body):
+class LoginRequest(RequestBody):
     email: Annotated[str, AfterValidator(_given_email)]
-    password: GivenPassword
+    password: GivenPassword = Field(json_schema_extra={"writeOnly": True})
 
 
-class RefreshIn(_Body):
-    refresh_token: Annotated[str, Field(alias="refreshToken", min_length=1, max_length=1024)]
+class RefreshRequest(RequestBody):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-class MePatch(_Body):
+class UserUpdate(RequestBody):
+    """Only the fields given change."""
+
     name: PatchName = None
 
 
-class PasswordChangeIn(_Body):
-    current_password: GivenPassword = Field(alias="currentPassword")
-    new_password: NewPassword = Field(alias="newPassword")
+class PasswordChange(RequestBody):
+    current_password: GivenPassword = Field(json_schema_extra={"writeOnly": True})
+    new_password: NewPassword = Field(json_schema_extra={"writeOnly": True})
 
 
-class ProjectIn(_Body):
+class ProjectCreate(ProjectBase):
+    model_config = REQUEST_CONFIG
     name: Name
     domain: Domain = None
 
 
-class ProjectPatch(_Body):
-    """Only the fields given change; `domain: null` clears the domain."""
+class ProjectUpdate(ProjectBase):
+    """Only the fields given change; `"domain": null` clears the domain."""
 
+    model_config = REQUEST_CONFIG
     name: PatchName = None
     domain: Domain = None

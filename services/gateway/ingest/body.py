@@ -15,7 +15,15 @@ from typing import Any
 
 from starlette.types import Receive, Scope
 
-from services.shared.errors import ApiError
+from services.shared.errors import (
+    ApiError,
+    IncompleteBody,
+    InvalidEncoding,
+    InvalidJson,
+    InvalidWriteKey,
+    PayloadTooLarge,
+    UnsupportedEncoding,
+)
 from services.shared.jsonutil import JSONDecodeError, loads
 
 Headers = Mapping[str, str]
@@ -33,8 +41,8 @@ def request_headers(scope: Scope) -> dict[str, str]:
 
 
 def _too_large(limit: int, what: str = "Request body") -> ApiError:
-    return ApiError(413, f"{what} is larger than {limit // 1024} KB, the limit per request; "
-                         "send fewer events per batch.", code="payload_too_large")
+    return PayloadTooLarge(f"{what} is larger than {limit // 1024} KB, the limit per request; "
+                           "send fewer events per batch.")
 
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
@@ -47,7 +55,7 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ApiError(400, "The client went away before sending the whole body.", code="incomplete_body")
+            raise IncompleteBody("The client went away before sending the whole body.")
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -62,8 +70,7 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
         return body
     if encoding in ("gzip", "x-gzip", "deflate"):
         return _inflate(body, limit)
-    raise ApiError(415, f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none.",
-                   code="unsupported_encoding")
+    raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none.")
 
 
 def _inflate(body: bytes, limit: int) -> bytes:
@@ -82,28 +89,28 @@ def _inflate(body: bytes, limit: int) -> bytes:
             if size > limit or inflater.unconsumed_tail:
                 raise _too_large(limit, "Decompressed request body")
             if not inflater.eof:
-                raise ApiError(400, "The compressed body is truncated.", code="invalid_encoding")
+                raise InvalidEncoding("The compressed body is truncated.")
             out.append(chunk)
             rest = inflater.unused_data
             if not rest:
                 break
             if not rest.startswith(_GZIP_MAGIC):
-                raise ApiError(400, "The compressed body has data after its end that is not another gzip "
-                                    "member.", code="invalid_encoding")
+                raise InvalidEncoding("The compressed body has data after its end that is not another gzip "
+                                      "member.")
     except zlib.error:
-        raise ApiError(400, "The body is not valid gzip/deflate data.", code="invalid_encoding") from None
+        raise InvalidEncoding("The body is not valid gzip/deflate data.") from None
     return out[0] if len(out) == 1 else b"".join(out)
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
     if not body.strip():
-        raise ApiError(400, "Request body is empty; a JSON object is expected.", code="invalid_json")
+        raise InvalidJson("Request body is empty; a JSON object is expected.")
     try:
         data = loads(body)
     except JSONDecodeError as exc:
-        raise ApiError(400, f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise InvalidJson(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "Request body must be a JSON object.", code="invalid_json")
+        raise InvalidJson("Request body must be a JSON object.")
     return data
 
 
@@ -115,8 +122,7 @@ def basic_username(headers: Headers) -> str | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(401, "The Authorization header is not valid HTTP Basic credentials.",
-                       code="invalid_write_key") from None
+        raise InvalidWriteKey("The Authorization header is not valid HTTP Basic credentials.") from None
     return decoded.partition(":")[0] or None
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from typing import Any
+
+from services.shared.errors import ValidationFailed
 
 MAX_ID = 255
 MAX_NAME = 255
@@ -24,7 +27,7 @@ _CONTAINERS = (dict, list)
 class Problems(dict[str, str]):
     """field name -> message ("" names the event itself); empty when the event is valid."""
 
-    code = "validation_error"
+    code = ValidationFailed.code
 
     def add(self, name: str, message: str) -> None:
         self.setdefault(name, message)
@@ -96,7 +99,8 @@ def too_deep(value: dict[str, Any] | list[Any], limit: int = MAX_DEPTH) -> bool:
 
 
 def _within(value: dict[str, Any] | list[Any], levels: int) -> bool:
-    for item in value.values() if type(value) is dict else value:
+    items: Iterable[Any] = value.values() if type(value) is dict else value
+    for item in items:
         kind = type(item)
         if (kind is dict or kind is list) and (levels == 0 or not _within(item, levels - 1)):
             return False

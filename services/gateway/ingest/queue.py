@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
 from services.gateway.ingest.appender import AckWait, StreamAppender
-from services.shared.errors import ApiError
+from services.shared.errors import ApiError, Overloaded, QueueUnavailable
 from services.shared.metrics import buffered
 from services.shared.redis import EVENTS_STREAM
 from services.shared.stream import StreamEvent, encode_batch
@@ -45,8 +45,8 @@ class EventQueue:
         # request looks the environment up each time
         self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
-    def _unavailable(self, message: str, code: str = "queue_unavailable") -> ApiError:
-        return ApiError(503, message, code=code, headers={"Retry-After": str(self.retry_after)})
+    def _unavailable(self, message: str, kind: type[ApiError] = QueueUnavailable) -> ApiError:
+        return kind(message, headers={"Retry-After": str(self.retry_after)})
 
     async def check_backlog(self, redis: aioredis.Redis) -> None:
         """503 while the stream holds more than `max_backlog` entries. The length is measured
@@ -61,7 +61,7 @@ class EventQueue:
                 log.warning("event queue unavailable: %s", type(exc).__name__)
                 raise self._unavailable("The event queue is unavailable; try again shortly.") from None
         if self._length >= self.max_backlog:
-            raise self._unavailable("Too many events are waiting to be stored; try again shortly.", "overloaded")
+            raise self._unavailable("Too many events are waiting to be stored; try again shortly.", Overloaded)
 
     async def enqueue(
         self, redis: aioredis.Redis, project_id: int, write_key: str, received_at: int, events: list[StreamEvent]
@@ -85,7 +85,7 @@ class EventQueue:
         except (RedisError, OSError, TimeoutError) as exc:
             if str(exc).startswith("OOM"):  # Redis at its maxmemory (noeviction): it refuses, loses nothing
                 raise self._unavailable("Too many events are waiting to be stored; try again shortly.",
-                                        "overloaded") from None
+                                        Overloaded) from None
             log.warning("enqueue failed: %s", type(exc).__name__ if isinstance(exc, OSError) else exc)
             raise self._unavailable("The event queue is unavailable; try again shortly.") from None
         self._length += 1

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 
-from services.shared.errors import ApiError
+from services.shared.errors import RateLimited
 
 
 class IngestRateLimit:
@@ -45,9 +45,9 @@ class IngestRateLimit:
             bucket[0] -= need
             return
         wait = max(1, math.ceil((need - bucket[0]) / self.rate))
-        raise ApiError(429, f"This write key sends more than {self.rate:g} events per second (bursts up to "
-                            f"{self.burst}); retry in {wait} s.", code="rate_limited",
-                       headers={"Retry-After": str(wait)})
+        raise RateLimited(f"This write key sends more than {self.rate:g} events per second (bursts up to "
+                          f"{self.burst}); retry in {wait} s.",
+                          headers={"Retry-After": str(wait)})
 
     def _forget_full(self, now: float) -> None:
         """Make room: drop the buckets that have refilled (forgetting them changes nothing), or

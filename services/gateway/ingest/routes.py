@@ -30,7 +30,7 @@ from services.gateway.ingest.fields import Problems, may_nest_deep
 from services.gateway.ingest.segment import TYPES
 from services.gateway.ingest.shapes import Shape, check_copies, native_request, segment_request
 from services.gateway.ingest.state import ingest_state
-from services.shared.errors import ApiError, error_body
+from services.shared.errors import ApiError, EventTooLarge, PayloadTooLarge, ValidationFailed, error_body
 from services.shared.jsonutil import dumps
 from services.shared.metrics import buffered
 
@@ -67,7 +67,7 @@ def _problem_error(problems: Problems) -> dict[str, Any]:
 
 def _too_large_problem(limit: int) -> Problems:
     problems = Problems()
-    problems.code = "event_too_large"
+    problems.code = EventTooLarge.code
     problems.add("", f"is larger than {limit // 1024} KB, the limit per event")
     return problems
 
@@ -105,12 +105,12 @@ async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape
     count = len(parsed.events)
     counters.received.inc(count)
     if count > settings.ingest_max_batch_events:
-        raise ApiError(413, f"The batch has {count} events; the limit is {settings.ingest_max_batch_events} "
-                            "events per request.", code="payload_too_large")
+        raise PayloadTooLarge(f"The batch has {count} events; the limit is {settings.ingest_max_batch_events} "
+                              "events per request.")
     state.limit.take(project.project_id, count)  # 429 when this write key sends too much (ratelimit.py)
     if not parsed.is_batch and len(body) > settings.ingest_max_event_bytes:
-        raise ApiError(413, f"The event is larger than {settings.ingest_max_event_bytes // 1024} KB, the limit "
-                            "per event.", code="event_too_large")
+        raise EventTooLarge(f"The event is larger than {settings.ingest_max_event_bytes // 1024} KB, the limit "
+                            "per event.")
     language = headers.get("accept-language") if headers_are_persons else None
     # hostile input (issue 17): the agent is cut before it is copied into events; request-level
     # copies count per event and per request (shapes.check_copies); nesting is checked when possible
@@ -153,17 +153,16 @@ def _all_rejected(api: str, is_batch: bool, rejected: list[dict[str, Any]]) -> A
     metrics.REQUESTS.labels(api, "rejected").inc()
     if not is_batch:
         error = rejected[0]["error"]
-        status = 413 if error["code"] == "event_too_large" else 422
+        status = EventTooLarge.status if error["code"] == EventTooLarge.code else ValidationFailed.status
         return status, error_body(error["code"], error["message"], error["fields"])
     fields: dict[str, str] = {}
     for item in rejected[:_MAX_LISTED_FIELDS]:
         for name, message in item["error"]["fields"].items():
             fields[f"batch[{item['index']}]" + (f".{name}" if name else "")] = message
-    too_large = all(item["error"]["code"] == "event_too_large" for item in rejected)
-    code = "event_too_large" if too_large else "validation_error"
-    body = error_body(code, f"None of the {len(rejected)} events in the batch is valid.", fields)
+    kind = EventTooLarge if all(item["error"]["code"] == EventTooLarge.code for item in rejected) else ValidationFailed
+    body = error_body(kind.code, f"None of the {len(rejected)} events in the batch is valid.", fields)
     body["rejected"] = rejected
-    return 413 if too_large else 422, body
+    return kind.status, body
 
 
 class IngestEndpoint:

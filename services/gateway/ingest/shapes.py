@@ -19,7 +19,7 @@ from services.gateway.ingest import fields as f
 from services.gateway.ingest.events import RequestInfo
 from services.gateway.ingest.native import native_event
 from services.gateway.ingest.segment import TYPES, segment_event
-from services.shared.errors import ApiError
+from services.shared.errors import EventTooLarge, PayloadTooLarge, ValidationFailed
 
 Normalise = Callable[[Any, RequestInfo], Any]  # -> StreamEvent | Problems
 Shape = Callable[[dict[str, Any]], "Parsed"]
@@ -38,21 +38,20 @@ def check_copies(parsed: Parsed, agent_bytes: int, max_event_bytes: int, max_bat
     """Refuse (413) a request whose request-level data, copied into each of its events, would
     exceed the per-event limit on its own or COPY_FACTOR x the request limit in all."""
     if parsed.copied_bytes > max_event_bytes:
-        raise ApiError(413, f"The batch's context is larger than {max_event_bytes // 1024} KB, the limit per "
-                            "event it is copied into.", code="event_too_large", fields={"context": "is too large"})
+        raise EventTooLarge(f"The batch's context is larger than {max_event_bytes // 1024} KB, the limit per "
+                            "event it is copied into.", fields={"context": "is too large"})
     copied = (parsed.copied_bytes + agent_bytes) * len(parsed.events)
     if copied > COPY_FACTOR * max_batch_bytes:
-        raise ApiError(413, f"The batch's context and User-Agent, copied into each of its {len(parsed.events)} "
-                            f"events, come to {copied // 1024} KB, more than {COPY_FACTOR * max_batch_bytes // 1024} "
-                            "KB; send fewer events per batch or the context with each event.",
-                       code="payload_too_large")
+        raise PayloadTooLarge(f"The batch's context and User-Agent, copied into each of its {len(parsed.events)} "
+                              f"events, come to {copied // 1024} KB, more than {COPY_FACTOR * max_batch_bytes // 1024} "
+                              "KB; send fewer events per batch or the context with each event.")
 
 
 def _batch_list(data: dict[str, Any]) -> list[Any]:
     items = data.get("batch")
     if not isinstance(items, list):
-        raise ApiError(422, "batch must be an array of events.", code="validation_error",
-                       fields={"batch": "must be an array" if items is not None else "is required (an array)"})
+        raise ValidationFailed("batch must be an array of events.",
+                               fields={"batch": "must be an array" if items is not None else "is required (an array)"})
     return items
 
 
@@ -75,8 +74,8 @@ def segment_request(kind: str) -> Shape:
         sent_at = f.timestamp(data, "sentAt", problems)
         context = f.obj(data, "context", problems)
         if problems:
-            raise ApiError(422, f"Invalid batch ({'; '.join(f'{k}: {v}' for k, v in problems.items())}).",
-                           code="validation_error", fields=dict(problems))
+            summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
+            raise ValidationFailed(f"Invalid batch ({summary}).", fields=dict(problems))
         return Parsed(items, True, lambda ev, info: segment_event(
             ev, info, forced_type=None, batch_sent_at=sent_at, batch_context=context),
             copied_bytes=len(orjson.dumps(context)) if context else 0)

@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
-from services.shared.errors import ApiError
+from services.shared.errors import InvalidWriteKey, MissingWriteKey, Unavailable
 from services.shared.metrics import buffered
 
 log = logging.getLogger("tme.gateway.ingest")
@@ -89,7 +89,10 @@ class SharedKeys:
         value = f"{project.project_id}:{'' if project.owner_id is None else project.owner_id}"
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                await pipe.set(entry, value, ex=self.ttl).sadd(members, entry).expire(members, self.ttl).execute()
+                pipe.set(entry, value, ex=self.ttl)
+                pipe.sadd(members, entry)
+                pipe.expire(members, self.ttl)
+                await pipe.execute()
         except RedisError as exc:
             log.warning("could not share a write key: %s", type(exc).__name__)
 
@@ -132,10 +135,10 @@ class WriteKeyResolver:
     async def resolve(self, key: str | None, users: httpx.AsyncClient) -> Project:
         """The project of `key`, or ApiError 401 (missing/unknown key) / 503 (users unreachable)."""
         if not key:
-            raise ApiError(401, "A write key is required: HTTP Basic username, X-Write-Key header, or "
-                                "writeKey/apiKey in the body.", code="missing_write_key")
+            raise MissingWriteKey("A write key is required: HTTP Basic username, X-Write-Key header, or "
+                                  "writeKey/apiKey in the body.")
         if not _KEY_SHAPE.match(key):
-            raise ApiError(401, "Unknown write key.", code="invalid_write_key")
+            raise InvalidWriteKey("Unknown write key.")
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
@@ -152,14 +155,14 @@ class WriteKeyResolver:
                 metrics.KEY_LOOKUPS.labels("shared").inc()
                 self._store(key, seen)
                 return seen
-            raise ApiError(503, "Write keys cannot be checked right now; try again shortly.",
-                           code="unavailable", headers={"Retry-After": str(self.retry_after)}) from None
+            raise Unavailable("Write keys cannot be checked right now; try again shortly.",
+                              headers={"Retry-After": str(self.retry_after)}) from None
         return self._answer(project)
 
     @staticmethod
     def _answer(project: Project | None) -> Project:
         if project is None:
-            raise ApiError(401, "Unknown write key.", code="invalid_write_key")
+            raise InvalidWriteKey("Unknown write key.")
         return project
 
     async def _lookup_once(self, key: str, users: httpx.AsyncClient) -> Project | None:

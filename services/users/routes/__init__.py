@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from services.shared.api.endpoint import Endpoint, routes
 from services.users.routes import auth, internal, me, projects
+
+# the public routes, in the order the API reference lists them
+ENDPOINTS: list[Endpoint] = [*auth.endpoints, *me.endpoints, *projects.endpoints]
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*auth.routes, *me.routes, *projects.routes, *internal.routes]
+    return [*routes(ENDPOINTS), *internal.routes]

@@ -8,28 +8,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from services.shared.errors import ApiError, read_json_object
-from services.shared.jsonutil import JSONResponse
-from services.shared.validation import parse_model
+from services.shared.api.endpoint import PUBLIC, endpoint
+from services.shared.errors import ApiError, EmailTaken, RateLimited, Unauthorized
 from services.users.bearer import authenticate, client_ip, unauthorized
 from services.users.metrics import auth_event
 from services.users.models import Project, User
-from services.users.schemas import NAME_MAX, LoginIn, RefreshIn, RegisterIn
+from services.users.public import Registration, Session
+from services.users.schemas import NAME_MAX, LoginRequest, RefreshRequest, RegisterRequest
 from services.users.state import users_state
 from services.users.tokens import TokenError, new_write_key, revoke_session, rotate, start_session
-from services.users.views import auth_json, project_json
 
 log = logging.getLogger("tme.users.auth")
+
+TAG = "Auth"
 
 BAD_CREDENTIALS = "Email or password is incorrect."
 
 
 def email_taken() -> ApiError:
-    return ApiError(409, "An account with this email already exists.", code="email_taken",
-                    fields={"email": "is already registered"})
+    return EmailTaken("An account with this email already exists.",
+                      fields={"email": "is already registered"})
 
 
 async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
@@ -43,11 +42,14 @@ def first_project_name(user_name: str) -> str:
 
 
 def rate_limited(message: str, wait: int) -> ApiError:
-    return ApiError(429, message, code="rate_limited", headers={"Retry-After": str(wait)})
+    return RateLimited(message, headers={"Retry-After": str(wait)})
 
 
-async def register(request: Request) -> Response:
-    body = parse_model(RegisterIn, await read_json_object(request))
+@endpoint("POST", "/api/auth/register", tag=TAG, summary="Create an account", status=201, security=PUBLIC,
+          errors=(EmailTaken, RateLimited),
+          examples={"body": {"name": "Ada", "email": "ada@example.com", "password": "correct horse"}})
+async def register(request: Request, body: RegisterRequest) -> Registration:
+    """Creates the user, logs them in and creates their first project."""
     state = users_state(request)
     wait = await state.registrations.attempt(client_ip(request))
     if wait is not None:
@@ -73,11 +75,14 @@ async def register(request: Request) -> Response:
             raise email_taken() from None
     auth_event("register")
     log.info("user registered", extra={"user_id": user.id, "project_id": project.id})
-    return JSONResponse({**auth_json(user, pair), "project": project_json(project)}, status_code=201)
+    return Registration.of_new(user, pair, project)
 
 
-async def login(request: Request) -> Response:
-    body = parse_model(LoginIn, await read_json_object(request))
+@endpoint("POST", "/api/auth/login", tag=TAG, summary="Log in", security=PUBLIC, errors=(Unauthorized, RateLimited),
+          examples={"body": {"email": "ada@example.com", "password": "correct horse"}})
+async def login(request: Request, body: LoginRequest) -> Session:
+    """Unknown email and wrong password get the same 401. Repeated failures for an email from one
+    address are throttled (429 with Retry-After)."""
     state = users_state(request)
     ip = client_ip(request)
     wait = await state.throttle.retry_after(body.email, ip)
@@ -102,11 +107,14 @@ async def login(request: Request) -> Response:
     await state.throttle.reset(body.email, ip)
     auth_event("login_success")
     log.info("login succeeded", extra={"user_id": user.id, "session_id": str(session_id)})
-    return JSONResponse(auth_json(user, pair))
+    return Session.of(user, pair)
 
 
-async def refresh(request: Request) -> Response:
-    body = parse_model(RefreshIn, await read_json_object(request))
+@endpoint("POST", "/api/auth/refresh", tag=TAG, summary="Exchange a refresh token for a new token pair",
+          security=PUBLIC, errors=(Unauthorized,), examples={"body": {"refreshToken": "tme_rt_..."}})
+async def refresh(request: Request, body: RefreshRequest) -> Session:
+    """The refresh token is single use. Presenting one that was already used revokes the whole login
+    (all its tokens) and answers 401."""
     state = users_state(request)
     async with state.sessions() as db:
         try:
@@ -122,10 +130,12 @@ async def refresh(request: Request) -> Response:
         await db.commit()
     auth_event("refresh")
     log.info("tokens refreshed", extra={"user_id": rotated.user_id, "session_id": str(rotated.session_id)})
-    return JSONResponse(auth_json(user, rotated.pair))
+    return Session.of(user, rotated.pair)
 
 
-async def logout(request: Request) -> Response:
+@endpoint("POST", "/api/auth/logout", tag=TAG, summary="Log out")
+async def logout(request: Request) -> None:
+    """Revokes this login's access and refresh tokens, effective immediately."""
     state = users_state(request)
     async with state.sessions() as db:
         principal = await authenticate(request, db)
@@ -133,12 +143,6 @@ async def logout(request: Request) -> Response:
         await db.commit()
     auth_event("logout")
     log.info("logged out", extra={"user_id": principal.user_id, "session_id": str(principal.session_id)})
-    return Response(status_code=204)
 
 
-routes = [
-    Route("/api/auth/register", register, methods=["POST"]),
-    Route("/api/auth/login", login, methods=["POST"]),
-    Route("/api/auth/refresh", refresh, methods=["POST"]),
-    Route("/api/auth/logout", logout, methods=["POST"]),
-]
+endpoints = [register, login, refresh, logout]

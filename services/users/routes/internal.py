@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.shared.errors import ApiError
+from services.shared.errors import NotFound
 from services.shared.jsonutil import JSONResponse, isoformat
 from services.users.bearer import authenticate
 from services.users.models import Project
@@ -35,7 +35,7 @@ async def project(request: Request) -> Response:
 
 async def write_key(request: Request) -> Response:
     key: str = request.path_params["write_key"]
-    not_found = ApiError(404, "Unknown write key.", code="not_found")
+    not_found = NotFound("Unknown write key.")
     if not key.startswith(WRITE_KEY_PREFIX) or len(key) > 200:
         raise not_found
     async with users_state(request).sessions() as db:

@@ -9,26 +9,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from services.shared.errors import ApiError, read_json_object
-from services.shared.jsonutil import JSONResponse
-from services.shared.validation import parse_model
+from services.shared.api.endpoint import endpoint
+from services.shared.errors import ApiError, Conflict, NotFound
 from services.users.bearer import authenticate
 from services.users.models import Project, utcnow
-from services.users.schemas import ProjectIn, ProjectPatch
+from services.users.public import ProjectList, ProjectPublic
+from services.users.schemas import ProjectCreate, ProjectUpdate
 from services.users.state import users_state
 from services.users.tokens import new_write_key
-from services.users.views import project_json
 
 log = logging.getLogger("tme.users.projects")
+
+TAG = "Projects"
+PROJECT_ID = {"project_id": int}
 
 _MAX_ID = 2**63 - 1
 
 
 def project_not_found() -> ApiError:
-    return ApiError(404, "Project not found.", code="not_found")
+    return NotFound("Project not found.")
 
 
 def parse_project_id(raw: str) -> int:
@@ -48,38 +48,44 @@ async def owned_project(db: AsyncSession, request: Request, owner_id: int) -> Pr
     return project
 
 
-async def list_projects(request: Request) -> Response:
+@endpoint("GET", "/api/projects", tag=TAG, summary="List my projects")
+async def list_projects(request: Request) -> ProjectList:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         projects = (await db.exec(
             select(Project).where(Project.owner_id == principal.user_id).order_by(col(Project.id))
         )).all()
-    return JSONResponse({"projects": [project_json(p) for p in projects]})
+    return ProjectList(projects=[ProjectPublic.model_validate(p) for p in projects])
 
 
-async def create_project(request: Request) -> Response:
+@endpoint("POST", "/api/projects", tag=TAG, summary="Create a project", status=201,
+          examples={"body": {"name": "Shop", "domain": "shop.example.com"}})
+async def create_project(request: Request, body: ProjectCreate) -> ProjectPublic:
+    """The new project, with its write key."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        body = parse_model(ProjectIn, await read_json_object(request))
         project = Project(owner_id=principal.user_id, name=body.name, domain=body.domain, write_key=new_write_key())
         db.add(project)
         await db.commit()
     log.info("project created", extra={"user_id": principal.user_id, "project_id": project.id})
-    return JSONResponse(project_json(project), status_code=201)
+    return ProjectPublic.model_validate(project)
 
 
-async def get_project(request: Request) -> Response:
+@endpoint("GET", "/api/projects/{project_id}", tag=TAG, summary="Get a project", errors=(NotFound,),
+          path_params=PROJECT_ID)
+async def get_project(request: Request) -> ProjectPublic:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         project = await owned_project(db, request, principal.user_id)
-    return JSONResponse(project_json(project))
+    return ProjectPublic.model_validate(project)
 
 
-async def patch_project(request: Request) -> Response:
+@endpoint("PATCH", "/api/projects/{project_id}", tag=TAG, summary="Update a project", errors=(NotFound,),
+          path_params=PROJECT_ID)
+async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         project = await owned_project(db, request, principal.user_id)
-        body = parse_model(ProjectPatch, await read_json_object(request))
         if body.name is not None:
             project.name = body.name
         if "domain" in body.model_fields_set:
@@ -88,10 +94,14 @@ async def patch_project(request: Request) -> Response:
             project.updated_at = utcnow()
             db.add(project)
             await db.commit()
-    return JSONResponse(project_json(project))
+    return ProjectPublic.model_validate(project)
 
 
-async def delete_project(request: Request) -> Response:
+@endpoint("DELETE", "/api/projects/{project_id}", tag=TAG, summary="Delete a project", errors=(NotFound, Conflict),
+          path_params=PROJECT_ID)
+async def delete_project(request: Request) -> None:
+    """Deletes the project and its data; its write key stops being accepted (after the same short
+    cache time as a rotated key)."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         project = await owned_project(db, request, principal.user_id)
@@ -101,12 +111,15 @@ async def delete_project(request: Request) -> Response:
             await db.commit()
         except IntegrityError:  # a table referencing projects without ON DELETE CASCADE
             log.exception("project delete blocked by a foreign key", extra={"project_id": project_id})
-            raise ApiError(409, "Project still has data that cannot be deleted.", code="conflict") from None
+            raise Conflict("Project still has data that cannot be deleted.") from None
     log.info("project deleted", extra={"user_id": principal.user_id, "project_id": project_id})
-    return Response(status_code=204)
 
 
-async def rotate_key(request: Request) -> Response:
+@endpoint("POST", "/api/projects/{project_id}/rotate-key", tag=TAG, summary="Rotate the write key",
+          errors=(NotFound,), path_params=PROJECT_ID)
+async def rotate_key(request: Request) -> ProjectPublic:
+    """Issues a new write key. Events sent with the old one are refused once gateways stop caching
+    it (`TME_INGEST_KEY_CACHE_TTL_SECONDS`, 60 s by default)."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         project = await owned_project(db, request, principal.user_id)
@@ -115,14 +128,7 @@ async def rotate_key(request: Request) -> Response:
         db.add(project)
         await db.commit()
     log.info("write key rotated", extra={"user_id": principal.user_id, "project_id": project.id})
-    return JSONResponse(project_json(project))
+    return ProjectPublic.model_validate(project)
 
 
-routes = [
-    Route("/api/projects", list_projects, methods=["GET"]),
-    Route("/api/projects", create_project, methods=["POST"]),
-    Route("/api/projects/{project_id}", get_project, methods=["GET"]),
-    Route("/api/projects/{project_id}", patch_project, methods=["PATCH"]),
-    Route("/api/projects/{project_id}", delete_project, methods=["DELETE"]),
-    Route("/api/projects/{project_id}/rotate-key", rotate_key, methods=["POST"]),
-]
+endpoints = [list_projects, create_project, get_project, patch_project, delete_project, rotate_key]

@@ -1,0 +1,59 @@
+"""The users service's answers: a user, a project, a login (never a password or token hash).
+Derived from the table models' bases (services/users/models.py); camelCase in JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+
+from services.shared.api.model import PUBLIC_CONFIG, ApiModel
+from services.users.models import Project, ProjectBase, User, UserBase
+from services.users.tokens import TokenPair
+
+
+class UserPublic(UserBase):
+    """The user."""
+
+    model_config = PUBLIC_CONFIG
+    id: int
+    created_at: dt.datetime
+
+
+class ProjectPublic(ProjectBase):
+    """The project, with its write key."""
+
+    model_config = PUBLIC_CONFIG
+    id: int
+    write_key: str = Field(description=Project.model_fields["write_key"].description)
+    created_at: dt.datetime
+
+
+class ProjectList(ApiModel):
+    """The caller's projects, oldest first."""
+
+    projects: list[ProjectPublic]
+
+
+class Session(ApiModel):
+    """A login: the user and a fresh access/refresh token pair."""
+
+    user: UserPublic
+    access_token: str = Field(description="Send as `Authorization: Bearer <accessToken>`.")
+    refresh_token: str = Field(description="Single use: exchange it at /api/auth/refresh.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+    @classmethod
+    def of(cls, user: User, pair: TokenPair) -> Session:
+        return cls(user=UserPublic.model_validate(user), access_token=pair.access_token,
+                   refresh_token=pair.refresh_token, expires_in=pair.expires_in)
+
+
+class Registration(Session):
+    """A new account, logged in, with its first project."""
+
+    project: ProjectPublic
+
+    @classmethod
+    def of_new(cls, user: User, pair: TokenPair, project: Project) -> Registration:
+        return cls(**Session.of(user, pair).__dict__, project=ProjectPublic.model_validate(project))
