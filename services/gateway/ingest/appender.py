@@ -39,6 +39,9 @@ Fields = dict[bytes, bytes]
 _CONNECT_TIMEOUT = 5.0  # seconds, unless the Redis URL sets socket_connect_timeout
 _IDLE_AFTER = 30.0  # seconds without a reply before a new connection is opened, unless the pool sets one
 Observe = Callable[[float], None]
+# hiredis.pack_command, typed: its stub declares a one-item tuple (for a tuple of any length) and
+# no result (bytes); the ignore covers that stub's signature only
+_pack_command: Callable[[tuple[bytes | int, ...]], bytes] = hiredis.pack_command  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,8 @@ class AckWait:
 
     def command(self) -> bytes:
         if self.local:
-            return hiredis.pack_command((b"WAITAOF", b"1", self.replicas, self.timeout_ms))
-        return hiredis.pack_command((b"WAIT", self.replicas, self.timeout_ms))
+            return _pack_command((b"WAITAOF", b"1", self.replicas, self.timeout_ms))
+        return _pack_command((b"WAIT", self.replicas, self.timeout_ms))
 
     def confirmed(self, reply: Any) -> bool:
         if self.local:  # [local fsyncs, replica fsyncs]
@@ -122,7 +125,7 @@ class _Pipe(asyncio.Protocol):
 
     async def command(self, *args: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.send(hiredis.pack_command(args), [future], None)
+        self.send(_pack_command(args), [future], None)
         return await future
 
     def data_received(self, data: bytes) -> None:
@@ -230,7 +233,7 @@ class StreamAppender:
     def _send(self, pipe: _Pipe, entries: list[Fields], futures: list[asyncio.Future[bytes]],
               timer: asyncio.TimerHandle) -> None:
         stream = self._stream
-        packed = b"".join([hiredis.pack_command((b"XADD", stream, b"*", *_flat(fields))) for fields in entries])
+        packed = b"".join([_pack_command((b"XADD", stream, b"*", *_flat(fields))) for fields in entries])
         wait = self._ack_wait
         if wait is None:
             pipe.send(packed, futures, timer)

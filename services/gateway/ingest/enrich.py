@@ -37,8 +37,8 @@ _BROWSER_PREFIXES = ("Mozilla/", "Opera/")
 
 def _agent_kinds() -> ua_parser_rs.DeviceExtractor:
     """One regex set: the first pattern that matches says "library" or "bot" (libraries first)."""
-    entries: list[tuple[str, str | None, str, None, None]] = [(p, None, _LIBRARY, None, None)
-                                                              for p in _MORE_HTTP_LIBRARIES]
+    # DeviceParser (pattern, regex flag, device family, brand, model) exists in the stubs only
+    entries: list[ua_parser_rs.DeviceParser] = [(p, None, _LIBRARY, None, None) for p in _MORE_HTTP_LIBRARIES]
     for item in CRAWLER_USER_AGENTS_DATA:
         kind = _LIBRARY if "http-library" in item.get("tags", ()) else _BOT
         entries.append((item["pattern"], None, kind, None, None))
@@ -121,9 +121,13 @@ class AgentParser:
         _parse_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0")
 
 
+# utm_source, utm_medium, utm_campaign, utm_term, utm_content
+Utm = tuple[str | None, str | None, str | None, str | None, str | None]
+
+
 class PageInfo(NamedTuple):
     path: str | None
-    utm: tuple[str | None, str | None, str | None, str | None, str | None]
+    utm: Utm
 
 
 _NO_UTM: tuple[None, None, None, None, None] = (None, None, None, None, None)
@@ -146,7 +150,8 @@ def page_info(url: str | None) -> PageInfo:
         k = key.lower()
         if k in _UTM_KEYS and k not in found:
             found[k] = value[:500]
-    return PageInfo(path, tuple(found.get(k) for k in _UTM_KEYS))  # type: ignore[arg-type]
+    source, medium, campaign, term, content = (found.get(k) for k in _UTM_KEYS)
+    return PageInfo(path, (source, medium, campaign, term, content))
 
 
 @functools.lru_cache(maxsize=4096)

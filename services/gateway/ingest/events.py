@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.gateway.ingest.attribution import NO_LIBRARY, attribute
-from services.gateway.ingest.enrich import AgentParser, page_info, url_host
+from services.gateway.ingest.enrich import AgentParser, Utm, page_info, url_host
 from services.gateway.ingest.fields import strip_nul
 from services.shared.referrers import traffic_source
 from services.shared.stream import StreamEvent
@@ -72,13 +72,14 @@ def _clean_context(context: dict[str, Any] | None) -> dict[str, Any]:
     return context
 
 
-def _campaign(context: dict[str, Any]) -> tuple[str | None, ...] | None:
+def _campaign(context: dict[str, Any]) -> Utm | None:
     """UTM values from Segment's context.campaign {source, medium, name, term, content}."""
     campaign = context.get("campaign") if context else None
     if not isinstance(campaign, dict):
         return None
-    values = tuple(str(v)[:500] if isinstance(v, (str, int, float)) and v != "" else None
-                   for v in (campaign.get(k) for k in _CAMPAIGN_KEYS))
+    source, medium, name, term, content = (str(v)[:500] if isinstance(v, (str, int, float)) and v != "" else None
+                                           for v in (campaign.get(k) for k in _CAMPAIGN_KEYS))
+    values = (source, medium, name, term, content)
     return values if any(values) else None
 
 
@@ -108,7 +109,7 @@ def build_event(
     referrer_host = url_host(referrer)
     campaign = _campaign(ctx)
     if campaign is not None:
-        utm = campaign  # type: ignore[assignment]
+        utm = campaign
     event: StreamEvent = {
         "messageId": message_id or info.new_message_id(),
         "type": type_,
@@ -145,4 +146,4 @@ def build_event(
         "locale": sender.locale,
         "screenClass": sender.screen_class,
     }
-    return strip_nul(event) if info.has_nul else event  # type: ignore[no-any-return]
+    return strip_nul(event) if info.has_nul else event
