@@ -16,15 +16,22 @@ import os
 import sys
 
 import redis
+from redis.typing import EncodableT, FieldT, StreamRangeResponse
 
 from services.shared.redis import DEAD_LETTER_STREAM, EVENTS_STREAM
 
 LETTER_FIELDS = (b"reason", b"kind", b"original_id", b"consumer", b"deliveries", b"failed_at")
 
 
+def _letters(reply: StreamRangeResponse | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """XRANGE's entries as the bytes this module's client answers with (it does not decode replies)."""
+    return [(letter_id, {k: v for k, v in fields.items() if isinstance(k, bytes) and isinstance(v, bytes)})
+            for letter_id, fields in reply or () if isinstance(letter_id, bytes) and fields is not None]
+
+
 def list_letters(client: redis.Redis, count: int) -> list[dict[str, str]]:
     out = []
-    for letter_id, fields in client.xrange(DEAD_LETTER_STREAM, count=count):
+    for letter_id, fields in _letters(client.xrange(DEAD_LETTER_STREAM, count=count)):
         out.append({"id": letter_id.decode(), **{k.decode(): fields.get(k, b"").decode(errors="replace")
                                                  for k in LETTER_FIELDS}})
     return out
@@ -34,14 +41,14 @@ def replay(client: redis.Redis, count: int, kind: str | None = None, ids: list[s
     """Move up to `count` dead letters (of `kind`, or with these ids, if given) back to the
     event stream."""
     moved = 0
-    letters = [(i.encode(), f) for i in ids for _, f in client.xrange(DEAD_LETTER_STREAM, min=i, max=i)] if ids \
-        else client.xrange(DEAD_LETTER_STREAM, count=count)
+    letters = [(i.encode(), f) for i in ids for _, f in _letters(client.xrange(DEAD_LETTER_STREAM, min=i, max=i))] \
+        if ids else _letters(client.xrange(DEAD_LETTER_STREAM, count=count))
     for letter_id, fields in letters[:count]:
         if kind and fields.get(b"kind", b"").decode() != kind:
             continue
-        entry = {k: v for k, v in fields.items() if k not in LETTER_FIELDS}
+        entry: dict[FieldT, EncodableT] = {k: v for k, v in fields.items() if k not in LETTER_FIELDS}
         with client.pipeline(transaction=True) as pipe:
-            pipe.xadd(EVENTS_STREAM, entry)  # type: ignore[arg-type]
+            pipe.xadd(EVENTS_STREAM, entry)
             pipe.xdel(DEAD_LETTER_STREAM, letter_id)
             pipe.execute()
         moved += 1

@@ -55,8 +55,9 @@ async def update_gauges(redis: aioredis.Redis) -> None:
         if _text(group["name"]) == EVENTS_GROUP:
             last = _text(group["last-delivered-id"])
             first_new = await redis.xrange(EVENTS_STREAM, min=f"({last}", count=1)
-            if first_new:
-                lag_seconds = max(0.0, time.time() - id_tuple(first_new[0][0])[0] / 1000)
+            new_id = first_new[0][0] if first_new else None
+            if new_id is not None:
+                lag_seconds = max(0.0, time.time() - id_tuple(new_id)[0] / 1000)
     metrics.STREAM_LENGTH.set(length)
     metrics.STREAM_PENDING.set(pending)
     metrics.STREAM_LAG.set(max(0, length - pending))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 import orjson
@@ -173,7 +174,7 @@ class EventWriter:
     @staticmethod
     async def _people(conn: asyncpg.Connection, facts: list[PersonFact]) -> None:
         facts.sort(key=lambda f: f.time_ms)  # later traits win
-        merged: dict[tuple[int, str], tuple[dict, int]] = {}
+        merged: dict[tuple[int, str], tuple[dict[str, Any], int]] = {}
         links: dict[tuple[int, str], str] = {}
         for fact in facts:
             if fact.kind == "identify":
