@@ -38,7 +38,9 @@ def _epoch(moment: dt.datetime) -> int:
 
 
 def _elapsed_bucket(moment: dt.datetime, size: int, tz: zoneinfo.ZoneInfo) -> int:
-    offset = int(moment.astimezone(tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+    shift = moment.astimezone(tz).utcoffset()
+    assert shift is not None  # a datetime in a ZoneInfo zone always has an offset
+    offset = int(shift.total_seconds())
     return (_epoch(moment) + offset) // size * size - offset
 
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-ROW = np.dtype([("visitor", ">i8"), ("visitor2", ">i8"), ("time", ">i8"), ("steps", ">i2")])
+_FIELDS = [("visitor", ">i8"), ("visitor2", ">i8"), ("time", ">i8"), ("steps", ">i2")]
+ROW = np.dtype(_FIELDS)
 MAX_STEPS = 10  # the step mask is a 16-bit integer; the tie key below keeps 4 + 10 bits for it
 TIE_BITS = 14
 # Rows are followed in chunks of visitors (by their hash) of about this many rows: small arrays
@@ -42,7 +43,7 @@ def follow(packed: bytes, steps: int, window_us: int) -> Tally:
     """Visitors per deepest step and their times to convert, from rows packed as ROW."""
     tally = Tally(steps, window_us)
     rows = np.frombuffer(packed, dtype=ROW)
-    columns = [rows[name].astype(np.int64) for name in ROW.names]
+    columns = [rows[name].astype(np.int64) for name, _ in _FIELDS]
     chunks = 1 << max(0, (len(rows) // CHUNK_ROWS).bit_length())
     if chunks == 1:
         tally.add(*columns)

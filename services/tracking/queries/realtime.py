@@ -44,7 +44,8 @@ async def latest(db: Db, project_id: int, conditions: list[Condition], limit: in
 async def db_now(db: Db) -> dt.datetime:
     row = await db.fetchrow("SELECT now() AS now", [])
     assert row is not None
-    return row["now"]  # type: ignore[no-any-return]
+    now: dt.datetime = row["now"]
+    return now
 
 
 def stream_sql(project_id: int, conditions: list[Condition], since: dt.datetime,
