@@ -44,7 +44,7 @@ class Backoff:
     def next_delay(self) -> float:
         if time.monotonic() - self.started_at >= self.stable_after:
             self.failures = 0
-        delay = min(self.most, self.first * 2 ** min(self.failures, 16))
+        delay = min(self.most, self.first * 2.0 ** min(self.failures, 16))
         self.failures += 1
         return delay
 

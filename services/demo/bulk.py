@@ -70,7 +70,9 @@ async def store(conn: asyncpg.Connection, rows: list[Row], facts: list[PersonFac
     """One batch in one transaction: ledger, events, persons."""
     async with conn.transaction():
         await conn.execute(LEDGER_GATE)
-        generation, loaded = await conn.fetchrow(_LOADED_BEFORE, rows[0][1], [r[3] for r in rows])
+        record = await conn.fetchrow(_LOADED_BEFORE, rows[0][1], [r[3] for r in rows])
+        assert record is not None  # a SELECT without FROM: always one row
+        generation, loaded = record
         if loaded:
             raise AlreadyLoaded(_SAME_SEED)
         try:

@@ -18,7 +18,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -31,6 +31,9 @@ from services.demo.account import (
 )
 from services.demo.generator import Generator, Plan
 from services.demo.progress import Progress
+
+if TYPE_CHECKING:  # imported where it is used: only the ingest path needs it
+    from services.demo.ingest import IngestError
 
 INGEST_DEFAULT_UP_TO = 20_000  # --via auto: the real ingest path up to this many events, bulk above
 # the demo's history: twice the dashboard's longest preset (90 days), so that every preset and its
@@ -185,7 +188,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _timed_send(gateway: str, write_key: str, generator: Generator, concurrency: int,
-                      progress: Progress) -> float | Exception:
+                      progress: Progress) -> float | IngestError:
     import time
 
     from services.demo.ingest import IngestError, send

@@ -208,7 +208,8 @@ class Generator:
 
 
 def _time(event: Event) -> int:
-    return event["timestamp"]  # type: ignore[no-any-return]
+    timestamp: int = event["timestamp"]
+    return timestamp
 
 
 class _Session:

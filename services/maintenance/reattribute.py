@@ -22,6 +22,7 @@ events until then)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +36,13 @@ from services.shared.db import plain_url
 log = logging.getLogger("tme.maintenance.reattribute")
 
 # the columns a row's attribution sets, and how each is read off an Attribution
-_SET = (("user_agent", lambda a: a.user_agent), ("browser", lambda a: a.agent.browser),
-        ("browser_version", lambda a: a.agent.browser_version), ("os", lambda a: a.agent.os),
-        ("os_version", lambda a: a.agent.os_version), ("device_type", lambda a: a.agent.device_type),
-        ("is_bot", lambda a: a.agent.is_bot), ("library", lambda a: a.library),
-        ("app_version", lambda a: a.app_version), ("locale", lambda a: a.locale),
-        ("screen_class", lambda a: a.screen_class))
+_SET: tuple[tuple[str, Callable[[Attribution], str | bool | None]], ...] = (
+    ("user_agent", lambda a: a.user_agent), ("browser", lambda a: a.agent.browser),
+    ("browser_version", lambda a: a.agent.browser_version), ("os", lambda a: a.agent.os),
+    ("os_version", lambda a: a.agent.os_version), ("device_type", lambda a: a.agent.device_type),
+    ("is_bot", lambda a: a.agent.is_bot), ("library", lambda a: a.library),
+    ("app_version", lambda a: a.app_version), ("locale", lambda a: a.locale),
+    ("screen_class", lambda a: a.screen_class))
 _TEMP_COLUMNS = ", ".join(f"{name} {'boolean' if name == 'is_bot' else 'text'}" for name, _ in _SET)
 
 

@@ -6,10 +6,17 @@ asyncpg prepares each statement, which refuses several commands at once; its pla
 
 from __future__ import annotations
 
+import asyncpg
 from alembic import op
 from sqlalchemy.util import await_
 
 
+def driver_connection() -> asyncpg.Connection:
+    """The asyncpg connection under the migration's SQLAlchemy connection (its asyncpg dialect)."""
+    conn = op.get_bind().connection.driver_connection
+    assert isinstance(conn, asyncpg.Connection)
+    return conn
+
+
 def run_script(sql: str) -> None:
-    driver_conn = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
-    await_(driver_conn.execute(sql))
+    await_(driver_connection().execute(sql))

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -122,7 +123,9 @@ def _process_command(pid: int) -> str:
         return ""
 
 
-def _wait_until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -225,7 +228,7 @@ class EmbeddedPostgres:
             stdout=out, stderr=subprocess.STDOUT, user=self.run_as, preexec_fn=_die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the runner, which stops services first
         )
-        if out is not subprocess.DEVNULL:
+        if not isinstance(out, int):  # subprocess.DEVNULL is an int; a log file we opened is closed
             out.close()  # the server holds its own copy; a restart opens the log again
         _wait_until(self._accepting, timeout, "PostgreSQL", self.proc)
         self._ensure_database()
@@ -302,7 +305,7 @@ class EmbeddedRedis:
              "--protected-mode", "yes"],
             stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True,
         )
-        if out is not subprocess.DEVNULL:
+        if not isinstance(out, int):
             out.close()
         _wait_until(lambda: port_open(self.port), timeout, "Redis", self.proc)
         return self.url

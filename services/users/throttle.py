@@ -45,7 +45,8 @@ async def _wait(redis: aioredis.Redis, limits: list[tuple[str, int]]) -> int | N
     """Seconds until every full counter of `limits` ([(key, limit)]) has expired, else None."""
     async with redis.pipeline(transaction=False) as pipe:
         for key, _ in limits:
-            pipe.get(key).ttl(key)
+            pipe.get(key)
+            pipe.ttl(key)
         replies = await pipe.execute()
     waits = [max(int(ttl), 1) for (_, limit), count, ttl in zip(limits, replies[::2], replies[1::2], strict=True)
              if count is not None and int(count) >= limit]
@@ -55,7 +56,8 @@ async def _wait(redis: aioredis.Redis, limits: list[tuple[str, int]]) -> int | N
 async def _count(redis: aioredis.Redis, keys: list[str], window_seconds: int) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         for key in keys:
-            pipe.set(key, 0, ex=window_seconds, nx=True).incr(key)
+            pipe.set(key, 0, ex=window_seconds, nx=True)
+            pipe.incr(key)
         await pipe.execute()
 
 
@@ -116,7 +118,10 @@ class RegistrationLimit:
         key = _key("registrations", ip)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                _, count, ttl = await pipe.set(key, 0, ex=self.window_seconds, nx=True).incr(key).ttl(key).execute()
+                pipe.set(key, 0, ex=self.window_seconds, nx=True)
+                pipe.incr(key)
+                pipe.ttl(key)
+                _, count, ttl = await pipe.execute()
         except RedisError:
             log.warning("registration limit unavailable (redis error); allowing the attempt")
             return None

@@ -20,10 +20,9 @@ Revises: 0009_sender_columns
 Create Date: 2026-12-08
 """
 
-from alembic import op
 from sqlalchemy.util import await_
 
-from services.migrations.sql import run_script
+from services.migrations.sql import driver_connection, run_script
 from services.shared.referrers import source_of_host
 
 revision = "0010_sources_and_bounces"
@@ -42,7 +41,7 @@ def upgrade() -> None:
     ALTER TABLE rollup_session_hours ADD COLUMN viewed bigint NOT NULL DEFAULT 0;  -- sessions with a page view
     DELETE FROM rollup_state;
     """)
-    conn = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
+    conn = driver_connection()
     hosts = [r["referrer_host"] for r in await_(conn.fetch(
         "SELECT DISTINCT referrer_host FROM events WHERE referrer_host IS NOT NULL"))]
     if not hosts:

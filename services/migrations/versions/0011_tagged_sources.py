@@ -14,10 +14,9 @@ Revises: 0010_sources_and_bounces
 Create Date: 2026-12-07
 """
 
-from alembic import op
 from sqlalchemy.util import await_
 
-from services.migrations.sql import run_script
+from services.migrations.sql import driver_connection, run_script
 from services.shared.referrers import tagged_source
 
 revision = "0011_tagged_sources"
@@ -28,7 +27,7 @@ depends_on = None
 
 def upgrade() -> None:
     run_script("DELETE FROM rollup_state;")
-    conn = op.get_bind().connection.dbapi_connection.driver_connection  # type: ignore[union-attr]
+    conn = driver_connection()
     values = [r["utm_source"] for r in await_(conn.fetch(
         "SELECT DISTINCT utm_source FROM events WHERE utm_source IS NOT NULL"))]
     if not values:
