@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
 	@echo "make test   - set up and run the whole test suite"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and mypy"
 	@echo "make audit  - known vulnerabilities in the pinned Python and npm dependencies"
 	@echo "make bench  - benchmarks under bench/ (not part of the tests; bench-ingest, bench-queries, bench-gateway)"
 	@echo "make dashboard-previews - PNGs of the Grafana dashboards from a real stack + Prometheus"
@@ -32,10 +32,12 @@ run: setup web
 
 test: setup web
 	$(BIN)/ruff check services tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check services tests bench scripts
+	$(BIN)/mypy
 
 fmt: setup
 	$(BIN)/ruff format services tests bench scripts
