@@ -19,6 +19,12 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
         --require-hashes --only-binary=:all: -r requirements.lock
 
+# The gateway's OpenAPI document, which the dashboard's TypeScript types are generated from
+# (`npm run schema` in the web stage); written by the project's Python, without a server.
+FROM deps AS openapi
+COPY services ./services
+RUN /opt/venv/bin/python -m services.gateway.openapi_dump openapi.json
+
 FROM node:22.21.1-trixie-slim AS web
 # The browser SDK (sdk/, esbuild) and the dashboard (dashboard/, vite) build into
 # services/gateway/static/{sdk,dashboard}, which the gateway serves (services/gateway/web.py).
@@ -30,6 +36,7 @@ RUN npm ci --prefix sdk --no-audit --no-fund \
     && npm ci --prefix dashboard --no-audit --no-fund
 COPY services/gateway/sdk ./sdk
 COPY services/gateway/dashboard ./dashboard
+COPY --from=openapi /build/openapi.json ./dashboard/openapi.json
 RUN npm run build --prefix sdk \
     && npm run build --prefix dashboard
 

@@ -1,12 +1,7 @@
 // The dashboard's HTTP client: same-origin JSON API, the access token in memory, the refresh
 // token in localStorage. A 401 triggers one silent refresh (one at a time across tabs, through
 // the Web Locks API, because a refresh token is single-use) and one retry of the request.
-
-export interface ApiErrorBody {
-  code: string;
-  message: string;
-  fields: Record<string, string>;
-}
+import type { ApiErrorBody, Session } from "./types";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -23,11 +18,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-}
+export type TokenPair = Pick<Session, "accessToken" | "refreshToken" | "expiresIn">;
 
 const REFRESH_KEY = "tme.refreshToken";
 

@@ -1,42 +1,48 @@
 // Typed calls to the gateway's API (users and tracking services behind it).
 import { api, download, type RequestOptions } from "./client";
 import type {
-  AuthResponse,
   Breakdown,
+  ChangePasswordRequest,
+  CreateProjectRequest,
   EventPage,
+  FunnelRequest,
   FunnelResult,
-  FunnelStepDef,
+  LoginRequest,
   Person,
   Project,
+  ProjectList,
   Realtime,
+  RegisterRequest,
+  Registration,
   Retention,
+  Session,
   Summary,
   Timeseries,
+  UpdateMeRequest,
+  UpdateProjectRequest,
   User,
 } from "./types";
 
 type Query = RequestOptions["query"];
 
 export const auth = {
-  register: (body: { name: string; email: string; password: string }) =>
-    api<AuthResponse>("/api/auth/register", { method: "POST", body, anonymous: true }),
-  login: (body: { email: string; password: string }) =>
-    api<AuthResponse>("/api/auth/login", { method: "POST", body, anonymous: true }),
+  register: (body: RegisterRequest) =>
+    api<Registration>("/api/auth/register", { method: "POST", body, anonymous: true }),
+  login: (body: LoginRequest) => api<Session>("/api/auth/login", { method: "POST", body, anonymous: true }),
   logout: () => api<void>("/api/auth/logout", { method: "POST" }),
 };
 
 export const me = {
   get: () => api<User>("/api/me"),
-  update: (body: { name: string }) => api<User>("/api/me", { method: "PATCH", body }),
-  changePassword: (body: { currentPassword: string; newPassword: string }) =>
+  update: (body: UpdateMeRequest) => api<User>("/api/me", { method: "PATCH", body }),
+  changePassword: (body: ChangePasswordRequest) =>
     api<void>("/api/me/password", { method: "POST", body }),
 };
 
 export const projects = {
-  list: () => api<{ projects: Project[] }>("/api/projects").then((r) => r.projects),
-  create: (body: { name: string; domain?: string | null }) =>
-    api<Project>("/api/projects", { method: "POST", body }),
-  update: (id: number, body: { name?: string; domain?: string | null }) =>
+  list: () => api<ProjectList>("/api/projects").then((r) => r.projects),
+  create: (body: CreateProjectRequest) => api<Project>("/api/projects", { method: "POST", body }),
+  update: (id: number, body: UpdateProjectRequest) =>
     api<Project>(`/api/projects/${id}`, { method: "PATCH", body }),
   remove: (id: number) => api<void>(`/api/projects/${id}`, { method: "DELETE" }),
   rotateKey: (id: number) => api<Project>(`/api/projects/${id}/rotate-key`, { method: "POST" }),
@@ -54,11 +60,8 @@ export const stats = {
 };
 
 export const funnels = {
-  run: (
-    pid: number,
-    body: { steps: FunnelStepDef[]; windowSeconds: number; from: string; to: string; tz: string; filters?: unknown },
-    signal?: AbortSignal,
-  ) => api<FunnelResult>(`${base(pid)}/funnels`, { method: "POST", body, signal }),
+  run: (pid: number, body: FunnelRequest, signal?: AbortSignal) =>
+    api<FunnelResult>(`${base(pid)}/funnels`, { method: "POST", body, signal }),
 };
 
 export const retention = {

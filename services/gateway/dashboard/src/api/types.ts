@@ -1,39 +1,44 @@
-export interface User {
-  id: number;
-  name: string;
-  email: string;
-  createdAt: string;
-}
+// The API's shapes under the names the dashboard uses. Every type here is the generated schema.d.ts
+// (openapi-typescript over the gateway's /api/openapi.json, written by scripts/build_web.sh), so a
+// field the API does not describe is a type error. Nothing here restates a field of the API.
+import type { components, paths } from "./schema";
 
-export interface Project {
-  id: number;
-  name: string;
-  domain: string | null;
-  writeKey: string;
-  createdAt: string;
-}
+type Schemas = components["schemas"];
+/** One element of an array-valued field that the document may leave out. */
+type Item<T> = NonNullable<T> extends readonly (infer U)[] ? U : never;
+/** The JSON body an operation takes (`never` when it takes none, so sending one fails to compile). */
+type JsonBody<Operation> = Operation extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
+/** The path of one project's own routes (`/api/projects/{id}`), whatever the document names its id. */
+type ProjectPath = {
+  [P in keyof paths]: P extends `/api/projects/{${infer Id}}` ? (Id extends `${string}/${string}` ? never : P) : never;
+}[keyof paths];
 
-export interface AuthResponse {
-  user: User;
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  project?: Project;
-}
+export type ApiErrorBody = Schemas["Error"]["error"];
+export type User = Schemas["User"];
+export type Project = Schemas["Project"];
+export type ProjectList = Schemas["ProjectList"];
+/** A login (/api/auth/login, /refresh); a registration also carries the new project. */
+export type Session = Schemas["Session"];
+export type Registration = Schemas["Registration"];
+export type AuthResponse = Session | Registration;
 
-export type FilterOp = "eq" | "neq" | "contains" | "set" | "notset";
+// request bodies by route and method, so they follow the API whatever their schemas are named
+export type RegisterRequest = JsonBody<paths["/api/auth/register"]["post"]>;
+export type LoginRequest = JsonBody<paths["/api/auth/login"]["post"]>;
+export type UpdateMeRequest = JsonBody<paths["/api/me"]["patch"]>;
+export type ChangePasswordRequest = JsonBody<paths["/api/me/password"]["post"]>;
+export type CreateProjectRequest = JsonBody<paths["/api/projects"]["post"]>;
+export type UpdateProjectRequest = JsonBody<paths[ProjectPath]["patch"]>;
 
-export interface Filter {
-  field: string;
-  op: FilterOp;
-  value?: string;
-}
+type Condition = Schemas["AnalyticsCondition"];
+export type FilterOp = NonNullable<Condition["op"]>;
+/** A filter as the dashboard builds it: always with its operator, and a value typed in as text. */
+export type Filter = Condition & { op: FilterOp; value?: string };
 
-export interface MetricValue {
-  value: number | null;
-  previous: number | null;
-}
+export type MetricValue = Schemas["AnalyticsMetric"];
+export type Summary = Schemas["AnalyticsSummary"];
 
+/** The summary's cards in the order they are shown; each must be a metric of the summary. */
 export const METRICS = [
   "visitors",
   "pageviews",
@@ -42,136 +47,29 @@ export const METRICS = [
   "bounceRate",
   "avgSessionDuration",
   "viewsPerSession",
-] as const;
+] as const satisfies readonly (keyof Summary)[];
 export type Metric = (typeof METRICS)[number];
 
-/** The summary's cards, and beside them (not a card, not chartable) the bot actions left out of
- * them: 0 when a filter mentions `bot` (absent from an older API). */
-export type Summary = Record<Metric, MetricValue> & {
-  botEvents?: MetricValue;
-  from: string;
-  to: string;
-  tz: string;
-  previousFrom?: string;
-  previousTo?: string;
-};
+type TimeseriesQuery = NonNullable<paths["/api/projects/{projectId}/stats/timeseries"]["get"]["parameters"]["query"]>;
+/** Metrics the timeseries endpoint can chart (a subset of the cards). */
+export const SERIES_METRICS = ["visitors", "pageviews", "sessions", "events"] as const satisfies readonly (Metric &
+  NonNullable<TimeseriesQuery["metric"]>)[];
 
-export interface TimePoint {
-  bucket: string; // local ISO time with offset
-  value: number;
-}
+export type Timeseries = Schemas["AnalyticsTimeseries"];
+export type TimePoint = Item<Timeseries["points"]>;
 
-/** Metrics the timeseries endpoint can chart. */
-export const SERIES_METRICS = ["visitors", "pageviews", "sessions", "events"] as const;
+export type Breakdown = Schemas["AnalyticsBreakdown"];
+export type BreakdownRow = Item<Breakdown["rows"]>;
 
-export interface Timeseries {
-  from: string;
-  to: string;
-  tz: string;
-  metric: string;
-  interval: string;
-  points: TimePoint[];
-}
+export type FunnelRequest = JsonBody<paths["/api/projects/{projectId}/funnels"]["post"]>;
+export type FunnelStepDef = Item<FunnelRequest["steps"]>;
+export type FunnelResult = Schemas["AnalyticsFunnel"];
+export type FunnelStep = Item<FunnelResult["steps"]>;
 
-export interface BreakdownRow {
-  value: string | null;
-  visitors: number;
-  events: number;
-  [extra: string]: unknown;
-}
+export type Retention = Schemas["AnalyticsRetention"];
+export type Cohort = Item<Retention["cohorts"]>;
 
-export interface Breakdown {
-  by: string;
-  rows: BreakdownRow[];
-  nextCursor?: string | null;
-}
-
-export interface FunnelStepDef {
-  event: string;
-  filters?: Filter[];
-}
-
-export interface FunnelStep {
-  event: string;
-  users: number;
-  conversionFromFirst?: number | null;
-  conversionFromPrevious?: number | null;
-  medianSecondsToConvert?: number | null;
-  dropOff?: number | null;
-  /** false when no event of this name (bots and filters aside) happened in the range */
-  seen?: boolean;
-  [extra: string]: unknown;
-}
-
-export interface FunnelResult {
-  steps: FunnelStep[];
-}
-
-export interface Cohort {
-  cohort: string;
-  size: number;
-  returning: number[];
-}
-
-export interface Retention {
-  cohorts: Cohort[];
-  period?: string;
-  periods?: number;
-}
-
-export interface TrackedEvent {
-  messageId: string;
-  timestamp: string;
-  receivedAt?: string;
-  type: string;
-  event: string;
-  visitorId?: string | null;
-  userId?: string | null;
-  anonymousId?: string | null;
-  sessionId?: string | null;
-  url?: string | null;
-  path?: string | null;
-  referrer?: string | null;
-  referrerHost?: string | null;
-  source?: string | null;
-  utmSource?: string | null;
-  utmMedium?: string | null;
-  utmCampaign?: string | null;
-  browser?: string | null;
-  browserVersion?: string | null;
-  os?: string | null;
-  osVersion?: string | null;
-  device?: string | null;
-  /** The sending library (context.library.name); "http" when the event named none. */
-  library?: string | null;
-  appVersion?: string | null;
-  locale?: string | null;
-  /** Screen size class: mobile | tablet | laptop | desktop. */
-  screen?: string | null;
-  isBot?: boolean;
-  properties?: Record<string, unknown> | null;
-  context?: Record<string, unknown> | null;
-  traits?: Record<string, unknown> | null;
-  [extra: string]: unknown;
-}
-
-export interface EventPage {
-  events: TrackedEvent[];
-  nextCursor?: string | null;
-}
-
-export interface Person {
-  visitorId: string;
-  ids: string[];
-  traits: Record<string, unknown>;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  events: TrackedEvent[];
-  nextCursor?: string | null;
-}
-
-export interface Realtime {
-  visitors: number;
-  windowSeconds: number;
-  events: TrackedEvent[];
-}
+export type TrackedEvent = Schemas["AnalyticsEvent"];
+export type EventPage = Schemas["AnalyticsEventPage"];
+export type Person = Schemas["AnalyticsPerson"];
+export type Realtime = Schemas["AnalyticsRealtime"];

@@ -57,7 +57,7 @@ export function BreakdownPanel({ title, tabs, active, onTab, projectId, query, o
     setLoadingMore(true);
     try {
       const page = await stats.breakdown(projectId, { ...query, by, limit: 50, cursor });
-      setMore((m) => ({ rows: [...m.rows, ...page.rows], cursor: page.nextCursor ?? null }));
+      setMore((m) => ({ rows: [...m.rows, ...(page.rows || [])], cursor: page.nextCursor ?? null }));
     } finally {
       setLoadingMore(false);
     }

@@ -83,7 +83,7 @@ export function EventTable({ events, projectId, tz, showPerson = true, testId, r
               <Fragment key={e.messageId}>
                 <tr className={[isOpen ? "open" : "", rowClass?.(e) || ""].filter(Boolean).join(" ") || undefined}>
                   <td className="nowrap">
-                    <button type="button" className="row-button" aria-expanded={isOpen} onClick={() => setOpen(isOpen ? null : e.messageId)}>
+                    <button type="button" className="row-button" aria-expanded={isOpen} onClick={() => setOpen(isOpen ? null : (e.messageId ?? null))}>
                       {formatDateTime(eventTime(e), tz)}
                     </button>
                   </td>

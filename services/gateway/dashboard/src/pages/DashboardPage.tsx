@@ -79,12 +79,13 @@ function useChart(projectId: number, query: Record<string, string>, prev: Record
       ]);
       // buckets that start after now (the rest of today) have no data yet, not zero: not drawn
       const now = Date.now() / 1000;
-      const times = cur.points.map((p) => epoch(p.bucket));
+      const points = cur.points || [];
+      const times = points.map((p) => epoch(p.bucket));
       const series: ChartSeries = {
         times,
-        values: cur.points.map((p, i) => (times[i] > now ? null : p.value)),
+        values: points.map((p, i) => (times[i] > now ? null : p.value)),
       };
-      if (before) series.previous = cur.points.map((_, i) => before.points[i]?.value ?? null);
+      if (before) series.previous = points.map((_, i) => before.points?.[i]?.value ?? null);
       return series;
     },
     [projectId, JSON.stringify(query), JSON.stringify(prev), metric, interval],
@@ -159,7 +160,7 @@ export function DashboardPage({ project }: { project: Project }) {
   const p = view.params;
   const propKey = p.get("prop") || "";
   const [interval, setShownInterval] = useShown(view.interval);
-  const empty = summary.data && !summary.data.events.value && !summary.data.events.previous && !view.filters.length;
+  const empty = summary.data && !summary.data.events?.value && !summary.data.events?.previous && !view.filters.length;
 
   return (
     <>

@@ -28,7 +28,7 @@ export function EventsPage({ project }: { project: Project }) {
     setLoadingMore(true);
     try {
       const page = await events.list(project.id, { ...query, limit: 100, cursor });
-      setOlder((o) => ({ events: [...o.events, ...page.events], cursor: page.nextCursor ?? null }));
+      setOlder((o) => ({ events: [...o.events, ...(page.events || [])], cursor: page.nextCursor ?? null }));
     } finally {
       setLoadingMore(false);
     }

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 
 import { funnels, stats } from "../api/endpoints";
-import type { Filter, FunnelStepDef, Project } from "../api/types";
+import type { FunnelStepDef, Project } from "../api/types";
 import { FilterChips, RangePicker } from "../components/Controls";
 import { Card, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
 import { formatDuration, formatNumber, formatPercent } from "../format";
@@ -32,7 +32,10 @@ function parseSteps(raw: string | null): FunnelStepDef[] {
 }
 
 function toDraft(steps: FunnelStepDef[]): DraftStep[] {
-  const d = steps.map((s) => ({ event: s.event, field: s.filters?.[0]?.field || "", value: s.filters?.[0]?.value || "" }));
+  const d = steps.map((s) => {
+    const value = s.filters?.[0]?.value; // the dashboard writes text; a hand-edited link may not
+    return { event: s.event, field: s.filters?.[0]?.field || "", value: typeof value === "string" ? value : "" };
+  });
   while (d.length < 2) d.push({ event: "", field: "", value: "" });
   return d;
 }
@@ -42,7 +45,7 @@ function fromDraft(d: DraftStep[]): FunnelStepDef[] {
     .filter((s) => s.event.trim())
     .map((s) => {
       const step: FunnelStepDef = { event: s.event.trim() };
-      if (s.field && s.value.trim()) step.filters = [{ field: s.field, op: "eq", value: s.value.trim() } as Filter];
+      if (s.field && s.value.trim()) step.filters = [{ field: s.field, op: "eq", value: s.value.trim() }];
       return step;
     });
 }
@@ -75,9 +78,10 @@ export function FunnelsPage({ project }: { project: Project }) {
     update({ steps: s.length ? JSON.stringify(s) : null });
   }
   const setStep = (i: number, patch: Partial<DraftStep>) => setDraft((d) => d.map((s, j) => (j === i ? { ...s, ...patch } : s)));
-  const first = result.data?.steps[0]?.users || 0;
+  const resultSteps = result.data?.steps || [];
+  const first = resultSteps[0]?.users || 0;
   // steps whose event nobody sent in the range (a typo, or the wrong range): said, not a silent 0
-  const unseen = (result.data?.steps || []).filter((s) => s.seen === false).map((s) => s.event);
+  const unseen = resultSteps.filter((s) => s.seen === false).map((s) => s.event);
 
   return (
     <>
@@ -155,7 +159,7 @@ export function FunnelsPage({ project }: { project: Project }) {
             <EmptyState title="Nobody did the first step in this range">Try a longer date range or check the event name.</EmptyState>
           ) : (
             <ol className="funnel-result" data-testid="funnel-result">
-              {result.data.steps.map((s, i) => (
+              {resultSteps.map((s, i) => (
                 <li key={i} className="funnel-bar-row">
                   <div className="funnel-label">
                     <strong>
@@ -167,7 +171,7 @@ export function FunnelsPage({ project }: { project: Project }) {
                     </span>
                   </div>
                   <div className="funnel-bar" aria-hidden="true">
-                    <span style={{ width: `${first ? (s.users / first) * 100 : 0}%` }} />
+                    <span style={{ width: `${first ? ((s.users || 0) / first) * 100 : 0}%` }} />
                   </div>
                   {i > 0 && (
                     <div className="funnel-meta muted">

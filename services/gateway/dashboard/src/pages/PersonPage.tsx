@@ -18,10 +18,12 @@ export function PersonPage({ project }: { project: Project }) {
   async function loadMore() {
     if (!cursor) return;
     const page = await events.person(project.id, personId, { limit: 100, cursor });
-    setOlder((o) => ({ events: [...o.events, ...page.events], cursor: page.nextCursor ?? null }));
+    setOlder((o) => ({ events: [...o.events, ...(page.events || [])], cursor: page.nextCursor ?? null }));
   }
 
   const p = person.data;
+  const ids = p?.ids || [];
+  const traits = p?.traits || {};
   return (
     <>
       <PageTitle>Person</PageTitle>
@@ -39,11 +41,11 @@ export function PersonPage({ project }: { project: Project }) {
                 <dd>
                   <code>{p.visitorId}</code>
                 </dd>
-                {p.ids.length > 1 && (
+                {ids.length > 1 && (
                   <>
                     <dt>Also known as</dt>
                     <dd>
-                      {p.ids.slice(1).map((id) => (
+                      {ids.slice(1).map((id) => (
                         <code key={id} className="block">
                           {id}
                         </code>
@@ -58,9 +60,9 @@ export function PersonPage({ project }: { project: Project }) {
               </dl>
             </Card>
             <Card title="Traits">
-              {Object.keys(p.traits || {}).length ? (
+              {Object.keys(traits).length ? (
                 <dl className="kv">
-                  {Object.entries(p.traits).map(([k, v]) => (
+                  {Object.entries(traits).map(([k, v]) => (
                     <div key={k} className="kv-row">
                       <dt>{k}</dt>
                       <dd title={typeof v === "string" ? v : undefined}>{formatValue(v)}</dd>

@@ -12,7 +12,7 @@ import { useView } from "../state/view";
 
 const MAX_FEED = 200;
 /** The event types the visitor count looks at (as every analytics figure does): actions. */
-const ACTIONS = new Set(["track", "page", "screen"]);
+const ACTIONS = new Set<TrackedEvent["type"]>(["track", "page", "screen"]);
 
 function timeOf(e: TrackedEvent): number {
   const t = Date.parse(eventTime(e) || "");
@@ -21,7 +21,7 @@ function timeOf(e: TrackedEvent): number {
 
 /** The feed in time order, newest first, whatever order the poll and the stream brought it in. */
 function newestFirst(events: TrackedEvent[]): TrackedEvent[] {
-  return [...events].sort((a, b) => timeOf(b) - timeOf(a) || (b.messageId < a.messageId ? -1 : 1)).slice(0, MAX_FEED);
+  return [...events].sort((a, b) => timeOf(b) - timeOf(a) || ((b.messageId ?? "") < (a.messageId ?? "") ? -1 : 1)).slice(0, MAX_FEED);
 }
 
 export function RealtimePage({ project }: { project: Project }) {
@@ -32,7 +32,7 @@ export function RealtimePage({ project }: { project: Project }) {
   const [feed, setFeed] = useState<TrackedEvent[] | null>(null);
   const [status, setStatus] = useState<"connecting" | "open" | "retrying">("connecting");
   const [error, setError] = useState<ApiError | null>(null);
-  const seen = useRef(new Set<string>());
+  const seen = useRef(new Set<string | undefined>());
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const clock = window.setInterval(() => setNow(Date.now()), 5000);
@@ -52,12 +52,13 @@ export function RealtimePage({ project }: { project: Project }) {
     async function poll() {
       try {
         const r = await realtime.get(project.id, ctrl.signal, filters);
-        setVisitors(r.visitors);
-        setWindowSeconds(r.windowSeconds);
+        setVisitors(r.visitors ?? null);
+        setWindowSeconds((w) => r.windowSeconds ?? w);
         if (firstLoad) {
           firstLoad = false;
-          r.events.forEach((e) => seen.current.add(e.messageId));
-          setFeed((f) => newestFirst([...(f || []), ...r.events.filter((e) => !(f || []).some((x) => x.messageId === e.messageId))]));
+          const latest = r.events || [];
+          latest.forEach((e) => seen.current.add(e.messageId));
+          setFeed((f) => newestFirst([...(f || []), ...latest.filter((e) => !(f || []).some((x) => x.messageId === e.messageId))]));
         }
         setError(null);
       } catch (e) {

@@ -37,8 +37,9 @@ function useFirstEvent(projectId: number) {
       try {
         const page = await events.list(projectId, { from: addDays(today, -89), to: today, tz, limit: 1 }, ctrl.signal);
         setError(null);
-        if (page.events.length) {
-          setLatest(page.events[0]);
+        const found = page.events?.[0];
+        if (found) {
+          setLatest(found);
           return; // received: stop polling
         }
       } catch (e) {
