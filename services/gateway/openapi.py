@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.shared.api.document import PROXY_ERRORS, error_codes_table, paths_and_schemas
+from services.shared.api.document import PROXY_ERRORS, Error, error_codes_table, paths_and_schemas, schemas_of
 from services.shared.jsonutil import JSONResponse
 from services.users.routes import ENDPOINTS
 
@@ -123,8 +123,8 @@ BASE_DOCUMENT: dict[str, Any] = {
         {"name": "Projects", "description": "Projects and their write keys."},
     ],
     "paths": {},
-    "components": {"schemas": {}, "responses": RESPONSES, "parameters": PARAMETERS,
-                   "securitySchemes": SECURITY_SCHEMES},
+    "components": {"schemas": schemas_of([(Error, "serialization")])[1], "responses": RESPONSES,
+                   "parameters": PARAMETERS, "securitySchemes": SECURITY_SCHEMES},
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
 from services.shared.api.endpoint import BEARER, PUBLIC, Endpoint
@@ -82,7 +83,7 @@ def _path_parameters(endpoint: Endpoint) -> list[Schema]:
     for name in re.findall(r"{(\w+)(?::\w+)?}", endpoint.path):
         kind = endpoint.path_params.get(name, str)
         schema: Schema = {"type": "integer", "format": "int64", "minimum": 1} if kind is int else {"type": "string"}
-        out.append({"name": name, "in": "path", "required": True, "schema": schema})
+        out.append({"name": to_camel(name), "in": "path", "required": True, "schema": schema})
     return out
 
 
@@ -109,6 +110,12 @@ def _security(endpoint: Endpoint) -> list[dict[str, list[str]]]:
     return [{"internalToken": []}]
 
 
+def public_path(path: str) -> str:
+    """A route's path as the document names it: `/api/projects/{project_id:int}` ->
+    `/api/projects/{projectId}` (camelCase, like every public name)."""
+    return re.sub(r"{(\w+)(?::\w+)?}", lambda m: "{" + to_camel(m.group(1)) + "}", path)
+
+
 def operation(endpoint: Endpoint, refs: dict[Any, Schema], components: Schema,
               always: Sequence[type[ApiError]] = ()) -> Schema:
     op: Schema = {"tags": [endpoint.tag], "summary": endpoint.summary, "operationId": endpoint.operation_id,
@@ -133,7 +140,9 @@ def operation(endpoint: Endpoint, refs: dict[Any, Schema], components: Schema,
             media["example"] = endpoint.examples["response"]
         ok["content"] = {endpoint.media_type or "application/json": media}
     elif endpoint.media_type is not None:
-        ok["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
+        kinds = (endpoint.media_type,) if isinstance(endpoint.media_type, str) else endpoint.media_type
+        ok = {"description": "A " + " or ".join(f"`{kind}`" for kind in kinds) + " answer (see the description).",
+              "content": {kind: {"schema": {"type": "string"}} for kind in kinds}}
     op["responses"] = {str(endpoint.status): ok, **error_responses((*endpoint.all_errors, *always))}
     return op
 
@@ -152,7 +161,7 @@ def paths_and_schemas(endpoints: Sequence[Endpoint], always: Sequence[type[ApiEr
     refs, components = schemas_of(models)
     paths: Schema = {}
     for e in endpoints:
-        path = re.sub(r"{(\w+):\w+}", r"{\1}", e.path)
+        path = public_path(e.path)
         item = paths.setdefault(path, {})
         if e.method.lower() in item:
             raise ValueError(f"{e.method} {path} is described twice")
