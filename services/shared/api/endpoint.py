@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from services.shared.api.bearer import bearer_token
 from services.shared.errors import (
+    MAX_JSON_BYTES,
     ApiError,
     InvalidJson,
     InvalidParameter,
@@ -65,10 +66,12 @@ class Endpoint:
     response: type[BaseModel] | None = None
     errors: tuple[type[ApiError], ...] = ()
     security: Security = BEARER
-    media_type: str | None = None  # a non-JSON answer (CSV, event stream), returned as a Response
+    # a non-JSON answer (CSV, event stream), returned as a Response; a tuple when it has several formats
+    media_type: str | tuple[str, ...] | None = None
     path_params: dict[str, type] = field(default_factory=dict)
     examples: dict[str, Any] = field(default_factory=dict)  # "body" / "response": an example of each
     operation_id: str = ""
+    max_body_bytes: int = MAX_JSON_BYTES
 
     @property
     def all_errors(self) -> tuple[type[ApiError], ...]:
@@ -87,7 +90,7 @@ class Endpoint:
         return Route(self.path, self._asgi_handler(), methods=[self.method], name=self.operation_id)
 
     def _asgi_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        body_model, query_model = self.body, self.query
+        body_model, query_model, max_body_bytes = self.body, self.query, self.max_body_bytes
         handler, status, bearer = self.handler, self.status, self.security == BEARER
 
         async def run(request: Request) -> Response:
@@ -97,7 +100,7 @@ class Endpoint:
             if query_model is not None:
                 kwargs["query"] = parse_query(query_model, request)
             if body_model is not None:
-                kwargs["body"] = parse_model(body_model, await read_json_object(request))
+                kwargs["body"] = parse_model(body_model, await read_json_object(request, max_bytes=max_body_bytes))
             answer = await handler(request, **kwargs)
             if answer is None:
                 return Response(status_code=204)
@@ -132,8 +135,9 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def endpoint(method: str, path: str, *, tag: str, summary: str, description: str = "", status: int = 200,
-             errors: Sequence[type[ApiError]] = (), security: Security = BEARER, media_type: str | None = None,
-             path_params: dict[str, type] | None = None, examples: dict[str, Any] | None = None,
+             errors: Sequence[type[ApiError]] = (), security: Security = BEARER,
+             media_type: str | tuple[str, ...] | None = None, path_params: dict[str, type] | None = None,
+             examples: dict[str, Any] | None = None, max_body_bytes: int = MAX_JSON_BYTES,
              ) -> Callable[[Handler], Endpoint]:
     """Make an Endpoint of a handler; its body, query and answer models come from its annotations."""
 
@@ -148,7 +152,7 @@ def endpoint(method: str, path: str, *, tag: str, summary: str, description: str
                 response is None and media_type is None) else status,
             body=_model_of(hints.get("body")), query=_model_of(hints.get("query")), response=response,
             errors=tuple(errors), security=security, media_type=media_type, path_params=dict(path_params or {}),
-            examples=dict(examples or {}), operation_id=_camel(handler.__name__),
+            examples=dict(examples or {}), operation_id=_camel(handler.__name__), max_body_bytes=max_body_bytes,
         )
 
     return make
