@@ -22,12 +22,12 @@ from starlette.responses import Response
 
 from services.shared.api.document import PROXY_ERRORS, Error, error_codes_table, paths_and_schemas, schemas_of
 from services.shared.jsonutil import JSONResponse
+from services.tracking.routes import ENDPOINTS as TRACKING_ENDPOINTS
 from services.users.routes import ENDPOINTS
 
 # (module, prefix): the module exports PREFIX_PATHS and optionally PREFIX_COMPONENTS.
 EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("services.gateway.ingest.openapi", "INGEST"),
-    ("services.tracking.openapi", "TRACKING"),
 )
 
 Schema = dict[str, Any]
@@ -161,7 +161,7 @@ def _package_version() -> str:
 def openapi_document() -> dict[str, Any]:
     document = copy.deepcopy(BASE_DOCUMENT)
     document["info"]["version"] = _package_version()
-    paths, schemas = paths_and_schemas(ENDPOINTS, PROXY_ERRORS)
+    paths, schemas = paths_and_schemas([*ENDPOINTS, *TRACKING_ENDPOINTS], PROXY_ERRORS)
     merge(document, paths, {"schemas": schemas}, source="endpoints")
     for module_name, prefix in EXTENSIONS:
         module = importlib.import_module(module_name)

@@ -1,5 +1,7 @@
-"""The funnel definition posted to `POST /api/projects/{id}/funnels`, validated into steps, a
-window and a range; every problem is a 400 naming the field (`steps[2].event`, `windowSeconds`)."""
+"""The rules of the funnel definition posted to `POST /api/projects/{id}/funnels` (its shape is
+AnalyticsFunnelRequest in schemas.py): steps, a window and filters; every problem is a 400 naming
+the field (`steps[2].event`, `windowSeconds`). The range (`from`, `to`, `tz`) follows params.py's
+rules, checked once the service's largest range is known."""
 
 from __future__ import annotations
 
@@ -9,20 +11,20 @@ from typing import Any
 
 from services.shared.errors import ApiError, InvalidParameter
 from services.tracking.filters import Condition, parse_filters
-from services.tracking.params import TimeRange, parse_range
+from services.tracking.params import text
 from services.tracking.queries.funnels import Step
 
 MIN_STEPS, MAX_STEPS = 2, 10
 MAX_WINDOW_SECONDS = 90 * 86_400
 DEFAULT_WINDOW_SECONDS = 86_400
 MAX_EVENT_NAME = 200
+RANGE_FIELDS = ("from", "to", "tz")
 
 
 @dataclass(frozen=True)
-class FunnelRequest:
+class FunnelDefinition:
     steps: list[Step]
     window: dt.timedelta
-    range: TimeRange
     conditions: list[Condition]
 
 
@@ -41,7 +43,8 @@ def _step(item: Any, index: int) -> Step:
     return Step(event, conditions)
 
 
-def parse_funnel(body: dict[str, Any], *, max_days: int) -> FunnelRequest:
+def parse_definition(body: dict[str, Any]) -> FunnelDefinition:
+    """The steps, window and filters; the range fields checked to be text (parse_range reads them)."""
     steps = body.get("steps")
     if not isinstance(steps, list) or not MIN_STEPS <= len(steps) <= MAX_STEPS:
         raise _bad("steps", f"must be a list of {MIN_STEPS} to {MAX_STEPS} steps")
@@ -50,5 +53,6 @@ def parse_funnel(body: dict[str, Any], *, max_days: int) -> FunnelRequest:
     if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_WINDOW_SECONDS:
         raise _bad("windowSeconds", f"must be an integer between 1 and {MAX_WINDOW_SECONDS}")
     conditions = parse_filters(body["filters"], "filters") if body.get("filters") is not None else []
-    rng = parse_range(body, max_days=max_days)
-    return FunnelRequest(parsed, dt.timedelta(seconds=window), rng, conditions)
+    for name in RANGE_FIELDS:
+        text(body.get(name), name)
+    return FunnelDefinition(parsed, dt.timedelta(seconds=window), conditions)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Literal, get_args
 
 from services.tracking.params import TimeRange, bad
 from services.tracking.sql import Params
 
-INTERVALS = ("minute", "hour", "day", "week", "month")
+Interval = Literal["minute", "hour", "day", "week", "month"]
+INTERVALS: tuple[Interval, ...] = get_args(Interval)
 _SECONDS = {"minute": 60, "hour": 3600}
 _APPROX = {"minute": 60, "hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 28 * 86_400}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -9,7 +9,7 @@ take a list of values (any of / none of)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 
@@ -47,7 +47,8 @@ COLUMNS: dict[str, str] = {
 # which is no source, not even "direct"; the `source` and `referrer` breakdowns leave such events out
 INTERNAL_REFERRAL = "(e.referrer_source IS NULL AND e.referrer_host IS NOT NULL)"
 JSON_PREFIXES = {"prop:": "e.properties", "context:": "e.context"}
-OPS = ("eq", "neq", "contains", "set", "notset")
+Op = Literal["eq", "neq", "contains", "set", "notset"]
+OPS: tuple[Op, ...] = get_args(Op)
 MAX_CONDITIONS = 20
 MAX_VALUES = 100
 MAX_KEY_LENGTH = 200

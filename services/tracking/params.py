@@ -1,6 +1,7 @@
-"""Query parameters shared by every analytics endpoint: the time range (`from`, `to`) in a time
-zone (`tz`), the `filters` list, page size and opaque cursors. Everything invalid becomes a 400
-naming the parameter: NUL characters (PostgreSQL text cannot hold them), moments outside
+"""The rules of the parameters shared by every analytics endpoint (the query-string models in
+schemas.py and the funnel body apply them): the time range (`from`, `to`) in a time zone (`tz`),
+the `filters` list, choices and opaque cursors. Everything invalid becomes a 400 naming the
+parameter: NUL characters (PostgreSQL text cannot hold them), moments outside
 1970-01-01..2200-01-01 (Python's dates end at year 9999 and arithmetic near it overflows), time
 zones PostgreSQL does not know (its `pg_timezone_names`, loaded once per process, as well as
 Python's), and cursors this service did not give out."""
@@ -18,7 +19,6 @@ from typing import Any
 import orjson
 
 from services.shared.errors import NUL_MESSAGE, ApiError, InvalidParameter
-from services.shared.validation import bounded_int
 from services.tracking.filters import Condition, parse_filters
 
 DEFAULT_DAYS = 7
@@ -145,7 +145,11 @@ def parse_range(query: Any, *, max_days: int, default_days: int = DEFAULT_DAYS,
 
 
 def _text(query: Any, name: str) -> str | None:
-    value = query.get(name)
+    return text(query.get(name), name)
+
+
+def text(value: Any, name: str) -> str | None:
+    """A parameter's text, None when absent or empty."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -164,11 +168,8 @@ def refuse_nul(query: Any) -> None:
             raise bad(key.replace("\x00", "\\u0000"), NUL_MESSAGE)
 
 
-def filters_param(query: Any, name: str = "filters") -> list[Condition]:
-    """`filters` as a JSON-encoded array in the query string."""
-    raw = _text(query, name)
-    if raw is None:
-        return []
+def filters_text(raw: str, name: str = "filters") -> list[Condition]:
+    """`filters` given as a JSON-encoded array (in a query string)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -176,16 +177,7 @@ def filters_param(query: Any, name: str = "filters") -> list[Condition]:
     return parse_filters(data, name)
 
 
-def limit_param(query: Any, *, default: int = 100, high: int = 1000) -> int:
-    return bounded_int(query.get("limit"), "limit", default=default, low=1, high=high)
-
-
-def choice(query: Any, name: str, options: tuple[str, ...], default: str | None = None) -> str:
-    value = _text(query, name)
-    if value is None:
-        if default is None:
-            raise bad(name, f"is required (one of {', '.join(options)})")
-        return default
+def choice(value: str, name: str, options: tuple[str, ...]) -> str:
     if value not in options:
         raise bad(name, f"must be one of {', '.join(options)}")
     return value
@@ -195,17 +187,18 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-def decode_cursor(query: Any, size: int, name: str = "cursor") -> list[Any] | None:
-    """The values a previous page's `nextCursor` carried, or None on the first page."""
-    raw = _text(query, name)
-    if raw is None:
-        return None
+def not_our_cursor(name: str = "cursor") -> ApiError:
+    return bad(name, "is not a cursor this endpoint gave out")
+
+
+def decode_cursor(raw: str, size: int, name: str = "cursor") -> list[Any]:
+    """The values a previous page's `nextCursor` carried."""
     try:
         values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        raise bad(name, "is not a cursor this endpoint gave out") from None
+        raise not_our_cursor(name) from None
     if not isinstance(values, list) or len(values) != size or not all(_cursor_value(v) for v in values):
-        raise bad(name, "is not a cursor this endpoint gave out")
+        raise not_our_cursor(name)
     return values
 
 
@@ -221,16 +214,32 @@ def _cursor_value(value: Any) -> bool:
 def cursor_time(value: Any, name: str = "cursor") -> dt.datetime:
     """A timestamp stored in a cursor as integer epoch microseconds."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise bad(name, "is not a cursor this endpoint gave out")
+        raise not_our_cursor(name)
     try:
         moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=value)
     except OverflowError:
-        raise bad(name, "is not a cursor this endpoint gave out") from None
+        raise not_our_cursor(name) from None
     if not MIN_MOMENT <= moment <= MAX_MOMENT:
-        raise bad(name, "is not a cursor this endpoint gave out")
+        raise not_our_cursor(name)
     return moment
 
 
 def epoch_us(moment: dt.datetime) -> int:
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def value_cursor(raw: str) -> tuple[int, str | None]:
+    """A breakdown's position: the last row's visitors and value."""
+    visitors, value = decode_cursor(raw, 2)
+    if not isinstance(visitors, int) or isinstance(visitors, bool) or not (value is None or isinstance(value, str)):
+        raise not_our_cursor()
+    return visitors, value
+
+
+def time_cursor(raw: str) -> tuple[dt.datetime, str]:
+    """A list's position: the last item's time and id."""
+    moment, key = decode_cursor(raw, 2)
+    if not isinstance(key, str):
+        raise not_our_cursor()
+    return cursor_time(moment), key

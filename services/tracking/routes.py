@@ -1,57 +1,94 @@
-"""HTTP handlers of the tracking service: parse and validate parameters, run the query, shape
-the JSON. Paths are the public ones (`/api/projects/{id}/...`): the gateway forwards them
-unchanged after checking the caller's token and project, and says which project it checked in
-`X-TME-Project-Id`. Tracking refuses (404) any request whose header is missing or names another
-project, so even a request that reaches it directly cannot read a project it was not sent for."""
+"""HTTP handlers of the tracking service, as typed endpoints: the query string or body arrives
+parsed (schemas.py), the handler runs the query and returns the answer's model (public.py), and
+the API reference is generated from both. Paths are the public ones (`/api/projects/{id}/...`):
+the gateway forwards them unchanged after checking the caller's token and project, and says which
+project it checked in `X-TME-Project-Id`. Tracking refuses (404) any request whose header is
+missing or names another project, so even a request that reaches it directly cannot read a
+project it was not sent for."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from services.shared.errors import NUL_MESSAGE, NotFound, read_json_object
-from services.shared.jsonutil import JSONResponse
-from services.shared.validation import bounded_int
+from services.shared.api.endpoint import Endpoint, endpoint, routes
+from services.shared.errors import NUL_MESSAGE, BadRequest, InvalidParameter, NotFound, QueryTimeout, TooManyStreams
 from services.tracking import answers
-from services.tracking.bodies import parse_funnel
-from services.tracking.buckets import INTERVALS, label, series
+from services.tracking.buckets import label, series
 from services.tracking.db import Db
 from services.tracking.metrics import timed
 from services.tracking.params import (
-    TimeRange,
     bad,
-    choice,
-    cursor_time,
-    decode_cursor,
     encode_cursor,
     epoch_us,
-    filters_param,
-    limit_param,
     load_postgres_zones,
-    parse_range,
     parse_tz,
     postgres_zones_loaded,
     refuse_nul,
 )
-from services.tracking.queries import breakdown, explorer, funnels, persons, realtime, retention, sessions
+from services.tracking.public import (
+    SUMMARY_EXAMPLE,
+    AnalyticsBreakdown,
+    AnalyticsEvent,
+    AnalyticsEventPage,
+    AnalyticsFunnel,
+    AnalyticsPerson,
+    AnalyticsRealtime,
+    AnalyticsRetention,
+    AnalyticsSessions,
+    AnalyticsSummary,
+    AnalyticsTimeseries,
+)
+from services.tracking.queries import explorer, funnels, persons, sessions
 from services.tracking.queries.export import FORMATS, export_sql, stream_rows
+from services.tracking.queries.realtime import latest, visitors_now
+from services.tracking.queries.retention import default_start
 from services.tracking.queries.summary import summary_json
-from services.tracking.queries.timeseries import METRICS as SERIES_METRICS
+from services.tracking.schemas import (
+    FUNNEL_EXAMPLE,
+    AnalyticsFunnelRequest,
+    BreakdownQuery,
+    EventsQuery,
+    ExportQuery,
+    PersonQuery,
+    RealtimeQuery,
+    RetentionQuery,
+    SessionsQuery,
+    StreamQuery,
+    SummaryQuery,
+    TimeseriesQuery,
+)
 from services.tracking.scope import raw_where
 from services.tracking.settings import TrackingSettings
 from services.tracking.sql import Params
 from services.tracking.stream import event_stream
 
 MAX_PROJECT_ID = 2**63 - 1
-MAX_NAME = 200
+MAX_FUNNEL_BYTES = 100_000
+TAG = "Analytics"
 PREFIX = "/api/projects/{project_id:int}"
+PROJECT: dict[str, type] = {"project_id": int}
+ASKS = (NotFound, QueryTimeout)  # a question: the project, then a query that may run too long
+# `limit` and `periods` are read by services/shared/validation.bounded_int, which answers bad_request
+COUNTED = (*ASKS, BadRequest)
+STREAMS = (NotFound, TooManyStreams)  # a long-lived answer, capped per user and project by the gateway
+
+# how exact the figures of summary, timeseries and breakdown are (answers.py)
+ACCURACY = ("Ranges with fewer than 10,000 events (TME_ROLLUP_MIN_EVENTS) are counted exactly from the stored "
+            "events. Larger unfiltered ranges that start and end on whole UTC hours (time zones a whole number "
+            "of hours from UTC) are answered from hourly rollups, a few seconds behind ingest: events, page "
+            "views, sessions and the session ratios stay exact, while unique visitors over more than one hour "
+            "are a HyperLogLog estimate with a standard error of 3.3% (within 10% in 997 of 1000 answers). "
+            "Filtered questions are always counted exactly.")
+
+T = TypeVar("T")
 
 
 def project_of(request: Request) -> int:
@@ -69,225 +106,224 @@ def _db(request: Request) -> Db:
     return Db(request.app.state.pool, _settings(request).query_timeout_seconds)
 
 
-def _range(request: Request) -> TimeRange:
-    return parse_range(request.query_params, max_days=_settings(request).max_range_days)
+def _page(items: list[T], limit: int, position: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
+    """The first `limit` items (a query asks for one more) and the cursor after them, if more follow."""
+    page = items[:limit]
+    return page, encode_cursor(position(page[-1])) if len(items) > limit else None
 
 
-def _name(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name) or None
-    if value is not None and len(value) > MAX_NAME:
-        raise bad(name, f"must be at most {MAX_NAME} characters")
-    return value
+def _event_position(event: AnalyticsEvent) -> list[Any]:
+    return [epoch_us(event.event_time), event.message_id]
 
 
-async def summary(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/stats/summary", tag=TAG, summary="Headline figures with the previous period",
+          description=ACCURACY, errors=ASKS, path_params=PROJECT, examples={"response": SUMMARY_EXAMPLE})
+async def stats_summary(request: Request, query: SummaryQuery) -> AnalyticsSummary:
     project_id = project_of(request)
-    rng, conditions = _range(request), filters_param(request.query_params)
+    rng = query.range(max_days=_settings(request).max_range_days)
     db = _db(request)
     with timed("summary"):
         current, previous = await asyncio.gather(
-            answers.totals(request.app, db, project_id, rng, conditions),
-            answers.totals(request.app, db, project_id, rng.previous(), conditions),
+            answers.totals(request.app, db, project_id, rng, query.filters),
+            answers.totals(request.app, db, project_id, rng.previous(), query.filters),
         )
-    return JSONResponse(summary_json(rng, current, previous))
+    return AnalyticsSummary.model_validate(summary_json(rng, current, previous))
 
 
-async def timeseries(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/stats/timeseries", tag=TAG, summary="One metric over time", description=ACCURACY,
+          errors=ASKS, path_params=PROJECT)
+async def stats_timeseries(request: Request, query: TimeseriesQuery) -> AnalyticsTimeseries:
     project_id = project_of(request)
-    q = request.query_params
-    metric = choice(q, "metric", SERIES_METRICS, "events")
-    interval = choice(q, "interval", INTERVALS, "day")
-    rng, conditions = _range(request), filters_param(q)
-    starts = series(rng, interval, _settings(request).max_buckets)
-    with timed("timeseries"):
-        counts = await answers.series_counts(request.app, _db(request), project_id, rng, conditions, metric,
-                                             interval)
-    points = [{"bucket": label(start, rng.tz), "value": counts.get(start, 0)} for start in starts]
-    return JSONResponse({**rng.as_json(), "metric": metric, "interval": interval, "points": points})
-
-
-def _breakdown_cursor(request: Request) -> tuple[int, str | None] | None:
-    values = decode_cursor(request.query_params, 2)
-    if values is None:
-        return None
-    visitors, value = values
-    if not isinstance(visitors, int) or isinstance(visitors, bool) or not (value is None or isinstance(value, str)):
-        raise bad("cursor", "is not a cursor this endpoint gave out")
-    return visitors, value
-
-
-async def breakdown_view(request: Request) -> Response:
-    project_id = project_of(request)
-    q = request.query_params
-    by = q.get("by") or ""
-    if not breakdown.valid_dimension(by):
-        raise bad("by", f"must be one of {', '.join(breakdown.DIMENSIONS)}, prop:<key> or context:<key>")
-    rng, conditions = _range(request), filters_param(q)
-    limit, after = limit_param(q, default=100), _breakdown_cursor(request)
-    with timed("breakdown"):
-        rows = await answers.breakdown_rows(request.app, _db(request), project_id, rng, conditions, by, limit,
-                                            after)
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor([page[-1]["visitors"], page[-1]["value"]]) if more else None
-    return JSONResponse({**rng.as_json(), "by": by, "rows": page, "nextCursor": next_cursor})
-
-
-async def funnel_view(request: Request) -> Response:
-    project_id = project_of(request)
-    body = await read_json_object(request, max_bytes=100_000)
-    spec = parse_funnel(body, max_days=_settings(request).max_range_days)
-    with timed("funnels"):
-        steps = await funnels.funnel(_db(request), project_id, spec.range, spec.conditions, spec.steps, spec.window)
-    return JSONResponse({**spec.range.as_json(), "windowSeconds": int(spec.window.total_seconds()),
-                         "steps": steps})
-
-
-async def retention_view(request: Request) -> Response:
-    project_id = project_of(request)
-    q = request.query_params
-    period = choice(q, "period", retention.PERIODS, "week")
-    periods = bounded_int(q.get("periods"), "periods", default=8, low=1, high=100)
     settings = _settings(request)
-    start = retention.default_start(period, periods, dt.datetime.now(dt.UTC), parse_tz(q.get("tz")))
-    rng = parse_range(q, max_days=settings.max_range_days, default_start=start)
-    start_event, return_event = _name(request, "startEvent"), _name(request, "event")
-    conditions = filters_param(q)
+    rng = query.range(max_days=settings.max_range_days)
+    starts = series(rng, query.interval, settings.max_buckets)
+    with timed("timeseries"):
+        counts = await answers.series_counts(request.app, _db(request), project_id, rng, query.filters,
+                                             query.metric, query.interval)
+    points = [{"bucket": label(start, rng.tz), "value": counts.get(start, 0)} for start in starts]
+    return AnalyticsTimeseries.model_validate({**rng.as_json(), "metric": query.metric, "interval": query.interval,
+                                               "points": points})
+
+
+@endpoint("GET", f"{PREFIX}/stats/breakdown", tag=TAG, summary="Visitors and events per value of a dimension",
+          description=ACCURACY + " Rollups keep the dimensions event, page, referrer, source, utm*, browser, os, "
+                                 "device, library, appVersion, locale and screen; the others are always counted "
+                                 "from the stored events.",
+          errors=COUNTED, path_params=PROJECT)
+async def stats_breakdown(request: Request, query: BreakdownQuery) -> AnalyticsBreakdown:
+    project_id = project_of(request)
+    rng = query.range(max_days=_settings(request).max_range_days)
+    with timed("breakdown"):
+        rows = await answers.breakdown_rows(request.app, _db(request), project_id, rng, query.filters, query.by,
+                                            query.limit, query.cursor)
+    page, cursor = _page(rows, query.limit, lambda row: [row["visitors"], row["value"]])
+    return AnalyticsBreakdown.model_validate({**rng.as_json(), "by": query.by, "rows": page, "nextCursor": cursor})
+
+
+@endpoint("POST", f"{PREFIX}/funnels", tag=TAG, summary="Conversion through ordered steps",
+          errors=(*ASKS, InvalidParameter), path_params=PROJECT, max_body_bytes=MAX_FUNNEL_BYTES,
+          examples={"body": FUNNEL_EXAMPLE})
+async def funnel(request: Request, body: AnalyticsFunnelRequest) -> AnalyticsFunnel:
+    """A visitor reaches step k when, after an event of step 1, they do steps 2..k in this order
+    (each after the previous one; events at the same instant count in the funnel's order) and step
+    k within `windowSeconds` of step 1. Anonymous ids linked by identify/alias count as the same
+    person. A rule the body breaks is a 400 `invalid_parameter` naming the field
+    (`steps[1].event`)."""
+    project_id = project_of(request)
+    rng = body.range(max_days=_settings(request).max_range_days)
+    spec = body.definition
+    with timed("funnels"):
+        steps = await funnels.funnel(_db(request), project_id, rng, spec.conditions, spec.steps, spec.window)
+    return AnalyticsFunnel.model_validate({**rng.as_json(), "windowSeconds": int(spec.window.total_seconds()),
+                                           "steps": steps})
+
+
+@endpoint("GET", f"{PREFIX}/retention", tag=TAG, summary="Cohort retention triangle", errors=COUNTED,
+          path_params=PROJECT, examples={"response": {
+              "from": "2026-01-05T00:00:00+00:00", "to": "2026-01-19T00:00:00+00:00", "tz": "UTC", "period": "week",
+              "periods": 8, "cohorts": [{"cohort": "2026-01-05", "size": 10, "returning": [10, 4]},
+                                        {"cohort": "2026-01-12", "size": 8, "returning": [8]}]}})
+async def retention(request: Request, query: RetentionQuery) -> AnalyticsRetention:
+    """A visitor's cohort is the period of their first start event ever (so only visitors first
+    seen in the range form cohorts). Returns count up to `to`. Default range: the last `periods`
+    periods."""
+    project_id = project_of(request)
+    start = default_start(query.period, query.periods, dt.datetime.now(dt.UTC), parse_tz(query.tz))
+    rng = query.range(max_days=_settings(request).max_range_days, default_start=start)
     with timed("retention"):
-        cohorts = await answers.retention_cohorts(request.app, _db(request), project_id, rng, conditions, period,
-                                                  periods, start_event, return_event)
-    return JSONResponse({**rng.as_json(), "period": period, "periods": periods, "cohorts": cohorts})
+        cohorts = await answers.retention_cohorts(request.app, _db(request), project_id, rng, query.filters,
+                                                  query.period, query.periods, query.start_event, query.event)
+    return AnalyticsRetention.model_validate({**rng.as_json(), "period": query.period, "periods": query.periods,
+                                              "cohorts": cohorts})
 
 
-def _time_cursor(request: Request) -> Any:
-    values = decode_cursor(request.query_params, 2)
-    if values is None:
-        return None
-    if not isinstance(values[1], str):
-        raise bad("cursor", "is not a cursor this endpoint gave out")
-    return cursor_time(values[0]), values[1]
-
-
-def _page(rows: list[dict[str, Any]], limit: int, time_key: str, id_key: str) -> tuple[list[dict[str, Any]],
-                                                                                     str | None]:
-    page, more = rows[:limit], len(rows) > limit
-    cursor = encode_cursor([epoch_us(page[-1][time_key]), page[-1][id_key]]) if more else None
-    for row in page:
-        row.pop(time_key, None)
-    return page, cursor
-
-
-async def sessions_view(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/sessions", tag=TAG, summary="Sessions, newest first", errors=COUNTED,
+          path_params=PROJECT)
+async def list_sessions(request: Request, query: SessionsQuery) -> AnalyticsSessions:
+    """A session is all events with the same SDK sessionId; without one, a visitor's events with gaps
+    of at most 30 minutes. With a filter: the whole sessions that contain a matching event."""
     project_id = project_of(request)
-    q = request.query_params
-    rng, conditions = _range(request), filters_param(q)
-    limit, before = limit_param(q, default=50), _time_cursor(request)
+    rng = query.range(max_days=_settings(request).max_range_days)
     with timed("sessions"):
-        rows = await sessions.list_sessions(_db(request), project_id, rng, conditions, limit, before)
-    page, cursor = _page(rows, limit, "_started", "id")
-    return JSONResponse({**rng.as_json(), "sessions": page, "nextCursor": cursor})
+        rows = await sessions.list_sessions(_db(request), project_id, rng, query.filters, query.limit, query.cursor)
+    page, cursor = _page(rows, query.limit, lambda row: [epoch_us(row["start"]), row["id"]])
+    return AnalyticsSessions.model_validate({**rng.as_json(), "sessions": page, "nextCursor": cursor})
 
 
-async def realtime_view(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/realtime", tag=TAG, summary="Visitors in the last 5 minutes and the latest events",
+          errors=COUNTED, path_params=PROJECT)
+async def realtime(request: Request, query: RealtimeQuery) -> AnalyticsRealtime:
     project_id = project_of(request)
-    q = request.query_params
-    conditions, limit = filters_param(q), limit_param(q, default=20, high=100)
     settings, db = _settings(request), _db(request)
     window = dt.timedelta(seconds=settings.realtime_window_seconds)
     with timed("realtime"):
-        visitors, latest = await asyncio.gather(realtime.visitors_now(db, project_id, conditions, window),
-                                                realtime.latest(db, project_id, conditions, limit))
-    return JSONResponse({"visitors": visitors, "windowSeconds": settings.realtime_window_seconds,
-                         "events": latest})
+        visitors, events = await asyncio.gather(visitors_now(db, project_id, query.filters, window),
+                                                latest(db, project_id, query.filters, query.limit))
+    return AnalyticsRealtime(visitors=visitors, window_seconds=settings.realtime_window_seconds, events=events)
 
 
-async def stream_view(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/realtime/stream", tag=TAG, summary="Live stream of incoming events (Server-Sent Events)",
+          errors=STREAMS, path_params=PROJECT, media_type="text/event-stream")
+async def realtime_stream(request: Request, query: StreamQuery) -> Response:
+    """One `event: event` message per stored event (data: the event JSON, as in AnalyticsEvent),
+    `: keep-alive` comments when idle, and `event: end` after 10 minutes (reconnect)."""
     project_id = project_of(request)
-    conditions = filters_param(request.query_params)
     return StreamingResponse(
-        event_stream(_db(request), project_id, conditions, _settings(request)),
+        event_stream(_db(request), project_id, query.filters, _settings(request)),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
-async def events_view(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/events", tag=TAG, summary="Event explorer, newest first", errors=COUNTED,
+          path_params=PROJECT)
+async def list_events(request: Request, query: EventsQuery) -> AnalyticsEventPage:
+    """Every stored event (all types, bots included unless filtered). Pages are keyset-paginated on
+    (event time, messageId): walking them never repeats an event and never skips one that was
+    stored when the walk began; an event stored meanwhile shows up later in the walk when it is
+    older than the cursor (late or imported events) and not at all when it is newer."""
     project_id = project_of(request)
-    q = request.query_params
-    rng, conditions = _range(request), filters_param(q)
-    limit, before = limit_param(q, default=100), _time_cursor(request)
+    rng = query.range(max_days=_settings(request).max_range_days)
     params = Params()
-    where = raw_where(params, project_id, rng.start, rng.end, conditions)
+    where = raw_where(params, project_id, rng.start, rng.end, query.filters)
     with timed("events"):
-        rows = await explorer.explore(_db(request), params, where, limit, before)
-    page, cursor = _page(rows, limit, "_time", "messageId")
-    return JSONResponse({**rng.as_json(), "events": page, "nextCursor": cursor})
+        events = await explorer.explore(_db(request), params, where, query.limit, query.cursor)
+    page, cursor = _page(events, query.limit, _event_position)
+    return AnalyticsEventPage.model_validate({**rng.as_json(), "events": page, "nextCursor": cursor})
 
 
-async def export_view(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/events/export", tag=TAG, summary="Export events (CSV or NDJSON), oldest first",
+          errors=STREAMS, path_params=PROJECT,
+          media_type=tuple(dict.fromkeys(kind.split(";")[0] for kind in FORMATS.values())))
+async def export_events(request: Request, query: ExportQuery) -> Response:
+    """A streamed download of every matching event, with AnalyticsEvent's fields as columns (JSON
+    text for properties, context and traits in CSV)."""
     project_id = project_of(request)
-    q = request.query_params
-    fmt = choice(q, "format", tuple(FORMATS), "csv")
-    rng, conditions = _range(request), filters_param(q)
+    rng = query.range(max_days=_settings(request).max_range_days)
     params = Params()
-    sql = export_sql(raw_where(params, project_id, rng.start, rng.end, conditions))
-    filename = f"events-{project_id}-{rng.local(rng.start).date()}.{fmt}"
-    return StreamingResponse(stream_rows(request.app.state.pool, sql, params.values, fmt), media_type=FORMATS[fmt],
+    sql = export_sql(raw_where(params, project_id, rng.start, rng.end, query.filters))
+    filename = f"events-{project_id}-{rng.local(rng.start).date()}.{query.format}"
+    rows = stream_rows(request.app.state.pool, sql, params.values, query.format)
+    return StreamingResponse(rows, media_type=FORMATS[query.format],
                              headers={"content-disposition": f'attachment; filename="{filename}"',
                                       "cache-control": "no-store"})
 
 
-async def person_view(request: Request) -> Response:
+@endpoint("GET", f"{PREFIX}/persons/{{visitor_id:path}}", tag=TAG, summary="One person: ids, traits and events",
+          errors=COUNTED, path_params=PROJECT)
+async def get_person(request: Request, query: PersonQuery) -> AnalyticsPerson:
+    """`visitorId` is a userId or anonymousId; aliases resolve to the same person. Events of all time
+    unless `from`/`to` are given, newest first."""
     project_id = project_of(request)
     visitor_id: str = request.path_params["visitor_id"]
     if not 0 < len(visitor_id) <= 500:
         raise NotFound("Person not found.")
     if "\x00" in visitor_id:
         raise bad("visitorId", NUL_MESSAGE)
-    q = request.query_params
     db = _db(request)
-    has_range = bool(q.get("from") or q.get("to"))
-    rng = _range(request) if has_range else None
-    conditions, limit, before = filters_param(q), limit_param(q, default=100), _time_cursor(request)
+    rng = query.range(max_days=_settings(request).max_range_days) if query.given() else None
     with timed("persons"):
         ids = await persons.resolve(db, project_id, visitor_id)
         profile = await persons.profile(db, project_id, ids)
         if profile is None:
             raise NotFound("Person not found.")
         params = Params()
-        where = raw_where(params, project_id, rng.start if rng else None, rng.end if rng else None, conditions)
+        where = raw_where(params, project_id, rng.start if rng else None, rng.end if rng else None, query.filters)
         where += f" AND e.visitor_id = ANY({params.add(ids, 'text[]')})"
-        rows = await explorer.explore(db, params, where, limit, before)
-    page, cursor = _page(rows, limit, "_time", "messageId")
-    return JSONResponse({"visitorId": ids[0], "ids": ids, **profile, "events": page, "nextCursor": cursor})
+        events = await explorer.explore(db, params, where, query.limit, query.cursor)
+    page, cursor = _page(events, query.limit, _event_position)
+    return AnalyticsPerson.model_validate({"visitorId": ids[0], "ids": ids, **profile, "events": page,
+                                           "nextCursor": cursor})
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+# the public routes, in the order the API reference lists them
+ENDPOINTS: list[Endpoint] = [stats_summary, stats_timeseries, stats_breakdown, funnel, retention, list_sessions,
+                             realtime, realtime_stream, list_events, export_events, get_person]
+
+Run = Callable[[Request], Awaitable[Response]]
 
 
-def _checked(endpoint: Endpoint) -> Endpoint:
-    """Every endpoint: PostgreSQL's time zone names loaded (once per process) before `tz` is
-    parsed, and a query parameter holding a NUL character refused before any is read."""
-    @functools.wraps(endpoint)
+def _checked(run: Run) -> Run:
+    """Before anything is parsed: PostgreSQL's time zone names loaded (once per process) for `tz`, a
+    query parameter holding a NUL character refused, and the project the gateway checked must be
+    the path's."""
     async def checked(request: Request) -> Response:
         if not postgres_zones_loaded():
             await load_postgres_zones(request.app.state.pool)
         refuse_nul(request.query_params)
-        return await endpoint(request)
+        project_of(request)
+        return await run(request)
 
+    checked.__name__ = run.__name__
     return checked
 
 
 def tracking_routes() -> list[BaseRoute]:
-    return [
-        Route(f"{PREFIX}/stats/summary", _checked(summary), methods=["GET"]),
-        Route(f"{PREFIX}/stats/timeseries", _checked(timeseries), methods=["GET"]),
-        Route(f"{PREFIX}/stats/breakdown", _checked(breakdown_view), methods=["GET"]),
-        Route(f"{PREFIX}/funnels", _checked(funnel_view), methods=["POST"]),
-        Route(f"{PREFIX}/retention", _checked(retention_view), methods=["GET"]),
-        Route(f"{PREFIX}/sessions", _checked(sessions_view), methods=["GET"]),
-        Route(f"{PREFIX}/realtime", _checked(realtime_view), methods=["GET"]),
-        Route(f"{PREFIX}/realtime/stream", _checked(stream_view), methods=["GET"]),
-        Route(f"{PREFIX}/events", _checked(events_view), methods=["GET"]),
-        Route(f"{PREFIX}/events/export", _checked(export_view), methods=["GET"]),
-        Route(f"{PREFIX}/persons/{{visitor_id:path}}", _checked(person_view), methods=["GET"]),
-    ]
+    """The endpoints' routes. The API reference lists them with the bearer token the gateway checks;
+    here they run as internal routes (this port answers only requests with the internal token, and
+    the gateway's `X-TME-Project-Id` names the project it checked), so a direct call, like the
+    gateway's, need not carry the caller's token."""
+    out: list[BaseRoute] = []
+    for route in routes([dataclasses.replace(e, security="internal") for e in ENDPOINTS]):
+        out.append(Route(route.path, _checked(route.endpoint), methods=route.methods, name=route.name))
+    return out

@@ -10,10 +10,10 @@ before it (new live events sit above page one: fetch page one again to see them)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from services.tracking.db import Db
-from services.tracking.queries.rows import COLUMNS_SQL, event_json
+from services.tracking.public import AnalyticsEvent
+from services.tracking.queries.rows import COLUMNS_SQL, stored_event
 from services.tracking.sql import Params
 
 
@@ -26,7 +26,7 @@ def explorer_sql(params: Params, where: str, limit: int, before: tuple[dt.dateti
 
 
 async def explore(db: Db, params: Params, where: str, limit: int,
-                  before: tuple[dt.datetime, str] | None) -> list[dict[str, Any]]:
+                  before: tuple[dt.datetime, str] | None) -> list[AnalyticsEvent]:
     """Up to `limit + 1` events below the cursor (the extra one says there is more)."""
     rows = await db.fetch(explorer_sql(params, where, limit, before), params.values)
-    return [{**event_json(r), "_time": r["event_time"]} for r in rows]
+    return [stored_event(r) for r in rows]

@@ -13,14 +13,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
 from services.shared.jsonutil import dumps
 from services.tracking.queries.rows import COLUMNS_SQL, FIELDS, event_json
 
-FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+Format = Literal["csv", "ndjson"]
+FORMATS: dict[Format, str] = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 CHUNK_BYTES = 64 * 1024
 PREFETCH = 2000
 _JSON_FIELDS = frozenset({"properties", "context", "traits"})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.shared.jsonutil import isoformat
 from services.tracking.db import Db
 
 
@@ -47,4 +46,4 @@ async def profile(db: Db, project_id: int, ids: list[str]) -> dict[str, Any] | N
     lasts = [t for t in (row["p_last"], row["e_last"]) if t is not None]
     if not firsts:
         return None
-    return {"traits": row["traits"] or {}, "firstSeen": isoformat(min(firsts)), "lastSeen": isoformat(max(lasts))}
+    return {"traits": row["traits"] or {}, "firstSeen": min(firsts), "lastSeen": max(lasts)}

@@ -13,7 +13,8 @@ from typing import Any
 
 from services.tracking.db import Db
 from services.tracking.filters import Condition
-from services.tracking.queries.rows import COLUMNS_SQL, event_json
+from services.tracking.public import AnalyticsEvent
+from services.tracking.queries.rows import COLUMNS_SQL, stored_event
 from services.tracking.scope import analytics_where, raw_where
 from services.tracking.sql import Params
 
@@ -29,7 +30,7 @@ async def visitors_now(db: Db, project_id: int, conditions: list[Condition], win
     return int(row["n"])
 
 
-async def latest(db: Db, project_id: int, conditions: list[Condition], limit: int) -> list[dict[str, Any]]:
+async def latest(db: Db, project_id: int, conditions: list[Condition], limit: int) -> list[AnalyticsEvent]:
     params = Params()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     where = raw_where(params, project_id, None, None, conditions)
@@ -38,7 +39,7 @@ async def latest(db: Db, project_id: int, conditions: list[Condition], limit: in
             ORDER BY e.created_at DESC, e.message_id DESC LIMIT {params.add(limit)}""",
         params.values,
     )
-    return [event_json(r) for r in rows]
+    return [stored_event(r) for r in rows]
 
 
 async def db_now(db: Db) -> dt.datetime:

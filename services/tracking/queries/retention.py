@@ -10,7 +10,7 @@ is a cohort, empty ones included. Visitors are resolved through `person_aliases`
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, get_args
 
 from services.tracking.db import Db
 from services.tracking.filters import Condition
@@ -18,7 +18,8 @@ from services.tracking.params import TimeRange
 from services.tracking.scope import analytics_where
 from services.tracking.sql import Params
 
-PERIODS = ("day", "week", "month")
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[Period, ...] = get_args(Period)
 
 
 def period_start(day: dt.date, period: str) -> dt.date:

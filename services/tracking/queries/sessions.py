@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from services.shared.jsonutil import isoformat
 from services.tracking.db import Db
 from services.tracking.filters import Condition
 from services.tracking.params import TimeRange
@@ -29,8 +28,8 @@ async def list_sessions(db: Db, project_id: int, rng: TimeRange, conditions: lis
     return [{
         "id": r["skey"],
         "visitorId": r["visitor_id"],
-        "start": isoformat(r["started_at"]),
-        "end": isoformat(r["ended_at"]),
+        "start": r["started_at"],
+        "end": r["ended_at"],
         "durationSeconds": (r["ended_at"] - r["started_at"]).total_seconds(),
         "events": r["events"],
         "pageviews": r["pageviews"],
@@ -41,5 +40,4 @@ async def list_sessions(db: Db, project_id: int, rng: TimeRange, conditions: lis
         "browser": r["browser"],
         "os": r["os"],
         "device": r["device_type"],
-        "_started": r["started_at"],
     } for r in rows]

@@ -27,9 +27,6 @@ from services.tracking.queries.sessionize import sessions_of
 from services.tracking.scope import analytics_where
 from services.tracking.sql import VIEW_TYPES, Params
 
-METRICS = ("events", "pageviews", "visitors", "sessions", "bounceRate", "avgSessionDuration", "viewsPerSession",
-           "botEvents")
-
 
 @dataclass(frozen=True)
 class Totals:
@@ -85,6 +82,6 @@ def summary_json(rng: TimeRange, current: Totals, previous: Totals) -> dict[str,
     prev = rng.previous()
     body: dict[str, Any] = {**rng.as_json(), "previousFrom": prev.as_json()["from"],
                             "previousTo": prev.as_json()["to"]}
-    for name in METRICS:
-        body[name] = {"value": now[name], "previous": before[name]}
+    for name, value in now.items():
+        body[name] = {"value": value, "previous": before[name]}
     return body

@@ -6,6 +6,8 @@ matching event, as in the summary)."""
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from services.tracking.buckets import bucket_sql
 from services.tracking.db import Db
 from services.tracking.filters import Condition
@@ -14,7 +16,8 @@ from services.tracking.queries.sessionize import sessions_of
 from services.tracking.scope import analytics_where
 from services.tracking.sql import VIEW_TYPES, Params
 
-METRICS = ("events", "pageviews", "visitors", "sessions")
+Metric = Literal["events", "pageviews", "visitors", "sessions"]
+METRICS: tuple[Metric, ...] = get_args(Metric)
 
 
 async def raw_counts(db: Db, project_id: int, rng: TimeRange, conditions: list[Condition], metric: str,
