@@ -38,6 +38,7 @@ assert ROW_COLUMNS[:2] == ("seq", "project_id")
 # events' columns in a row's order: seq dropped, `*_ms` epoch milliseconds -> timestamptz
 EVENT_COLUMNS = tuple(n.removesuffix("_ms") for n in ROW_COLUMNS[1:])
 _MS_AT = tuple(i - 1 for i, n in enumerate(ROW_COLUMNS) if n.endswith("_ms"))
+_MESSAGE_ID = ROW_COLUMNS.index("message_id")
 
 
 class AlreadyLoaded(Exception):
@@ -70,13 +71,13 @@ async def store(conn: asyncpg.Connection, rows: list[Row], facts: list[PersonFac
     """One batch in one transaction: ledger, events, persons."""
     async with conn.transaction():
         await conn.execute(LEDGER_GATE)
-        record = await conn.fetchrow(_LOADED_BEFORE, rows[0][1], [r[3] for r in rows])
+        record = await conn.fetchrow(_LOADED_BEFORE, rows[0][1], [r[_MESSAGE_ID] for r in rows])
         assert record is not None  # a SELECT without FROM: always one row
         generation, loaded = record
         if loaded:
             raise AlreadyLoaded(_SAME_SEED)
         try:
-            await conn.copy_records_to_table("event_ids", records=[(r[1], r[3], generation) for r in rows],
+            await conn.copy_records_to_table("event_ids", records=[(r[1], r[_MESSAGE_ID], generation) for r in rows],
                                               columns=("project_id", "message_id", "generation"))
         except asyncpg.UniqueViolationError:  # a load of the same seed running at the same time
             raise AlreadyLoaded(_SAME_SEED) from None

@@ -17,8 +17,10 @@ identify/alias events, which it finds by their compact ``"type":"identify"`` / `
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from types import UnionType
+from typing import Any, TypedDict, get_args, get_origin, get_type_hints
 
 import orjson
 
@@ -62,6 +64,42 @@ class StreamEvent(TypedDict, total=False):
     appVersion: str | None
     locale: str | None
     screenClass: str | None  # mobile | tablet | laptop | desktop
+
+
+# StreamEvent keys whose `events` column is not the key in snake_case
+_COLUMN_OF = {"timestamp": "event_time", "event": "event_name"}
+_SQL_TYPES = {str: "text", int: "bigint", bool: "boolean", dict: "jsonb"}
+
+
+@dataclass(frozen=True)
+class StoredField:
+    """One StreamEvent key and the `events` column it is stored in (one row per event)."""
+
+    key: str
+    column: str
+    sql_type: str  # how PostgreSQL reads the key from the serialised event: text | bigint | boolean | jsonb
+    optional: bool  # may be null; a missing non-optional JSON object or flag is stored as {} / false
+
+    @property
+    def is_time(self) -> bool:
+        """Epoch milliseconds in the stream, a timestamptz column."""
+        return self.sql_type == "bigint"
+
+
+def _stored_fields() -> tuple[StoredField, ...]:
+    """StreamEvent's keys in declaration order, with their columns: the one list of an event's fields
+    that the subscriber's INSERT, the demo's COPY rows and their tests are built from."""
+    fields = []
+    for key, hint in get_type_hints(StreamEvent).items():
+        optional = isinstance(hint, UnionType) and type(None) in get_args(hint)
+        if optional:
+            hint = next(a for a in get_args(hint) if a is not type(None))
+        column = _COLUMN_OF.get(key) or re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+        fields.append(StoredField(key, column, _SQL_TYPES[get_origin(hint) or hint], optional))
+    return tuple(fields)
+
+
+STORED_FIELDS = _stored_fields()
 
 
 class StreamFormatError(ValueError):

@@ -12,16 +12,14 @@ from typing import Any
 
 import orjson
 
-from services.shared.stream import StreamBatch, StreamFormatError
+from services.shared.stream import STORED_FIELDS, StreamBatch, StreamFormatError
 
-ROW_COLUMNS = (
-    "seq", "project_id", "event_time_ms", "message_id", "type", "event_name", "user_id", "anonymous_id",
-    "session_id", "group_id", "previous_id", "page", "path", "referrer", "referrer_host", "utm_source",
-    "utm_medium", "utm_campaign", "utm_term", "utm_content", "properties", "traits", "context", "user_agent",
-    "browser", "browser_version", "os", "os_version", "device_type", "is_bot", "sent_at_ms", "received_at_ms",
-    "library", "app_version", "locale", "screen_class", "referrer_source",
-)
+# a row: seq, project_id, received_at_ms, then STORED_FIELDS' columns (times as `<column>_ms`)
+ROW_COLUMNS = ("seq", "project_id", "received_at_ms",
+               *(f"{f.column}_ms" if f.is_time else f.column for f in STORED_FIELDS))
 Row = tuple[Any, ...]
+_KEYS = tuple(f.key for f in STORED_FIELDS)
+_JSON_DEFAULTS = {f.key: (None if f.optional else "{}") for f in STORED_FIELDS if f.sql_type == "jsonb"}
 
 
 @dataclass(frozen=True)
@@ -37,14 +35,12 @@ class PersonFact:
     time_ms: int
 
 
-_TEXT_KEYS = ("userId", "anonymousId", "sessionId", "groupId", "previousId", "page", "path", "referrer",
-              "referrerHost", "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent")
-_AGENT_KEYS = ("userAgent", "browser", "browserVersion", "os", "osVersion", "deviceType")
-_SENDER_KEYS = ("library", "appVersion", "locale", "screenClass", "referrerSource")
-
-
 def _json(value: Any, default: str | None) -> str | None:
     return default if value is None else orjson.dumps(value).decode()
+
+
+_JSON_AT = tuple((i, k) for i, k in enumerate(_KEYS) if k in _JSON_DEFAULTS)
+_BOT_AT = _KEYS.index("isBot")
 
 
 def batch_rows(batch: StreamBatch, seq_start: int) -> list[Row]:
@@ -61,12 +57,11 @@ def batch_rows(batch: StreamBatch, seq_start: int) -> list[Row]:
         if type(message_id) is not str or not message_id or type(type_) is not str or type(name) is not str \
                 or type(when) is not int:
             raise StreamFormatError("event without a valid messageId, type, event or timestamp")
-        rows.append((
-            seq, project_id, when, message_id, type_, name, *[g(k) for k in _TEXT_KEYS],
-            _json(g("properties"), "{}"), _json(g("traits"), None), _json(g("context"), "{}"),
-            *[g(k) for k in _AGENT_KEYS], bool(g("isBot")), g("sentAt"), received,
-            *[g(k) for k in _SENDER_KEYS],
-        ))
+        values = [g(k) for k in _KEYS]
+        for i, key in _JSON_AT:
+            values[i] = _json(values[i], _JSON_DEFAULTS[key])
+        values[_BOT_AT] = bool(values[_BOT_AT])
+        rows.append((seq, project_id, received, *values))
         seq += 1
     return rows
 

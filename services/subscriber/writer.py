@@ -25,7 +25,7 @@ import asyncpg
 import orjson
 
 from services.shared.db import plain_url
-from services.shared.stream import StreamBatch
+from services.shared.stream import STORED_FIELDS, StoredField, StreamBatch
 from services.subscriber.rows import PersonFact
 
 log = logging.getLogger("tme.subscriber.writer")
@@ -36,19 +36,22 @@ _MS = "timestamptz 'epoch' + {} * interval '1 millisecond'"
 CURRENT_GENERATION = "(SELECT max(generation) FROM event_id_generations)"
 
 # StreamEvent's fields as json_to_recordset reads them (the gateway's normalised event)
-_EVENT_FIELDS = (
-    ("messageId", "text"), ("type", "text"), ("event", "text"), ("userId", "text"), ("anonymousId", "text"),
-    ("sessionId", "text"), ("groupId", "text"), ("previousId", "text"), ("timestamp", "bigint"),
-    ("sentAt", "bigint"), ("page", "text"), ("path", "text"), ("referrer", "text"), ("referrerHost", "text"),
-    ("referrerSource", "text"),
-    ("utmSource", "text"), ("utmMedium", "text"), ("utmCampaign", "text"), ("utmTerm", "text"),
-    ("utmContent", "text"), ("properties", "jsonb"), ("traits", "jsonb"), ("context", "jsonb"),
-    ("userAgent", "text"), ("browser", "text"), ("browserVersion", "text"), ("os", "text"),
-    ("osVersion", "text"), ("deviceType", "text"), ("isBot", "boolean"), ("library", "text"),
-    ("appVersion", "text"), ("locale", "text"), ("screenClass", "text"),
-)
-_FIELD_TYPES = ", ".join(f'"{name}" {kind}' for name, kind in _EVENT_FIELDS)
-_FIELD_NAMES = ", ".join(f'"{name}"' for name, _ in _EVENT_FIELDS)
+_FIELD_TYPES = ", ".join(f'"{f.key}" {f.sql_type}' for f in STORED_FIELDS)
+_FIELD_NAMES = ", ".join(f'"{f.key}"' for f in STORED_FIELDS)
+_EMPTY = {"jsonb": "'{}'", "boolean": "false"}  # what a missing JSON object or flag is stored as
+
+
+def _stored_value(f: StoredField) -> str:
+    value = f'b."{f.key}"'
+    if f.is_time:
+        return _MS.format(value)
+    if not f.optional and f.sql_type in _EMPTY:
+        return f"coalesce({value}, {_EMPTY[f.sql_type]})"
+    return value
+
+
+_COLUMNS = ", ".join(["project_id", "received_at", *(f.column for f in STORED_FIELDS)])
+_VALUES = ", ".join(["b.project_id", _MS.format("b.received"), *(_stored_value(f) for f in STORED_FIELDS)])
 
 _INSERT = f"""
 WITH src AS MATERIALIZED (
@@ -67,18 +70,8 @@ WITH src AS MATERIALIZED (
     ON CONFLICT DO NOTHING
     RETURNING project_id, message_id
 ), stored AS (
-    INSERT INTO events (
-        project_id, event_time, message_id, type, event_name, user_id, anonymous_id, session_id, group_id,
-        previous_id, page, path, referrer, referrer_host, utm_source, utm_medium, utm_campaign, utm_term,
-        utm_content, properties, traits, context, user_agent, browser, browser_version, os, os_version,
-        device_type, is_bot, sent_at, received_at, library, app_version, locale, screen_class, referrer_source)
-    SELECT b.project_id, {_MS.format('b."timestamp"')}, b."messageId", b."type", b."event", b."userId",
-        b."anonymousId", b."sessionId", b."groupId", b."previousId", b."page", b."path", b."referrer",
-        b."referrerHost", b."utmSource", b."utmMedium", b."utmCampaign", b."utmTerm", b."utmContent",
-        coalesce(b."properties", '{{}}'), b."traits", coalesce(b."context", '{{}}'), b."userAgent", b."browser",
-        b."browserVersion", b."os", b."osVersion", b."deviceType", coalesce(b."isBot", false),
-        {_MS.format('b."sentAt"')}, {_MS.format("b.received")}, b."library", b."appVersion", b."locale",
-        b."screenClass", b."referrerSource"
+    INSERT INTO events ({_COLUMNS})
+    SELECT {_VALUES}
     FROM src b JOIN fresh f ON f.project_id = b.project_id AND f.message_id = b."messageId"
     RETURNING project_id, message_id, type
 )
