@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from services.shared.errors import BadRequest, ValidationFailed
+from services.shared.errors import ApiError, BadRequest, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,13 +22,14 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return fields
 
 
-def parse_model(model: type[M], data: Any) -> M:
+def parse_model(model: type[M], data: Any, refusal: type[ApiError] = ValidationFailed, what: str = "input") -> M:
+    """`data` as `model`, or `refusal` (422 by default) naming every field's problem."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         fields = field_errors(exc)
         summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise ValidationFailed(f"Invalid input ({summary}).", fields=fields) from None
+        raise refusal(f"Invalid {what} ({summary}).", fields=fields) from None
 
 
 def bounded_int(value: str | None, name: str, *, default: int, low: int, high: int) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -42,7 +42,7 @@ from services.shared.errors import (
     read_json_object,
 )
 from services.shared.jsonutil import JSONResponse
-from services.shared.validation import field_errors, parse_model
+from services.shared.validation import parse_model
 
 Security = Literal["bearer", "public", "writeKey", "internal"]
 BEARER: Security = "bearer"
@@ -120,12 +120,7 @@ def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
     for name in params:
         values = params.getlist(name)
         data[name] = values if len(values) > 1 else values[0]
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        fields = field_errors(exc)
-        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
-        raise InvalidParameter(f"Invalid query ({summary}).", fields=fields) from None
+    return parse_model(model, data, InvalidParameter, "query")
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
