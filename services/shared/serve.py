@@ -1,11 +1,8 @@
 """Run one service with its settings: the command every image and `tme dev` use
 (`python -m services.<name>`).
 
-Server: uvicorn (uvloop + httptools), as the design card says. The gateway ran under granian
-(HTTP parsing in Rust) for a while: alone it accepted ~1.3-2x the batched events uvicorn did,
-but end to end the subscribers and PostgreSQL bound batched ingest either way, and once the
-gateway's own Python path was cut by ~40 % uvicorn answered more single-event requests in
-every paired run (docs/benchmarks.md), so granian went. X-Forwarded-For is believed only from
+Server: uvicorn (uvloop + httptools), as the design card says (granian was tried and measured
+against it: docs/benchmarks.md). X-Forwarded-For is believed only from
 `TME_FORWARDED_ALLOW_IPS` (uvicorn's proxy headers), and SIGTERM drains in-flight requests for up to
 `TME_GRACEFUL_SHUTDOWN_SECONDS` after the application's shutdown.
 

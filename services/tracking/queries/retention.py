@@ -68,7 +68,7 @@ async def raw_counts(db: Db, project_id: int, rng: TimeRange, conditions: list[C
     zone, unit, start = params.add(rng.tz_name), params.add(period), params.add(rng.start)
     # One pass over the events to distinct (visitor, period) pairs (a hash aggregate), then one row
     # per visitor: first start event and returning periods. No join of the events back to each
-    # visitor's cohort (measured at 2M events, 90 days, 12 weeks: 4.1 s before, 3.2 s now).
+    # visitor's cohort, which cost more than this second aggregate.
     period_of = f"date_trunc({unit}, e.event_time AT TIME ZONE {zone})::date"
     sql = f"""
     WITH pairs AS (
