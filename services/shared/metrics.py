@@ -7,8 +7,8 @@ Hot-path updates are buffered (`buffered()`): a request adds to plain numbers in
 and `flush_metrics()` writes them to the metric values every FLUSH_SECONDS (a background loop of
 every service: shared/app.py), before each `/metrics` answer and at shutdown. In multi-process
 mode each write to a value takes a lock, a pid check and an mmap write, which per request would
-be a sizeable share of the gateway's ingest path (docs/benchmarks.md). Another worker's counts reach a scrape up to
-FLUSH_SECONDS late; a process killed with -9 loses at most that much of its counts."""
+be a sizeable share of the gateway's ingest path (docs/benchmarks.md). Another worker's counts
+reach a scrape up to FLUSH_SECONDS late; a process killed with -9 loses at most that much of its counts."""
 
 from __future__ import annotations
 
