@@ -27,7 +27,7 @@ from services.users.routes import ENDPOINTS
 
 # (module, prefix): the module exports PREFIX_PATHS and optionally PREFIX_COMPONENTS.
 EXTENSIONS: tuple[tuple[str, str], ...] = (
-    ("services.gateway.ingest.openapi", "INGEST"),
+    ("services.gateway.ingest.document", "INGEST"),
 )
 
 Schema = dict[str, Any]
@@ -43,22 +43,6 @@ def _json(schema: Schema, example: Any = None) -> dict[str, Any]:
         media["example"] = example
     return {"application/json": media}
 
-
-def _body(name: str, example: Any = None) -> dict[str, Any]:
-    return {"required": True, "content": _json(_ref(name), example)}
-
-
-def _ok(description: str, name: str) -> dict[str, Any]:
-    return {"description": description, "content": _json(_ref(name))}
-
-
-def _error(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/responses/{name}"}
-
-
-NO_CONTENT = {"description": "Done; no body."}
-BEARER = [{"bearerAuth": []}]
-PUBLIC: list[dict[str, list[str]]] = []  # operation needs no credentials
 
 def _error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, "content": _json(_ref("Error"))}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from prometheus_client import Counter
 
@@ -10,7 +10,7 @@ AuthEvent = Literal["login_success", "login_failure", "login_throttled", "refres
                     "register", "register_throttled", "logout"]
 
 AUTH_EVENTS = Counter("tme_auth_events", "Authentication events in the users service", ["event"])
-for _event in AuthEvent.__args__:  # export every series from the start, at zero
+for _event in get_args(AuthEvent):  # export every series from the start, at zero
     AUTH_EVENTS.labels(_event)
 
 

@@ -3,7 +3,9 @@
 A user and a project are each defined once: `UserBase`/`ProjectBase` hold the fields the public
 shapes share with the table, the table model adds what only the database keeps (owner, hashes,
 update times), and the public shapes (services/users/public.py) and request bodies
-(services/users/schemas.py) derive from the same base, FastAPI-template style."""
+(services/users/schemas.py) derive from the same base, FastAPI-template style. Those take the
+public shapes' pydantic config; SQLModel declares `model_config` as its own SQLModelConfig (the
+same keys plus `table`), which mypy cannot match with pydantic's ConfigDict: the one ignore each."""
 
 from __future__ import annotations
 

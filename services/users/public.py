@@ -15,7 +15,7 @@ from services.users.tokens import TokenPair
 class UserPublic(UserBase):
     """The user."""
 
-    model_config = PUBLIC_CONFIG
+    model_config = PUBLIC_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
     id: int
     created_at: dt.datetime
 
@@ -23,7 +23,7 @@ class UserPublic(UserBase):
 class ProjectPublic(ProjectBase):
     """The project, with its write key."""
 
-    model_config = PUBLIC_CONFIG
+    model_config = PUBLIC_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
     id: int
     write_key: str = Field(description=Project.model_fields["write_key"].description)
     created_at: dt.datetime

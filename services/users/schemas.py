@@ -120,14 +120,14 @@ class PasswordChange(RequestBody):
 
 
 class ProjectCreate(ProjectBase):
-    model_config = REQUEST_CONFIG
+    model_config = REQUEST_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
     name: Name
     domain: Domain = None
 
 
-class ProjectUpdate(ProjectBase):
-    """Only the fields given change; `"domain": null` clears the domain."""
+class ProjectUpdate(RequestBody):
+    """Only the fields given change; `"domain": null` clears the domain. (A patch, so not a
+    ProjectBase: every field may be absent.)"""
 
-    model_config = REQUEST_CONFIG
     name: PatchName = None
     domain: Domain = None

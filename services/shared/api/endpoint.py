@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -131,7 +131,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def endpoint(method: str, path: str, *, tag: str, summary: str, description: str = "", status: int = 200,
              errors: Sequence[type[ApiError]] = (), security: Security = BEARER,
-             media_type: str | tuple[str, ...] | None = None, path_params: dict[str, type] | None = None,
+             media_type: str | tuple[str, ...] | None = None, path_params: Mapping[str, type] | None = None,
              examples: dict[str, Any] | None = None, max_body_bytes: int = MAX_JSON_BYTES,
              ) -> Callable[[Handler], Endpoint]:
     """Make an Endpoint of a handler; its body, query and answer models come from its annotations."""
