@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
@@ -18,11 +17,14 @@ from services.gateway.broadcast import gateway_broadcast
 from services.gateway.cors import DashboardCORS
 from services.gateway.docs import api_docs
 from services.gateway.ingest import ingest_routes
+from services.gateway.ingest.state import open_ingest
 from services.gateway.openapi import openapi_json
 from services.gateway.routes import proxy_routes
 from services.gateway.settings import GatewaySettings
+from services.gateway.state import GatewayState
+from services.gateway.streams import StreamSlots
 from services.gateway.web import web_routes
-from services.shared.app import create_service_app, redis_check
+from services.shared.app import create_service_app
 from services.shared.internal_auth import internal_headers
 from services.shared.redis import create_redis
 from services.shared.tracing_http import traced_transport
@@ -47,45 +49,39 @@ def upstream_client(base_url: str, settings: GatewaySettings, peer: str,
     )
 
 
-async def _healthz(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz", timeout=2.0)
-    response.raise_for_status()
-
-
-async def users_check(app: Starlette) -> None:
-    await _healthz(app.state.users)
-
-
-async def tracking_check(app: Starlette) -> None:
-    await _healthz(app.state.tracking)
+async def open_state(stack: contextlib.AsyncExitStack, settings: GatewaySettings) -> GatewayState:
+    """The gateway's clients, caches and invalidation listener, entered into `stack` (closed in
+    reverse on exit)."""
+    redis = create_redis(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    users = upstream_client(settings.users_url, settings, "users")
+    stack.push_async_callback(users.aclose)
+    tracking = upstream_client(settings.tracking_url, settings, "tracking")
+    stack.push_async_callback(tracking.aclose)
+    ingest = open_ingest(settings, redis)
+    stack.callback(ingest.queue.close)
+    # realtime streams and exports: a pool of their own, so they cannot starve other questions (streams.py)
+    streams = upstream_client(settings.tracking_url, settings, "tracking",
+                              max_connections=settings.stream_max_connections)
+    stack.push_async_callback(streams.aclose)
+    auth = Authenticator(users, settings)
+    broadcast = gateway_broadcast(redis, auth, ingest.keys)  # revocations reach every gateway process at once
+    stack.push_async_callback(broadcast.close)
+    await stack.enter_async_context(broadcast.listening(settings.service_name))
+    return GatewayState(
+        settings=settings, redis=redis, users=users, tracking=tracking, streams=streams,
+        stream_slots=StreamSlots(per_user=settings.stream_max_per_user, per_project=settings.stream_max_per_project),
+        auth=auth, ingest=ingest, broadcast=broadcast,
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> Starlette:
     settings = settings or GatewaySettings()
     settings.require("redis_url", "users_url", "tracking_url", "internal_token")
+    config = settings
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.redis = create_redis(settings.redis_url)
-        app.state.users = upstream_client(settings.users_url, settings, "users")
-        app.state.tracking = upstream_client(settings.tracking_url, settings, "tracking")
-        app.state.auth = Authenticator(app.state.users, settings)
-        # realtime streams and exports: a pool of their own, so they cannot starve other questions (streams.py)
-        app.state.streams = upstream_client(settings.tracking_url, settings, "tracking",
-                                            max_connections=settings.stream_max_connections)
-        app.state.broadcast = gateway_broadcast(app)  # revocations reach every gateway process at once
-        app.state.broadcast.start()
-        try:
-            yield
-        finally:
-            await app.state.broadcast.stop()
-            await app.state.streams.aclose()
-            ingest = getattr(app.state, "ingest", None)
-            if ingest is not None:
-                ingest.queue.close()
-            await app.state.tracking.aclose()
-            await app.state.users.aclose()
-            await app.state.redis.aclose()
+    async def build(stack: contextlib.AsyncExitStack) -> GatewayState:
+        return await open_state(stack, config)
 
     routes = [
         Route("/api/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
@@ -97,8 +93,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         settings=settings,
         routes=routes,
         hot_routes=ingest_routes(),
-        lifespan=lifespan,
-        ready_checks={"redis": redis_check, "users": users_check, "tracking": tracking_check},
+        build=build,
         middleware=[Middleware(DashboardCORS, origins=settings.cors_origins)],
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per upstream call is noise

@@ -11,7 +11,9 @@ entry gone.
 Pub/sub delivers at most once: a process that lost its subscription (Redis restarted, network)
 may have missed messages, so on every (re)subscription it empties its token and ownership
 caches. A write key cache entry missed that way expires within its TTL (a minute, as documented).
-When publishing fails the other processes forget within their cache TTL."""
+When publishing fails the other processes forget within their cache TTL. The subscription runs
+as a background loop (services/shared/background.py): each step waits for one message; a lost
+subscription fails the step, and the next one subscribes again after a back-off."""
 
 from __future__ import annotations
 
@@ -19,13 +21,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
-from starlette.applications import Starlette
 
 from services.gateway.auth import Authenticator
-from services.gateway.ingest.state import ingest_state
+from services.shared.background import BackgroundLoop
+
+if TYPE_CHECKING:  # the ingest package's routes import the gateway state, which imports this module
+    from services.gateway.ingest.writekeys import WriteKeyResolver
 
 log = logging.getLogger("tme.gateway.broadcast")
 
@@ -38,15 +44,15 @@ Handler = Callable[[str], None]
 
 
 class Broadcast:
-    """Publishes `kind:value` messages and runs one subscriber task that hands each message's
-    value to the handler of its kind."""
+    """Publishes `kind:value` messages and, as a background loop (`listening`), hands each
+    message's value to the handler of its kind."""
 
     def __init__(self, redis: aioredis.Redis, handlers: Mapping[str, Handler],
                  on_subscribe: Callable[[], None]) -> None:
         self.redis = redis
         self.handlers = dict(handlers)
         self.on_subscribe = on_subscribe
-        self._task: asyncio.Task[None] | None = None
+        self._pubsub: PubSub | None = None
         self.subscribed = asyncio.Event()
 
     async def publish(self, kind: str, value: str) -> None:
@@ -58,36 +64,32 @@ class Broadcast:
             log.warning("could not broadcast a %s invalidation (other gateways forget within their TTL): %s",
                         kind, type(exc).__name__)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gateway-broadcast")
+    def listening(self, service: str) -> BackgroundLoop:
+        """The subscription as a background loop; close() it once the loop has stopped."""
+        return BackgroundLoop(service, "invalidations", self._listen, interval=0, backoff=0.5,
+                              backoff_max=MAX_BACKOFF_SECONDS, expected=(RedisError, OSError))
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def _listen(self) -> None:
+        """Subscribe if not subscribed, then wait for one message."""
+        try:
+            if self._pubsub is None:
+                self._pubsub = self.redis.pubsub()
+                await self._pubsub.subscribe(CHANNEL)
+            message = await self._pubsub.get_message(timeout=IDLE_PING_SECONDS)
+            if message is None:
+                await self._pubsub.ping()  # a dead connection shows here, not only when Redis closes it
+                return
+        except (RedisError, OSError):
+            self.subscribed.clear()
+            await self.close()
+            raise
+        self._dispatch(message)
 
-    async def _run(self) -> None:
-        backoff = 0.5
-        while True:
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(CHANNEL)
-                while True:
-                    message = await pubsub.get_message(timeout=IDLE_PING_SECONDS)
-                    if message is None:
-                        await pubsub.ping()  # a dead connection shows here, not only when Redis closes it
-                        continue
-                    backoff = 0.5
-                    self._dispatch(message)
-            except (RedisError, OSError) as exc:
-                self.subscribed.clear()
-                log.warning("invalidation broadcast lost (%s); resubscribing in %.1f s", type(exc).__name__, backoff)
-            finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+    async def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
 
     def _dispatch(self, message: Mapping[str, object]) -> None:
         if message.get("type") == "subscribe":
@@ -109,14 +111,12 @@ class Broadcast:
             log.warning("malformed %s invalidation ignored", kind)
 
 
-def gateway_broadcast(app: Starlette) -> Broadcast:
+def gateway_broadcast(redis: aioredis.Redis, auth: Authenticator, keys: WriteKeyResolver) -> Broadcast:
     """The gateway's broadcast: tokens, logins and users revoked, projects deleted or their key
-    rotated (app.state.auth and the ingest write key cache forget them)."""
-    auth: Authenticator = app.state.auth
-
+    rotated (the authenticator and the ingest write key cache forget them)."""
     def forget_project(project_id: str) -> None:
         auth.forget_project(project_id)
-        ingest_state(app).keys.forget_project(int(project_id))
+        keys.forget_project(int(project_id))
 
     handlers: dict[str, Handler] = {
         "token": auth.forget_token_digest,
@@ -124,4 +124,4 @@ def gateway_broadcast(app: Starlette) -> Broadcast:
         "user": auth.forget_user,
         "project": forget_project,
     }
-    return Broadcast(app.state.redis, handlers, on_subscribe=auth.forget_everything)
+    return Broadcast(redis, handlers, on_subscribe=auth.forget_everything)

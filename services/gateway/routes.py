@@ -21,9 +21,9 @@ from services.gateway.auth import (
     project_not_found,
     token_digest,
 )
-from services.gateway.ingest.state import ingest_state
 from services.gateway.proxy import forward
-from services.gateway.streams import is_long_lived, stream_slots
+from services.gateway.state import gateway_state
+from services.gateway.streams import is_long_lived
 from services.shared.errors import ApiError, NotFound
 
 TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons"})
@@ -31,8 +31,7 @@ TRACKING_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _auth(request: Request) -> Authenticator:
-    auth: Authenticator = request.app.state.auth
-    return auth
+    return gateway_state(request.app).auth
 
 
 async def _identity_or_none(request: Request) -> Identity | None:
@@ -45,18 +44,18 @@ async def _identity_or_none(request: Request) -> Identity | None:
 async def _everywhere(request: Request, kind: str, value: str, forget: Callable[[str], None]) -> None:
     """Forget here, then on every other gateway process and pod (services/gateway/broadcast.py)."""
     forget(value)
-    await request.app.state.broadcast.publish(kind, value)
+    await gateway_state(request.app).broadcast.publish(kind, value)
 
 
 async def to_users(request: Request) -> Response:
-    return await forward(request, request.app.state.users, "users")
+    return await forward(request, gateway_state(request.app).users, "users")
 
 
 async def logout(request: Request) -> Response:
     """Proxy a logout, then forget that login's tokens on every gateway (no grace period)."""
     token = bearer_token(request)
     identity = await _identity_or_none(request) if token else None
-    response = await forward(request, request.app.state.users, "users")
+    response = await forward(request, gateway_state(request.app).users, "users")
     auth = _auth(request)
     if token:
         await _everywhere(request, "token", token_digest(token), auth.forget_token_digest)
@@ -68,7 +67,7 @@ async def logout(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     """Proxy a password change, which revokes the user's other logins: forget them all, everywhere."""
     identity = await _identity_or_none(request) if bearer_token(request) else None
-    response = await forward(request, request.app.state.users, "users")
+    response = await forward(request, gateway_state(request.app).users, "users")
     if identity is not None and response.status_code < 400:
         await _everywhere(request, "user", str(identity.user_id), _auth(request).forget_user)
     return response
@@ -80,9 +79,9 @@ async def project(request: Request) -> Response:
     project_id: int = request.path_params["project_id"]
     if project_id > MAX_PROJECT_ID:
         raise project_not_found()  # cannot exist; spare the users service an out-of-range id
-    response = await forward(request, request.app.state.users, "users")
+    response = await forward(request, gateway_state(request.app).users, "users")
     if request.method in ("DELETE", "POST") and response.status_code < 400:  # POST: .../rotate-key
-        keys = ingest_state(request.app).keys
+        keys = gateway_state(request.app).ingest.keys
         await keys.shared.delete_project(project_id)
 
         def forget(value: str) -> None:
@@ -102,13 +101,14 @@ async def to_tracking(request: Request) -> Response:
     identity = await auth.identify(request)
     await auth.require_project(request, identity, project_id)
     long_lived = is_long_lived(segments)  # realtime stream, export: own pool, capped (streams.py)
-    release = stream_slots(request.app).acquire(identity.user_id, project_id) if long_lived else None
+    gateway = gateway_state(request.app)
+    release = gateway.stream_slots.acquire(identity.user_id, project_id) if long_lived else None
     return await forward(
         request,
-        request.app.state.streams if long_lived else request.app.state.tracking,
+        gateway.streams if long_lived else gateway.tracking,
         "tracking",
         extra_headers={"x-tme-user-id": str(identity.user_id), "x-tme-project-id": str(project_id)},
-        stream_read_timeout=request.app.state.settings.upstream_stream_timeout_seconds,
+        stream_read_timeout=gateway.settings.upstream_stream_timeout_seconds,
         on_close=release,
     )
 

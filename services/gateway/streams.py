@@ -4,7 +4,7 @@ pool, and a cap per user and per project.
 A realtime stream holds an upstream connection for as long as its browser tab is open, an export
 for as long as it takes. On the pool of ordinary questions, one account holding a few hundred
 streams left no connection for anybody's dashboard (503 after the pool timeout). They go
-through `app.state.streams` instead (`TME_STREAM_MAX_CONNECTIONS`), and each gateway process
+through the gateway state's `streams` client instead (`TME_STREAM_MAX_CONNECTIONS`), and each gateway process
 lets one user hold at most `TME_STREAM_MAX_PER_USER` of them and one project
 `TME_STREAM_MAX_PER_PROJECT`; beyond that the answer is 429 with `Retry-After`. The counts are
 per process (a deployment of N gateway processes allows N times as many in all): they bound
@@ -15,9 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from starlette.applications import Starlette
-
-from services.gateway.settings import GatewaySettings
 from services.shared.errors import ApiError, TooManyStreams
 
 # (section, sub-path) of the tracking routes whose answers stay open
@@ -63,11 +60,3 @@ class StreamSlots:
 def _too_many(message: str) -> ApiError:
     return TooManyStreams(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-
-def stream_slots(app: Starlette) -> StreamSlots:
-    slots: StreamSlots | None = getattr(app.state, "stream_slots", None)
-    if slots is None:
-        settings: GatewaySettings = app.state.settings
-        slots = app.state.stream_slots = StreamSlots(per_user=settings.stream_max_per_user,
-                                                     per_project=settings.stream_max_per_project)
-    return slots

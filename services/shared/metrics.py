@@ -12,7 +12,6 @@ reach a scrape up to FLUSH_SECONDS late; a process killed with -9 loses at most 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from bisect import bisect_left
@@ -114,16 +113,6 @@ def buffered(child: Any) -> Any:
 def flush_metrics() -> None:
     for buffer in _BUFFERS:
         buffer.flush()
-
-
-async def flush_metrics_periodically(interval: float = FLUSH_SECONDS) -> None:
-    """Runs in every service's lifespan; flushes once more when cancelled (shutdown)."""
-    try:
-        while True:
-            await asyncio.sleep(interval)
-            flush_metrics()
-    finally:
-        flush_metrics()
 
 
 def _route_template(scope: Scope) -> str:

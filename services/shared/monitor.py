@@ -1,13 +1,13 @@
 """Dependency and pool metrics, sampled in the background by every service process.
 
-Every `interval` seconds (TME_MONITOR_INTERVAL_SECONDS, first sample at start-up) a service:
+Every `interval` seconds (TME_MONITOR_INTERVAL_SECONDS, first sample at start-up; a background
+loop, background.py) a service, from the probes of its state (probes.py):
 - runs its PostgreSQL / Redis readiness checks and records `tme_dependency_up` and
   `tme_dependency_check_duration_seconds` (a failed or timed-out check counts as down);
-- records its PostgreSQL pool's connections by state (`tme_db_pool_connections`) and its bound
-  (`tme_db_pool_max_connections`): an asyncpg pool at `app.state.pool`, a SQLAlchemy engine at
-  `app.state.engine`;
+- records its PostgreSQL connections by state (`tme_db_pool_connections`) and their bound
+  (`tme_db_pool_max_connections`);
 - records Redis memory (`tme_redis_memory_used_bytes`, `tme_redis_maxmemory_bytes`) when it has
-  a Redis client at `app.state.redis`: at maxmemory Redis refuses new events (ingest answers 503).
+  a Redis client: at maxmemory Redis refuses new events (ingest answers 503).
 
 Label sets are bounded (service x dependency, service x state). With several uvicorn workers
 (PROMETHEUS_MULTIPROC_DIR) pool gauges add up over the live workers; `up` keeps the worst."""
@@ -18,19 +18,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-import asyncpg
 from prometheus_client import Gauge, Histogram
 from redis.exceptions import RedisError
-from starlette.applications import Starlette
 
-from services.shared.background import running
+from services.shared.background import BackgroundLoop
+from services.shared.probes import Probes
 
 log = logging.getLogger("tme.monitor")
 
-Check = Callable[[Starlette], Awaitable[Any]]
 DEPENDENCIES = ("postgres", "redis")
 
 DEPENDENCY_UP = Gauge(
@@ -59,47 +55,30 @@ REDIS_MAXMEMORY = Gauge(
 )
 
 
-def pool_usage(app: Starlette) -> tuple[int, int, int] | None:
-    """(in use, idle, max) of the service's PostgreSQL pool, or None when it has none."""
-    pool = getattr(app.state, "pool", None)
-    if isinstance(pool, asyncpg.Pool):
-        idle = pool.get_idle_size()
-        return pool.get_size() - idle, idle, pool.get_max_size()
-    engine = getattr(app.state, "engine", None)
-    if engine is not None and hasattr(engine, "sync_engine"):
-        qpool = engine.sync_engine.pool
-        if hasattr(qpool, "checkedout"):
-            return qpool.checkedout(), qpool.checkedin(), qpool.size() + max(0, getattr(qpool, "_max_overflow", 0))
-    return None
-
-
 class Monitor:
-    def __init__(self, app: Starlette, service: str, checks: dict[str, Check], *, interval: float,
-                 timeout: float = 2.0) -> None:
-        self.app = app
+    def __init__(self, service: str, probes: Probes, *, timeout: float = 2.0) -> None:
         self.service = service
-        self.checks = {name: check for name, check in checks.items() if name in DEPENDENCIES}
-        self.interval = interval
+        self.probes = probes
+        self.checks = {name: check for name, check in probes.checks.items() if name in DEPENDENCIES}
         self.timeout = timeout
 
     async def sample(self) -> None:
         for name, check in self.checks.items():
             start = time.perf_counter()
             try:
-                await asyncio.wait_for(check(self.app), self.timeout)
+                await asyncio.wait_for(check(), self.timeout)
                 up = 1
             except Exception as exc:  # an unreachable dependency is a measurement, not an error here
                 up = 0
                 log.warning("dependency %s unavailable: %s", name, type(exc).__name__)
             DEPENDENCY_CHECK.labels(self.service, name).observe(time.perf_counter() - start)
             DEPENDENCY_UP.labels(self.service, name).set(up)
-        usage = pool_usage(self.app)
-        if usage is not None:
-            in_use, idle, maximum = usage
+        if self.probes.pool is not None:
+            in_use, idle, maximum = self.probes.pool()
             POOL_CONNECTIONS.labels(self.service, "in_use").set(in_use)
             POOL_CONNECTIONS.labels(self.service, "idle").set(idle)
             POOL_MAX.labels(self.service).set(maximum)
-        redis = getattr(self.app.state, "redis", None)
+        redis = self.probes.redis
         if redis is not None and "redis" in self.checks:
             try:
                 info = await asyncio.wait_for(redis.info("memory"), self.timeout)
@@ -108,21 +87,12 @@ class Monitor:
             except (RedisError, OSError, TimeoutError):
                 pass
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.sample()
-            except Exception:
-                log.exception("sampling dependency metrics failed")
-            await asyncio.sleep(self.interval)
 
-
-@contextlib.asynccontextmanager
-async def monitoring(app: Starlette, service: str, checks: dict[str, Check], interval: float) -> AsyncIterator[None]:
-    """Run the sampler beside the app; nothing when the service has no PostgreSQL/Redis at all."""
-    monitor = Monitor(app, service, checks, interval=interval)
+def monitoring(service: str, probes: Probes,
+               interval: float) -> contextlib.AbstractAsyncContextManager[BackgroundLoop | None]:
+    """The sampler as a background loop beside the app; nothing when the service has no
+    PostgreSQL/Redis at all or the interval is 0."""
+    monitor = Monitor(service, probes)
     if not monitor.checks or interval <= 0:
-        yield
-        return
-    async with running(monitor.run(), f"tme-monitor-{service}"):
-        yield
+        return contextlib.nullcontext()
+    return BackgroundLoop(service, "monitor", monitor.sample, interval=interval)

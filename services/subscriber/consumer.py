@@ -11,7 +11,9 @@
 - Entries left pending by a dead consumer are reclaimed with XAUTOCLAIM after `claim_idle_ms`.
 - Only entries every consumer group has acknowledged are trimmed (XTRIM MINID below the oldest
   pending / last-delivered id of each group).
-- stop(): the batch in hand is finished and acknowledged, then run() returns."""
+- stop(): the batch in hand is finished and acknowledged, then run() returns. run() is the step of
+  the subscriber's background loop (app.py), which stops it so on shutdown and runs it again,
+  after a back-off, if it ever raises."""
 
 from __future__ import annotations
 
@@ -98,7 +100,6 @@ class Consumer:
         self._next: dict[str, float] = {}
         self._claim_cursor = b"0-0"
         self._events_per_entry = 1.0  # moving average, sizes reads to about max_batch_events
-        self.alive = True
 
     # -- life cycle -------------------------------------------------------------------
     def stop(self) -> None:
@@ -146,7 +147,6 @@ class Consumer:
         except (RedisError, OSError) as exc:
             log.warning("stopping with Redis unavailable (%s); unfinished entries stay pending", type(exc).__name__)
         finally:
-            self.alive = False
             log.info("consumer %s stopped", self.name)
 
     async def _ensure_group(self) -> None:

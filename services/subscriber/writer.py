@@ -1,4 +1,5 @@
-"""PostgreSQL side of the subscriber, on one dedicated connection.
+"""PostgreSQL side of the subscriber, on one dedicated connection (also the one its `/readyz` and
+dependency monitor check: `ping`, one operation at a time).
 
 A batch (several stream entries) is written in one statement, in one transaction. The entries'
 events go to PostgreSQL as the gateway serialised them (one JSON array per entry), and
@@ -16,9 +17,11 @@ data error: the consumer then retries entries one by one and dead-letters the cu
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -117,6 +120,7 @@ class EventWriter:
         self.url = plain_url(database_url)
         self.conn: asyncpg.Connection | None = None
         self._projects: dict[int, float] = {}  # project id -> known until (monotonic)
+        self._lock = asyncio.Lock()  # one operation at a time on the connection: the consumer's or a ping
 
     async def connection(self) -> asyncpg.Connection:
         if self.conn is None or self.conn.is_closed():
@@ -124,6 +128,32 @@ class EventWriter:
             self.conn = await asyncpg.connect(self.url, timeout=10, command_timeout=120,
                                               server_settings={"work_mem": "64MB"})
         return self.conn
+
+    @contextlib.asynccontextmanager
+    async def _connected(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._lock:
+            yield await self.connection()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._connected() as conn, conn.transaction():
+            yield conn
+
+    async def ping(self) -> None:
+        """Readiness: the connection the writes go through answers (opened if it is not). Waits
+        for an operation in progress; a connection that fails the ping is dropped."""
+        async with self._connected() as conn:
+            try:
+                await conn.fetchval("SELECT 1")
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                self.discard()
+                raise
+
+    def usage(self) -> tuple[int, int, int]:
+        """(in use, idle, most) of the writer's one connection, for the pool gauges (monitor.py)."""
+        connected = self.conn is not None and not self.conn.is_closed()
+        busy = self._lock.locked()
+        return int(connected and busy), int(connected and not busy), 1
 
     def discard(self) -> None:
         """Forget the connection after an error (it may be broken or in a failed transaction)."""
@@ -144,17 +174,16 @@ class EventWriter:
         unknown = {p for p in project_ids if self._projects.get(p, 0) <= now}
         if not unknown:
             return set()
-        conn = await self.connection()
-        found = {r["id"] for r in await conn.fetch("SELECT id FROM projects WHERE id = ANY($1::bigint[])",
-                                                    list(unknown))}
+        async with self._connected() as conn:
+            found = {r["id"] for r in await conn.fetch("SELECT id FROM projects WHERE id = ANY($1::bigint[])",
+                                                        list(unknown))}
         for project_id in found:
             self._projects[project_id] = now + cache_seconds
         return unknown - found
 
     async def write(self, batches: Sequence[StreamBatch], facts: Sequence[PersonFact]) -> BatchResult:
         """Store the batches' events (their serialised `raw_events`) in one transaction."""
-        conn = await self.connection()
-        async with conn.transaction():
+        async with self._transaction() as conn:
             await conn.execute(LEDGER_GATE)
             record = await conn.fetchrow(_INSERT, [b.project_id for b in batches], [b.received_at for b in batches],
                                          [b.raw_events.decode() for b in batches])
@@ -184,8 +213,7 @@ class EventWriter:
             await conn.executemany(_LINK_ALIAS, [(p, a, v) for (p, a), v in sorted(links.items())])
 
     async def ensure_partitions(self, months_ahead: int, months_back: int = 1) -> int:
-        conn = await self.connection()
-        async with conn.transaction():
+        async with self._transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK)
             created = await conn.fetchval("SELECT tme_ensure_event_partitions($1, $2)", months_back, months_ahead)
         if created:
@@ -195,8 +223,7 @@ class EventWriter:
     async def rotate_ledger(self, window_seconds: float) -> int:
         """Start a new dedupe generation if the current one is `window_seconds` old (dropping the
         generations before the previous one); the new generation's number, or 0."""
-        conn = await self.connection()
-        async with conn.transaction():
+        async with self._transaction() as conn:
             started = await conn.fetchval("SELECT tme_rotate_event_ids(make_interval(secs => $1))", window_seconds)
         if started:
             log.info("dedupe ledger generation %s started; ids older than the previous one dropped", started)

@@ -32,7 +32,7 @@ from services.tracking.params import TimeRange
 from services.tracking.queries import breakdown, retention, summary, timeseries
 from services.tracking.rollups import read
 from services.tracking.rollups.hourly import DIMENSIONS
-from services.tracking.settings import TrackingSettings
+from services.tracking.state import tracking_state
 
 
 def _on_hours(rng: TimeRange) -> bool:
@@ -41,7 +41,7 @@ def _on_hours(rng: TimeRange) -> bool:
 
 async def _use_rollups(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
                        interval: str | None = None) -> bool:
-    settings: TrackingSettings = app.state.settings
+    settings = tracking_state(app).settings
     if not settings.rollups_enabled or conditions or not _on_hours(rng):
         return False
     if interval is not None and (interval == "minute" or not whole_hour_offsets(rng)):
@@ -92,7 +92,7 @@ def _starts_period(moment: dt.datetime, rng: TimeRange, period: str) -> bool:
 async def _cohort_matrix(app: Starlette, db: Db, project_id: int, rng: TimeRange, conditions: list[Condition],
                          period: str, start_event: str | None, return_event: str | None) -> read.MatrixState | None:
     """The state of the matrix that could answer this retention question, None when none can."""
-    settings: TrackingSettings = app.state.settings
+    settings = tracking_state(app).settings
     if (not settings.rollups_enabled or conditions or start_event is not None or return_event is not None
             or not _always_whole_hours(rng.tz_name) or not _starts_period(rng.start, rng, period)):
         return None
@@ -116,10 +116,10 @@ async def retention_cohorts(app: Starlette, db: Db, project_id: int, rng: TimeRa
         return retention.triangle(counts, rng, period, periods)
     ROLLUP_ANSWERS.labels("retention", "raw").inc()
     counts = await retention.raw_counts(db, project_id, rng, conditions, period, start_event, return_event)
-    settings: TrackingSettings = app.state.settings
+    settings = tracking_state(app).settings
     if matrix is not None and matrix.ready is None and await read.register_cohort_matrix(
             db, project_id, rng.tz_name, period, settings.retention_matrices):
-        wake = getattr(app.state, "rollup_wake", None)
-        if wake is not None:  # the job computes the matrix now rather than after its pause
-            wake.set()
+        rollups = tracking_state(app).rollups
+        if rollups is not None:  # the job computes the matrix now rather than after its pause
+            rollups.wake()
     return retention.triangle(counts, rng, period, periods)

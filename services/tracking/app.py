@@ -4,40 +4,34 @@ the caller and forwards `/api/projects/{id}/...` here."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 
-from services.shared.app import create_service_app, postgres_check
+from services.shared.app import create_service_app
 from services.shared.db import create_pool
-from services.tracking.rollups.job import run_periodically
+from services.tracking.rollups.job import rollup_loop
 from services.tracking.routes import tracking_routes
 from services.tracking.settings import TrackingSettings
+from services.tracking.state import TrackingState
+
+
+async def open_state(stack: contextlib.AsyncExitStack, settings: TrackingSettings) -> TrackingState:
+    """The service's resources and loops, entered into `stack` (closed in reverse on exit)."""
+    pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    stack.push_async_callback(pool.close)
+    rollups = None
+    if settings.rollup_interval_seconds > 0:
+        rollups = await stack.enter_async_context(rollup_loop(settings))
+    return TrackingState(settings=settings, pool=pool, rollups=rollups)
 
 
 def create_app(settings: TrackingSettings | None = None) -> Starlette:
     settings = settings or TrackingSettings()
     settings.require("database_url", "internal_token")
+    config = settings
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings.database_url, min_size=settings.db_pool_min,
-                                           max_size=settings.db_pool_max)
-        stop, wake = asyncio.Event(), asyncio.Event()
-        app.state.rollup_wake = wake  # set by a question that registers a retention matrix
-        job = (asyncio.create_task(run_periodically(settings, stop, wake), name="tme-rollups")
-               if settings.rollup_interval_seconds > 0 else None)
-        try:
-            yield
-        finally:
-            stop.set()
-            wake.set()
-            if job is not None:  # a run cut short rolls back; the next one redoes it
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(job, timeout=5)
-            await app.state.pool.close()
+    async def build(stack: contextlib.AsyncExitStack) -> TrackingState:
+        return await open_state(stack, config)
 
-    return create_service_app(settings=settings, routes=tracking_routes(), lifespan=lifespan,
-                              ready_checks={"postgres": postgres_check}, internal_only=True)
+    return create_service_app(settings=settings, routes=tracking_routes(), build=build, internal_only=True)

@@ -68,6 +68,7 @@ from services.tracking.schemas import (
 from services.tracking.scope import raw_where
 from services.tracking.settings import TrackingSettings
 from services.tracking.sql import Params
+from services.tracking.state import tracking_state
 from services.tracking.stream import event_stream
 
 MAX_PROJECT_ID = 2**63 - 1
@@ -99,11 +100,12 @@ def project_of(request: Request) -> int:
 
 
 def _settings(request: Request) -> TrackingSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return tracking_state(request.app).settings
 
 
 def _db(request: Request) -> Db:
-    return Db(request.app.state.pool, _settings(request).query_timeout_seconds)
+    state = tracking_state(request.app)
+    return Db(state.pool, state.settings.query_timeout_seconds)
 
 
 def _page(items: list[T], limit: int, position: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
@@ -263,7 +265,7 @@ async def export_events(request: Request, query: ExportQuery) -> Response:
     params = Params()
     sql = export_sql(raw_where(params, project_id, rng.start, rng.end, query.filters))
     filename = f"events-{project_id}-{rng.local(rng.start).date()}.{query.format}"
-    rows = stream_rows(request.app.state.pool, sql, params.values, query.format)
+    rows = stream_rows(tracking_state(request.app).pool, sql, params.values, query.format)
     return StreamingResponse(rows, media_type=FORMATS[query.format],
                              headers={"content-disposition": f'attachment; filename="{filename}"',
                                       "cache-control": "no-store"})
@@ -309,7 +311,7 @@ def _checked(run: Run) -> Run:
     the path's."""
     async def checked(request: Request) -> Response:
         if not postgres_zones_loaded():
-            await load_postgres_zones(request.app.state.pool)
+            await load_postgres_zones(tracking_state(request.app).pool)
         refuse_nul(request.query_params)
         project_of(request)
         return await run(request)

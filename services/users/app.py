@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 
-from services.shared.app import create_service_app, redis_check
+from services.shared.app import create_service_app
 from services.shared.db import create_engine, session_factory
 from services.shared.redis import create_redis
 from services.users.cleanup import cleanup_loop
@@ -20,45 +18,32 @@ from services.users.state import UsersState
 from services.users.throttle import LoginThrottle, RegistrationLimit
 
 
-async def postgres_check(app: Starlette) -> None:
-    state: UsersState = app.state.users
-    async with state.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+async def open_state(stack: contextlib.AsyncExitStack, settings: UsersSettings) -> UsersState:
+    """The service's resources and loops, entered into `stack` (closed in reverse on exit)."""
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_max)
+    stack.push_async_callback(engine.dispose)
+    redis = create_redis(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    state = UsersState(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        redis=redis,
+        passwords=await asyncio.to_thread(Passwords, settings),
+        throttle=LoginThrottle.from_settings(redis, settings),
+        registrations=RegistrationLimit.from_settings(redis, settings),
+    )
+    if settings.token_cleanup_interval_seconds > 0:
+        await stack.enter_async_context(cleanup_loop(engine, settings))
+    return state
 
 
 def create_app(settings: UsersSettings | None = None) -> Starlette:
     settings = settings or UsersSettings()
     settings.require("database_url", "redis_url", "internal_token")
+    config = settings
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_max)
-        redis = create_redis(settings.redis_url)
-        app.state.redis = redis
-        app.state.engine = engine  # pool metrics (shared/monitor.py)
-        app.state.users = UsersState(
-            settings=settings,
-            engine=engine,
-            sessions=session_factory(engine),
-            redis=redis,
-            passwords=await asyncio.to_thread(Passwords, settings),
-            throttle=LoginThrottle.from_settings(redis, settings),
-            registrations=RegistrationLimit.from_settings(redis, settings),
-        )
-        cleanup = None
-        if settings.token_cleanup_interval_seconds > 0:
-            cleanup = asyncio.create_task(cleanup_loop(
-                engine, interval_seconds=settings.token_cleanup_interval_seconds,
-                refresh_days=settings.refresh_token_ttl_days))
-        try:
-            yield
-        finally:
-            if cleanup is not None:
-                cleanup.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await cleanup
-            await redis.aclose()
-            await engine.dispose()
+    async def build(stack: contextlib.AsyncExitStack) -> UsersState:
+        return await open_state(stack, config)
 
-    return create_service_app(settings=settings, routes=all_routes(), lifespan=lifespan,
-                              ready_checks={"postgres": postgres_check, "redis": redis_check}, internal_only=True)
+    return create_service_app(settings=settings, routes=all_routes(), build=build, internal_only=True)

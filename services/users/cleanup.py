@@ -6,11 +6,13 @@ refresh lifetime, or when nothing in it is still valid."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.shared.background import BackgroundLoop
+from services.users.settings import UsersSettings
 
 log = logging.getLogger("tme.users.cleanup")
 
@@ -36,11 +38,12 @@ async def delete_expired(engine: AsyncEngine, refresh_days: int) -> dict[str, in
     return deleted
 
 
-async def cleanup_loop(engine: AsyncEngine, *, interval_seconds: int, refresh_days: int) -> None:
-    while True:
-        await asyncio.sleep(interval_seconds)
-        try:
-            deleted = await delete_expired(engine, refresh_days)
-            log.info("expired tokens deleted", extra={"deleted": deleted})
-        except Exception:  # keep the loop alive; the next round retries
-            log.exception("token cleanup failed")
+def cleanup_loop(engine: AsyncEngine, settings: UsersSettings) -> BackgroundLoop:
+    """Every `token_cleanup_interval_seconds` (the first round one interval after start-up);
+    a round that fails is retried at the next one."""
+    async def one_round() -> None:
+        deleted = await delete_expired(engine, settings.refresh_token_ttl_days)
+        log.info("expired tokens deleted", extra={"deleted": deleted})
+
+    interval = settings.token_cleanup_interval_seconds
+    return BackgroundLoop(settings.service_name, "token-cleanup", one_round, interval=interval, first_pause=interval)

@@ -28,8 +28,8 @@ from services.tracking.rollups.job import (
     FRESH_PARTITION_ROWS,
     analyze_fresh_partitions,
     pause_after,
+    rollup_loop,
     run_once,
-    run_periodically,
 )
 from services.tracking.settings import TrackingSettings
 
@@ -409,22 +409,18 @@ def test_a_woken_job_runs_at_once_instead_of_after_its_pause(database_url: str) 
                    for o in ("ok", "skipped", "error"))
 
     async def scenario() -> None:
-        stop, wake = asyncio.Event(), asyncio.Event()
         settings = TrackingSettings(database_url=database_url, rollup_interval_seconds=3600)
         before = runs()
-        job_task = asyncio.create_task(run_periodically(settings, stop, wake))
 
         async def until(count: float) -> None:
             async with asyncio.timeout(60):
                 while runs() < count:  # noqa: ASYNC110 -- polling a metric the job moves
                     await asyncio.sleep(0.05)
 
-        await until(before + 1)  # the first run, then an hour's pause
-        wake.set()
-        await until(before + 2)
-        stop.set()
-        wake.set()
-        await asyncio.wait_for(job_task, 60)
+        async with rollup_loop(settings) as rollups:
+            await until(before + 1)  # the first run, then an hour's pause
+            rollups.wake()
+            await until(before + 2)
         assert runs() == before + 2
 
     asyncio.run(scenario())

@@ -29,7 +29,7 @@ from services.gateway.ingest.events import RequestInfo
 from services.gateway.ingest.fields import Problems, may_nest_deep
 from services.gateway.ingest.segment import TYPES
 from services.gateway.ingest.shapes import Shape, check_copies, native_request, segment_request
-from services.gateway.ingest.state import ingest_state
+from services.gateway.state import gateway_state
 from services.shared.errors import ApiError, EventTooLarge, PayloadTooLarge, ValidationFailed, error_body
 from services.shared.jsonutil import dumps
 from services.shared.metrics import buffered
@@ -92,15 +92,16 @@ class ApiCounters:
 async def _ingest(scope: Scope, receive: Receive, headers: Headers, parse: Shape,
                   counters: ApiCounters, headers_are_persons: bool) -> Answer:
     app = scope["app"]
-    state = ingest_state(app)
+    gateway = gateway_state(app)
+    state = gateway.ingest
     settings = state.settings
     received_at = int(time.time() * 1000)
-    redis = app.state.redis
+    redis = gateway.redis
     await state.queue.check_backlog(redis)
     body = await read_body(receive, headers, settings.ingest_max_batch_bytes)
     data = parse_json(body)
     key = write_key(headers, data, "writeKey", "apiKey")
-    project = await state.keys.resolve(key, app.state.users)
+    project = await state.keys.resolve(key, gateway.users)
     parsed = parse(data)
     count = len(parsed.events)
     counters.received.inc(count)

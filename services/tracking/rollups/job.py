@@ -20,7 +20,6 @@ replica run at a time; the others skip their turn."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from services.shared.background import BackgroundLoop
 from services.shared.db import plain_url
 from services.tracking.metrics import ROLLUP_LAG, ROLLUP_RUNS
 from services.tracking.queries.sessionize import sessions_ctes
@@ -49,6 +49,7 @@ REBUILT = ("rollup_hours", "rollup_dim_hours", "rollup_dim_days", "rollup_sessio
            "rollup_bot_hours")
 SLOW_RUN_SECONDS = 5.0  # a run this long is logged with the time of each step
 FRESH_PARTITION_ROWS = 10_000  # an event partition with this many new rows, unknown to its statistics, is analyzed
+SHUTDOWN_GRACE_SECONDS = 5.0  # a run in progress at shutdown may finish within this long
 
 
 @dataclass
@@ -288,29 +289,29 @@ def pause_after(run_seconds: float, interval: float) -> float:
     return max(interval, BUSY_PAUSE_FACTOR * run_seconds)
 
 
-async def run_periodically(settings: TrackingSettings, stop: asyncio.Event, wake: asyncio.Event) -> None:
-    """Runs until `stop` is set (set `wake` too, to end the pause at once). Setting `wake` starts
-    the next run early: a new retention matrix is computed within seconds, not after a long pause."""
-    while not stop.is_set():
+def rollup_loop(settings: TrackingSettings) -> BackgroundLoop:
+    """The job as a background loop: a run, then a pause (`pause_after`); a run that fails is
+    counted and the loop goes on after a back-off. `wake()` starts the next run early: a new
+    retention matrix is computed within seconds, not after a long pause. On shutdown a run in
+    progress gets 5 s to finish; one cut short rolls back and the next one redoes it."""
+    async def one_run() -> float:
         start = time.perf_counter()
         try:
             stats = await run_once(settings)
-            if stats is None:
-                ROLLUP_RUNS.labels("skipped").inc()
-            else:
-                ROLLUP_RUNS.labels("ok").inc()
-                took = time.perf_counter() - start
-                ROLLUP_LAG.observe(took)
-                if stats.full_projects or took >= SLOW_RUN_SECONDS:
-                    log.info("long rollup run", extra={"seconds": stats.seconds, "rows": stats.rows,
-                                                       "hours": stats.hours, "session_groups": stats.session_groups,
-                                                       "full_projects": stats.full_projects})
-        except Exception:  # the job must outlive a failing run; the next run redoes the work
+        except Exception:
             ROLLUP_RUNS.labels("error").inc()
-            log.exception("rollup run failed")
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=pause_after(time.perf_counter() - start,
-                                                                    settings.rollup_interval_seconds))
-        except TimeoutError:
-            pass
-        wake.clear()
+            raise
+        if stats is None:
+            ROLLUP_RUNS.labels("skipped").inc()
+        else:
+            ROLLUP_RUNS.labels("ok").inc()
+            took = time.perf_counter() - start
+            ROLLUP_LAG.observe(took)
+            if stats.full_projects or took >= SLOW_RUN_SECONDS:
+                log.info("long rollup run", extra={"seconds": stats.seconds, "rows": stats.rows,
+                                                   "hours": stats.hours, "session_groups": stats.session_groups,
+                                                   "full_projects": stats.full_projects})
+        return pause_after(time.perf_counter() - start, settings.rollup_interval_seconds)
+
+    return BackgroundLoop(settings.service_name, "rollups", one_run, interval=settings.rollup_interval_seconds,
+                          grace=SHUTDOWN_GRACE_SECONDS)
