@@ -27,7 +27,7 @@ from services.users.routes import ENDPOINTS
 
 # (module, prefix): the module exports PREFIX_PATHS and optionally PREFIX_COMPONENTS.
 EXTENSIONS: tuple[tuple[str, str], ...] = (
-    ("services.gateway.ingest.openapi", "INGEST"),
+    ("services.gateway.ingest.document", "INGEST"),
 )
 
 Schema = dict[str, Any]
