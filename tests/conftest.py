@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from schema_check import schema_hooks, unchecked
 
 from services.devstack import DevStack
 from services.shared.embedded import free_port
@@ -89,9 +90,25 @@ def redis_url(stack: DevStack) -> str:
 
 @pytest.fixture
 def client(gateway_url: str) -> Iterator[httpx.Client]:
-    """An HTTP client pointed at the public gateway."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as c:
+    """An HTTP client pointed at the public gateway; every answer is checked against the OpenAPI
+    document the gateway serves (tests/schema_check.py)."""
+    with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks()) as c:
         yield c
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "unchecked_responses(reason): the test sends requests the OpenAPI "
+                                       "document deliberately lacks; the gateway's answers are not checked")
+
+
+@pytest.fixture(autouse=True)
+def _unchecked_responses(request: pytest.FixtureRequest) -> Iterator[None]:
+    """`@pytest.mark.unchecked_responses("why")` turns the answers' schema check off for one test."""
+    if request.node.get_closest_marker("unchecked_responses") is None:
+        yield
+    else:
+        with unchecked():
+            yield
 
 
 class Database:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schema_check
 
 from bench.faults import FAST_RECLAIM, AckedLoad, count_against_acked
 from services.shared.embedded import free_port, port_free, port_open
@@ -152,7 +153,7 @@ def test_tme_dev_serves_the_account_round_trip_restarts_services_and_stops_clean
     assert not any(line.startswith("{") for line in logged), dev.lines
     assert not any("Warning" in line or "warning" in line for line in dev.lines), dev.lines
 
-    with httpx.Client(base_url=dev.url, timeout=30) as http:
+    with httpx.Client(base_url=dev.url, timeout=30, event_hooks=schema_check.schema_hooks()) as http:
         registered = http.post("/api/auth/register", json={"name": "Dev", "email": "dev@example.com",
                                                            "password": "a long dev password"})
         assert registered.status_code == 201, registered.text
@@ -185,7 +186,7 @@ def test_tme_dev_serves_the_account_round_trip_restarts_services_and_stops_clean
     # a second start reuses the data: the account is still there
     again = run_dev()
     again.wait_for_line("Track My Events is running", STARTUP_SECONDS)
-    login = httpx.post(f"{again.url}/api/auth/login", json={"email": "dev@example.com",
+    login = schema_check.post(f"{again.url}/api/auth/login", json={"email": "dev@example.com",
                                                            "password": "a long dev password"}, timeout=30)
     assert login.status_code == 200, login.text
     assert again.interrupt() == 0
@@ -209,7 +210,7 @@ def supervised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]
 
 
 def _account(dev: DevProcess) -> tuple[int, str]:
-    registered = httpx.post(f"{dev.url}/api/auth/register", timeout=30, json={
+    registered = schema_check.post(f"{dev.url}/api/auth/register", timeout=30, json={
         "name": "Faults", "email": f"faults-{time.monotonic_ns()}@example.com", "password": "a long dev password"})
     assert registered.status_code == 201, registered.text
     project = registered.json()["project"]

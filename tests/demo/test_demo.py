@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Database
+from schema_check import schema_hooks
 
 from services.shared.stream import STORED_FIELDS
 
@@ -109,7 +110,7 @@ def test_the_range_ends_at_end_and_spans_the_days(bulk: Loaded, db: Database) ->
 
 class Api:
     def __init__(self, gateway_url: str, loaded: Loaded) -> None:
-        self.http = httpx.Client(base_url=gateway_url, timeout=30)
+        self.http = httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks())
         login = self.http.post("/api/auth/login", json={"email": loaded.email, "password": loaded.password})
         assert login.status_code == 200, login.text
         self.http.headers["Authorization"] = f"Bearer {login.json()['accessToken']}"

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import unique_email
+from schema_check import schema_hooks
 
 from services.devstack import DevStack, ServiceProcess
 from services.shared.embedded import free_port, port_open
@@ -65,10 +66,12 @@ def bob(client: httpx.Client) -> Account:
 
 
 class ExtraGateway:
-    """Another gateway process on a free port, with its own TME_* overrides."""
+    """Another gateway process on a free port, with its own TME_* overrides. Its clients check every
+    answer against the OpenAPI document, unless `checked=False` (upstreams that are stand-ins)."""
 
-    def __init__(self, stack: DevStack, env: dict[str, str]) -> None:
+    def __init__(self, stack: DevStack, env: dict[str, str], *, checked: bool = True) -> None:
         self.lines: list[str] = []
+        self.checked = checked
         port = free_port()
         self.process = ServiceProcess("gateway", port, {**stack.service_env("gateway"), "TME_PORT": str(port), **env},
                                       lambda _name, line: self.lines.append(line))
@@ -83,7 +86,7 @@ class ExtraGateway:
         self.process.stop()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        return httpx.Client(base_url=self.url, timeout=30, event_hooks=schema_hooks() if self.checked else None)
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +114,12 @@ def echo_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def echo_gateway(stack: DevStack, echo_url: str) -> Iterator[ExtraGateway]:
     """A gateway whose users and tracking upstreams are the echo server; upstream timeout 1 s;
-    the dashboard API allows CORS from https://dash.example.com."""
+    the dashboard API allows CORS from https://dash.example.com. The echo's answers are not the
+    API's: they are not checked against the OpenAPI document."""
     env = {"TME_USERS_URL": echo_url, "TME_TRACKING_URL": echo_url, "TME_UPSTREAM_TIMEOUT_SECONDS": "1",
            "TME_CORS_ORIGINS": "https://dash.example.com", "TME_LOG_LEVEL": "WARNING",
            "TME_WORKERS": "1"}  # one process: the tests count the lookups its token cache saves
-    with ExtraGateway(stack, env) as gateway:
+    with ExtraGateway(stack, env, checked=False) as gateway:
         yield gateway
 
 

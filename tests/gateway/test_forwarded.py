@@ -32,7 +32,7 @@ def behind_proxy(stack: DevStack, echo_url: str) -> Iterator[ExtraGateway]:
     """A gateway that trusts 127.0.0.1 (the tests' client) as its proxy."""
     env = {"TME_USERS_URL": echo_url, "TME_TRACKING_URL": echo_url, "TME_WORKERS": "1",
            "TME_FORWARDED_ALLOW_IPS": "127.0.0.1,10.0.0.0/8"}
-    with ExtraGateway(stack, env) as gateway:
+    with ExtraGateway(stack, env, checked=False) as gateway:  # the echo's answers are not the API's
         yield gateway
 
 

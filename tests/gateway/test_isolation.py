@@ -96,6 +96,7 @@ def test_dot_segments_cannot_climb_out_of_a_routed_path(gateway_url: str, alice:
         assert "ownerId" not in body and "userId" not in body, (raw, body)
 
 
+@pytest.mark.unchecked_responses("unknown routes and methods: what the document does not list")
 def test_unknown_routes_and_methods_answer_json_errors(client: httpx.Client, alice: Account) -> None:
     for path in ("/api/unknown", "/api/projects/abc", f"/api/projects/{alice.project['id']}/not-a-section",
                  "/api/auth/whoami", "/api/v2/track", "/v1/unknown"):

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+import schema_check
 from conftest import Database
 from segment.analytics import Client
 
@@ -52,8 +53,8 @@ def _basic(write_key: str) -> str:
 
 
 def _post_batch(gateway_url: str, write_key: str, body: dict[str, Any], user_agent: str) -> None:
-    response = httpx.post(f"{gateway_url}/v1/batch", json=body,
-                          headers={"Authorization": _basic(write_key), "User-Agent": user_agent})
+    response = schema_check.post(f"{gateway_url}/v1/batch", json=body,
+                                 headers={"Authorization": _basic(write_key), "User-Agent": user_agent})
     assert response.status_code == 200 and response.json()["accepted"] == len(body["batch"]), response.text
 
 
@@ -186,9 +187,10 @@ def test_server_mobile_and_browser_senders_all_count_and_none_is_a_bot(
 def test_bots_on_the_native_endpoint_are_left_out_and_counted(
         gateway_url: str, client: httpx.Client, db: Database, project: Project) -> None:
     for agent in (CHROME, HEADLESS, GOOGLEBOT, "curl/8.4.0"):
-        response = httpx.post(f"{gateway_url}/api/track", headers={"User-Agent": agent, "Accept-Language": "nl-BE,nl"},
-                              json={"apiKey": project.write_key, "eventName": "PAGE_VIEW",
-                                    "page": "https://shop.example/", "anonymousId": f"v-{agent[:12]}"})
+        response = schema_check.post(f"{gateway_url}/api/track",
+                                     headers={"User-Agent": agent, "Accept-Language": "nl-BE,nl"},
+                                     json={"apiKey": project.write_key, "eventName": "PAGE_VIEW",
+                                           "page": "https://shop.example/", "anonymousId": f"v-{agent[:12]}"})
         assert response.status_code == 200, response.text
     rows = {r["user_agent"]: r for r in wait_rows(db, project.id, 4)}
     assert rows[HEADLESS]["is_bot"] and rows[GOOGLEBOT]["is_bot"]

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+import schema_check
 
 from bench.faults import AckedLoad, count_against_acked
 from services.devstack import DevStack
@@ -93,7 +94,7 @@ def test_a_flood_without_a_subscriber_is_bounded_and_nothing_accepted_is_lost(
     assert gateway.proc is not None
 
     def flood(n: int) -> None:
-        with httpx.Client(base_url=gateway.url, timeout=30) as client:
+        with httpx.Client(base_url=gateway.url, timeout=30, event_hooks=schema_check.schema_hooks()) as client:
             for i in range(requests):
                 events = [{"eventName": "Flood", "userId": f"u{n}", "messageId": str(uuid.uuid4()), "n": i}
                           for _ in range(10)]
@@ -109,8 +110,8 @@ def test_a_flood_without_a_subscriber_is_bounded_and_nothing_accepted_is_lost(
 
     try:
         warm = str(uuid.uuid4())  # first a request that caches the key: the workers are up
-        assert httpx.post(f"{gateway.url}/api/track", json={"apiKey": project.write_key, "eventName": "warm",
-                                                           "messageId": warm}).status_code == 200
+        assert schema_check.post(f"{gateway.url}/api/track", json={"apiKey": project.write_key, "eventName": "warm",
+                                                                  "messageId": warm}).status_code == 200
         acked.add(warm)
         before = _rss_kib(gateway.proc.pid)
         threads = [threading.Thread(target=flood, args=(n,)) for n in range(clients)]
@@ -147,7 +148,7 @@ def test_a_gateway_waiting_for_a_replica_answers_2xx_only_once_one_holds_the_ent
     try:
         url = f"{gateway.url}/api/track"
         first = [{"eventName": "Replicated", "userId": "u", "messageId": str(uuid.uuid4())} for _ in range(5)]
-        refused = httpx.post(url, json={"apiKey": project.write_key, "batch": first}, timeout=30)
+        refused = schema_check.post(url, json={"apiKey": project.write_key, "batch": first}, timeout=30)
         assert refused.status_code == 503, refused.text
         assert refused.json()["error"]["code"] == "queue_unavailable"
         assert int(refused.headers["retry-after"]) > 0
@@ -159,10 +160,10 @@ def test_a_gateway_waiting_for_a_replica_answers_2xx_only_once_one_holds_the_ent
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         follower = redis.Redis(port=replica_port)
         wait_until(lambda: _linked(follower), 30, "the replica to follow the stack's Redis")
-        resent = httpx.post(url, json={"apiKey": project.write_key, "batch": first}, timeout=30)
+        resent = schema_check.post(url, json={"apiKey": project.write_key, "batch": first}, timeout=30)
         assert resent.status_code == 200, resent.text
         second = [{"eventName": "Replicated", "userId": "u", "messageId": str(uuid.uuid4())} for _ in range(5)]
-        accepted = httpx.post(url, json={"apiKey": project.write_key, "batch": second}, timeout=30)
+        accepted = schema_check.post(url, json={"apiKey": project.write_key, "batch": second}, timeout=30)
         assert accepted.status_code == 200, accepted.text
         assert follower.xlen(EVENTS_STREAM) > 0
         follower.close()

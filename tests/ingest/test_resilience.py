@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 import redis
+import schema_check
 from conftest import Database
 
 from services.devstack import DevStack
@@ -158,7 +159,7 @@ def test_two_subscribers_share_the_work_without_duplicates(
     second = stack.start_service("subscriber", key="subscriber-2", port=free_port())
     try:
         def worker(n: int) -> set[str]:
-            with httpx.Client(base_url=gateway_url, timeout=30) as c:
+            with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_check.schema_hooks()) as c:
                 return send_batches(c, project.write_key, 40, 20, f"w{n}")
 
         with ThreadPoolExecutor(4) as pool:
@@ -220,7 +221,7 @@ def test_full_backlog_answers_503_with_retry_after(
     gateway = stack.start_service("gateway", key="gateway-backlog", port=free_port(), env={
         "TME_INGEST_MAX_BACKLOG": str(length + 3), "TME_INGEST_BACKLOG_CHECK_SECONDS": "0"})
     try:
-        with httpx.Client(base_url=gateway.url, timeout=10) as small:
+        with httpx.Client(base_url=gateway.url, timeout=10, event_hooks=schema_check.schema_hooks()) as small:
             sent = send_batches(small, project.write_key, 3, 5, "fits")
             refused = post_batch(small, project.write_key, [event("too-many")])
         assert refused.status_code == 503
@@ -281,7 +282,8 @@ def test_write_keys_cannot_be_checked_without_the_users_service(stack: DevStack)
     gateway = stack.start_service("gateway", key="gateway-nousers", port=free_port(),
                                   env={"TME_USERS_URL": f"http://127.0.0.1:{free_port()}"})
     try:
-        response = httpx.post(f"{gateway.url}/api/track", json={"apiKey": "wk_not_seen_before", "eventName": "x"})
+        response = schema_check.post(f"{gateway.url}/api/track",
+                                     json={"apiKey": "wk_not_seen_before", "eventName": "x"})
         assert response.status_code == 503, response.text
         assert response.json()["error"]["code"] == "unavailable"
         assert int(response.headers["retry-after"]) > 0

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from conftest import Database
 from ingest.helpers import wait_until
+from schema_check import schema_hooks
 
 from services.devstack import DevStack
 from services.shared.embedded import free_port
@@ -101,7 +102,7 @@ class Flow:
 
 def run_flow(stack: TracedStack) -> Flow:
     email = f"obs-{uuid.uuid4().hex[:10]}@example.com"
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, event_hooks=schema_hooks()) as client:
         registered = client.post("/api/auth/register", json={"name": "Obs", "email": email, "password": PASSWORD})
         assert registered.status_code == 201, registered.text
         body = registered.json()

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from conftest import Database
 from prometheus_client import REGISTRY
+from schema_check import schema_hooks
 
 from services.tracking.rollups import hourly, job
 from services.tracking.rollups.hll import estimate
@@ -96,7 +97,7 @@ RANGES = [
 
 @pytest.fixture(scope="module")
 def seeded(gateway_url: str, db: Database, database_url: str) -> Iterator[Project]:
-    with httpx.Client(base_url=gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks()) as client:
         project_id, token = register(client)
         project = Project(project_id, token, client, Events(db, project_id))
         _seed(project)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from conftest import INTERNAL
+from schema_check import schema_hooks
 
 from services.devstack import DevStack, ServiceProcess
 from services.shared.embedded import free_port
@@ -136,7 +137,7 @@ def gateway_to_limited_users(stack: DevStack, limited_users: ServiceProcess) -> 
 
 def test_a_client_cannot_escape_the_limits_by_writing_x_forwarded_for(gateway_to_limited_users: str) -> None:
     email = unique_email("xff")
-    with httpx.Client(base_url=gateway_to_limited_users, timeout=30) as client:
+    with httpx.Client(base_url=gateway_to_limited_users, timeout=30, event_hooks=schema_hooks()) as client:
         registered = client.post("/api/auth/register", json={"name": "X", "email": email, "password": PASSWORD},
                                  headers={"X-Forwarded-For": _address()})
         assert registered.status_code == 201, registered.text

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from conftest import unique_email
 from playwright.sync_api import expect
+from schema_check import schema_hooks
 
 from .conftest import TIMEOUT_MS, VISITOR_UA, shot, stat
 
@@ -295,7 +296,7 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     app.get_by_role("navigation", name="Project").get_by_role("link", name="Realtime").click()
     expect(app.get_by_role("status").filter(has_text="connected")).to_be_visible()
     expect(app.get_by_test_id("realtime-visitors")).not_to_have_text("0")
-    with httpx.Client(base_url=gateway_url, timeout=10) as client:
+    with httpx.Client(base_url=gateway_url, timeout=10, event_hooks=schema_hooks()) as client:
         sent_live = client.post("/v1/track", auth=(write_key, ""), headers={"user-agent": VISITOR_UA},
                                 json={"anonymousId": "live-visitor", "event": "Live demo"})
         assert sent_live.status_code == 200

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from conftest import unique_email
 from playwright.sync_api import Page, Route, expect
+from schema_check import schema_hooks
 
 from .conftest import TAKE_SCREENSHOTS, VISITOR_UA, new_page, shot, stat
 
@@ -82,7 +83,7 @@ def log_in(app: Page, gateway_url: str, path: str, email: str) -> None:
 @pytest.fixture
 def seeded(gateway_url: str) -> Iterator[dict[str, Any]]:
     """A new account whose project holds the events described in the module's docstring."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as api:
+    with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks()) as api:
         email, project, token = register(api, "dash")
         signup = {"type": "track", "event": "Signup", "messageId": str(uuid.uuid4()), "anonymousId": "a",
                   "properties": {"plan": "pro"}, "context": {"userAgent": FIREFOX_WINDOWS}}
@@ -113,7 +114,7 @@ def senders(gateway_url: str) -> Iterator[dict[str, Any]]:
     """A project fed this week by our web SDK (two browsers, a desktop and a laptop screen), a Python
     backend (two customers' orders, no person's agent), an iPhone app (app version, German locale)
     and a crawler (two page views with Googlebot's agent on the native endpoint)."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as api:
+    with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks()) as api:
         email, project, token = register(api, "senders")
         page = {"type": "page", "properties": {"path": "/", "url": SITE + "/"}}
         batch = [

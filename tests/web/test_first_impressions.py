@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import expect
+from schema_check import schema_hooks
 
 from .conftest import VISITOR_UA, new_page, shot, stat
 from .test_dashboard import GOOGLEBOT, PASSWORD, log_in, page_view, register, wait_stored
@@ -45,7 +46,7 @@ def send(api: httpx.Client, write_key: str, batch: list[dict[str, Any]]) -> None
 def this_week(gateway_url: str) -> Iterator[dict[str, Any]]:
     """A new account whose project has only this week's traffic: two visitors today (one signs up),
     one three days ago. Its second project is empty."""
-    with httpx.Client(base_url=gateway_url, timeout=30) as api:
+    with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks()) as api:
         email, project, token = register(api, "first")
         batch = [
             page_view("a", "/pricing", VISITOR_UA),
@@ -138,7 +139,7 @@ def test_retention_marks_the_running_period_and_says_what_it_left_out(browser: A
 
 def test_realtime_feed_tells_people_apart_in_time_order_and_agrees_with_the_count(
         browser: Any, gateway_url: str) -> None:
-    with httpx.Client(base_url=gateway_url, timeout=30) as api:
+    with httpx.Client(base_url=gateway_url, timeout=30, event_hooks=schema_hooks()) as api:
         email, project, token = register(api, "live")
         key = project["writeKey"]
         first, second, earlier = (f"{PREFIX}{n:012d}" for n in (1, 2, 3))
