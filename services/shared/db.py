@@ -7,6 +7,7 @@ import json
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,8 +27,11 @@ def sqlalchemy_url(url: str) -> str:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    """JSON columns read with orjson: a number beyond 64 bits (a property of 1e20, which PostgreSQL
+    keeps as the integer 100000000000000000000) comes back as a float, as JSON clients read it,
+    not as a Python int that no answer could serialise."""
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=orjson.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
