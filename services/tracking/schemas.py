@@ -12,6 +12,7 @@ import annotated_types
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -97,7 +98,8 @@ Dimension = Annotated[str, AfterValidator(_dimension)]
 
 
 def _absent_not_null(schema: dict[str, Any]) -> None:
-    """A query parameter is absent, never null: `str | None` is documented as a string."""
+    """A field that may be left out, where null means the same (a query parameter is never null):
+    `str | None = None` is documented as an optional string, without a null default."""
     for prop in schema.get("properties", {}).values():
         options = prop.pop("anyOf", None)
         if options is not None:
@@ -105,6 +107,9 @@ def _absent_not_null(schema: dict[str, Any]) -> None:
             prop.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
         if "default" in prop and prop["default"] is None:
             del prop["default"]
+
+
+OPTIONAL_NOT_NULL = ConfigDict(**REQUEST_CONFIG, json_schema_extra=_absent_not_null)
 
 
 def _choices(field: FieldInfo) -> tuple[str, ...]:
@@ -121,7 +126,7 @@ class Query(RequestBody):
     one is refused, a choice must be one of its values, a number an integer within its bounds and
     a name at most its length, each with the message clients have always had."""
 
-    model_config = {**REQUEST_CONFIG, "json_schema_extra": _absent_not_null}
+    model_config = OPTIONAL_NOT_NULL
 
     @field_validator("*", mode="before")
     @classmethod
@@ -219,6 +224,8 @@ class RealtimeQuery(StreamQuery):
 class AnalyticsCondition(RequestBody):
     """A condition an event must meet (the query strings' `filters` hold a JSON list of them)."""
 
+    model_config = OPTIONAL_NOT_NULL
+
     field: str = Field(description="A dimension such as `event`, `page`, `browser`, or `prop:<key>` / "
                                    "`context:<key>`.", examples=["browser", "prop:plan"])
     op: Op = "eq"
@@ -227,12 +234,15 @@ class AnalyticsCondition(RequestBody):
 
 
 class AnalyticsFunnelStepRequest(RequestBody):
+    model_config = OPTIONAL_NOT_NULL
     event: str = Field(min_length=1, max_length=MAX_EVENT_NAME)
     filters: list[AnalyticsCondition] | None = Field(None, description="Conditions this step's event must meet.")
 
 
 class AnalyticsFunnelRequest(RequestBody):
     """A funnel: its steps in order, the time allowed to convert, the range and filters."""
+
+    model_config = OPTIONAL_NOT_NULL
 
     steps: list[AnalyticsFunnelStepRequest] = Field(min_length=MIN_STEPS, max_length=MAX_STEPS)
     window_seconds: int = Field(DEFAULT_WINDOW_SECONDS, ge=1, le=MAX_WINDOW_SECONDS,

@@ -96,6 +96,8 @@ def _query_parameters(model: type[BaseModel], schema: Schema, components: Schema
         parameter: Schema = {"name": name, "in": "query", "required": name in required, "schema": dict(prop)}
         if "description" in prop:
             parameter["description"] = parameter["schema"].pop("description")
+        if prop.get("examples"):  # the parameter's own example: what the docs page's curl line sends
+            parameter["example"] = prop["examples"][0]
         out.append(parameter)
     return out
 
