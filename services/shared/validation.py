@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from services.shared.errors import ApiError, BadRequest, ValidationFailed
+from services.shared.errors import ApiError, InvalidParameter, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,8 +39,8 @@ def bounded_int(value: str | None, name: str, *, default: int, low: int, high: i
     try:
         number = int(value)
     except ValueError:
-        raise BadRequest(f"{name} must be an integer.", fields={name: "must be an integer"}) from None
+        raise InvalidParameter(f"{name} must be an integer.", fields={name: "must be an integer"}) from None
     if not low <= number <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}.", fields={name: f"must be between {low} and {high}"}
-                         )
+        problem = f"must be between {low} and {high}"
+        raise InvalidParameter(f"{name} {problem}.", fields={name: problem})
     return number

@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from services.shared.api.endpoint import Endpoint, endpoint, routes
-from services.shared.errors import NUL_MESSAGE, BadRequest, InvalidParameter, NotFound, QueryTimeout, TooManyStreams
+from services.shared.errors import NUL_MESSAGE, InvalidParameter, NotFound, QueryTimeout, TooManyStreams
 from services.tracking import answers
 from services.tracking.buckets import label, series
 from services.tracking.db import Db
@@ -77,8 +77,6 @@ TAG = "Analytics"
 PREFIX = "/api/projects/{project_id:int}"
 PROJECT: dict[str, type] = {"project_id": int}
 ASKS = (NotFound, QueryTimeout)  # a question: the project, then a query that may run too long
-# `limit` and `periods` are read by services/shared/validation.bounded_int, which answers bad_request
-COUNTED = (*ASKS, BadRequest)
 STREAMS = (NotFound, TooManyStreams)  # a long-lived answer, capped per user and project by the gateway
 
 # how exact the figures of summary, timeseries and breakdown are (answers.py)
@@ -151,7 +149,7 @@ async def stats_timeseries(request: Request, query: TimeseriesQuery) -> Analytic
           description=ACCURACY + " Rollups keep the dimensions event, page, referrer, source, utm*, browser, os, "
                                  "device, library, appVersion, locale and screen; the others are always counted "
                                  "from the stored events.",
-          errors=COUNTED, path_params=PROJECT)
+          errors=ASKS, path_params=PROJECT)
 async def stats_breakdown(request: Request, query: BreakdownQuery) -> AnalyticsBreakdown:
     project_id = project_of(request)
     rng = query.range(max_days=_settings(request).max_range_days)
@@ -180,7 +178,7 @@ async def funnel(request: Request, body: AnalyticsFunnelRequest) -> AnalyticsFun
                                            "steps": steps})
 
 
-@endpoint("GET", f"{PREFIX}/retention", tag=TAG, summary="Cohort retention triangle", errors=COUNTED,
+@endpoint("GET", f"{PREFIX}/retention", tag=TAG, summary="Cohort retention triangle", errors=ASKS,
           path_params=PROJECT, examples={"response": {
               "from": "2026-01-05T00:00:00+00:00", "to": "2026-01-19T00:00:00+00:00", "tz": "UTC", "period": "week",
               "periods": 8, "cohorts": [{"cohort": "2026-01-05", "size": 10, "returning": [10, 4]},
@@ -199,7 +197,7 @@ async def retention(request: Request, query: RetentionQuery) -> AnalyticsRetenti
                                               "cohorts": cohorts})
 
 
-@endpoint("GET", f"{PREFIX}/sessions", tag=TAG, summary="Sessions, newest first", errors=COUNTED,
+@endpoint("GET", f"{PREFIX}/sessions", tag=TAG, summary="Sessions, newest first", errors=ASKS,
           path_params=PROJECT)
 async def list_sessions(request: Request, query: SessionsQuery) -> AnalyticsSessions:
     """A session is all events with the same SDK sessionId; without one, a visitor's events with gaps
@@ -213,7 +211,7 @@ async def list_sessions(request: Request, query: SessionsQuery) -> AnalyticsSess
 
 
 @endpoint("GET", f"{PREFIX}/realtime", tag=TAG, summary="Visitors in the last 5 minutes and the latest events",
-          errors=COUNTED, path_params=PROJECT)
+          errors=ASKS, path_params=PROJECT)
 async def realtime(request: Request, query: RealtimeQuery) -> AnalyticsRealtime:
     project_id = project_of(request)
     settings, db = _settings(request), _db(request)
@@ -237,7 +235,7 @@ async def realtime_stream(request: Request, query: StreamQuery) -> Response:
     )
 
 
-@endpoint("GET", f"{PREFIX}/events", tag=TAG, summary="Event explorer, newest first", errors=COUNTED,
+@endpoint("GET", f"{PREFIX}/events", tag=TAG, summary="Event explorer, newest first", errors=ASKS,
           path_params=PROJECT)
 async def list_events(request: Request, query: EventsQuery) -> AnalyticsEventPage:
     """Every stored event (all types, bots included unless filtered). Pages are keyset-paginated on
@@ -272,7 +270,7 @@ async def export_events(request: Request, query: ExportQuery) -> Response:
 
 
 @endpoint("GET", f"{PREFIX}/persons/{{visitor_id:path}}", tag=TAG, summary="One person: ids, traits and events",
-          errors=COUNTED, path_params=PROJECT)
+          errors=ASKS, path_params=PROJECT)
 async def get_person(request: Request, query: PersonQuery) -> AnalyticsPerson:
     """`visitorId` is a userId or anonymousId; aliases resolve to the same person. Events of all time
     unless `from`/`to` are given, newest first."""
