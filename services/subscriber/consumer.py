@@ -30,6 +30,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from opentelemetry import propagate, trace
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import EncodableT, FieldT, StreamIdT
 
 from services.shared.redis import DEAD_LETTER_STREAM, EVENTS_GROUP, EVENTS_STREAM
 from services.shared.stream import StreamBatch, StreamFormatError, decode_batch
@@ -44,6 +45,12 @@ _tracer = tracer("tme.subscriber")
 T = TypeVar("T")
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
+
+
+def _entries(reply: Any) -> list[Entry]:
+    """The entries of an XREADGROUP reply (`[[stream, [(id, fields), ...]], ...]`, or None), which
+    redis-py types as the union of every command's reply shape."""
+    return [entry for _, items in reply or [] for entry in items]
 _DATA_ERROR_CLASSES = ("22", "23", "54")  # data exception, integrity violation, program limit exceeded
 
 
@@ -175,7 +182,7 @@ class Consumer:
                 log.warning("cannot read own pending entries (%s)", type(exc).__name__)
                 await self._sleep(1.0)
                 continue
-            entries = [e for _, items in reply or [] for e in items]
+            entries = _entries(reply)
             if not entries:
                 return
             await self._handle(await self._decode(entries))
@@ -201,7 +208,7 @@ class Consumer:
                 await self._ensure_group()
                 return []
             raise
-        return [e for _, items in reply or [] for e in items]
+        return _entries(reply)
 
     async def _due_retries(self) -> list[Entry]:
         if not self._retry:
@@ -213,8 +220,8 @@ class Consumer:
         for entry_id in due:
             del self._retry[entry_id]
         # XCLAIM to ourselves: a new delivery, so XPENDING's delivery count goes up
-        claimed = await self.redis.xclaim(EVENTS_STREAM, EVENTS_GROUP, self.name, 0, due)
-        return list(claimed or [])
+        claimed: Any = await self.redis.xclaim(EVENTS_STREAM, EVENTS_GROUP, self.name, 0, list[StreamIdT](due))
+        return list(claimed or [])  # without justid: the (id, fields) entries
 
     async def _reclaim(self) -> None:
         reply = await self.redis.xautoclaim(EVENTS_STREAM, EVENTS_GROUP, self.name, self.s.subscriber_claim_idle_ms,
@@ -375,7 +382,7 @@ class Consumer:
     async def _keep_fresh(self, ids: list[bytes]) -> None:
         """Reset the idle time of entries we are still working on (no new delivery counted)."""
         try:
-            await self.redis.xclaim(EVENTS_STREAM, EVENTS_GROUP, self.name, 0, ids, justid=True)
+            await self.redis.xclaim(EVENTS_STREAM, EVENTS_GROUP, self.name, 0, list[StreamIdT](ids), justid=True)
         except (RedisError, OSError):
             pass
 
@@ -396,12 +403,12 @@ class Consumer:
 
     async def _dead_letter(self, entry_id: bytes, fields: dict[bytes, bytes], kind: str, reason: str,
                            deliveries: int) -> None:
-        letter = {**fields, b"reason": reason.encode(), b"kind": kind.encode(), b"original_id": entry_id,
-                  b"consumer": self.name.encode(), b"deliveries": str(deliveries).encode(),
-                  b"failed_at": str(int(time.time() * 1000)).encode()}
+        letter: dict[FieldT, EncodableT] = {key: value for key, value in fields.items()}  # redis' key type
+        letter.update({b"reason": reason.encode(), b"kind": kind.encode(), b"original_id": entry_id,
+                       b"consumer": self.name.encode(), b"deliveries": str(deliveries).encode(),
+                       b"failed_at": str(int(time.time() * 1000)).encode()})
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(DEAD_LETTER_STREAM, letter, maxlen=self.s.subscriber_dead_letter_maxlen,  # type: ignore[arg-type]
-                      approximate=True)
+            pipe.xadd(DEAD_LETTER_STREAM, letter, maxlen=self.s.subscriber_dead_letter_maxlen, approximate=True)
             pipe.xack(EVENTS_STREAM, EVENTS_GROUP, entry_id)
             await pipe.execute()
         metrics.DEAD_LETTERED.labels(kind).inc()

@@ -210,7 +210,8 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
         await conn.execute(session_hours.format(only="TRUE"), project_id)
         return
     sids, vids = groups
-    old, new = [], []
+    old: list[asyncpg.Record] = []
+    new: list[asyncpg.Record] = []
     if merge_recent and sids:
         old, new = await _merge_recent_sdk_sessions(conn, project_id)
         sids = []
