@@ -81,9 +81,9 @@ async def _flush() -> None:
 
 def _freeze_startup_objects() -> None:
     """Move everything alive after start-up (modules, regexes, settings, pools: ~80k objects in
-    the gateway) out of the garbage collector's sight. A full collection over them took 25-40 ms,
-    a pause every request in flight waited out: the p99 of single-event requests at 1,000 req/s
-    swung between 14 and 38 ms. Collected first, so no start-up garbage is kept for good."""
+    the gateway) out of the garbage collector's sight: a full collection over them is a pause that
+    every request in flight waits out, which showed in the p99 of single-event requests
+    (docs/benchmarks.md). Collected first, so no start-up garbage is kept for good."""
     gc.collect()
     gc.freeze()
 

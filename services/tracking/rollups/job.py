@@ -147,8 +147,8 @@ async def analyze_fresh_partitions(conn: asyncpg.Connection) -> list[str]:
     """ANALYZE the event partitions that gained at least FRESH_PARTITION_ROWS rows, and more rows
     than their statistics know of, since they were last analyzed: a new month's partition (never
     analyzed, or analyzed while empty by an `ANALYZE events`). Until autovacuum gets to one, the
-    planner takes it for (nearly) empty and the run's plans over it go wrong: measured ~30 s
-    instead of ~4 s at 260k rows. A partition is analyzed again only once it has doubled."""
+    planner takes it for (nearly) empty and the run's plans over it go wrong (many times slower,
+    docs/benchmarks.md). A partition is analyzed again only once it has doubled."""
     names = [r["name"] for r in await conn.fetch(
         """SELECT s.relname AS name FROM pg_stat_user_tables s
            JOIN pg_inherits i ON i.inhrelid = s.relid JOIN pg_class c ON c.oid = s.relid
