@@ -16,12 +16,14 @@ import logging
 from dataclasses import dataclass
 
 import httpx
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from services.gateway.cache import TtlCache
 from services.gateway.proxy import request_id
 from services.gateway.settings import GatewaySettings
 from services.shared.errors import ApiError, NotFound, Unauthorized, UpstreamUnavailable
+from services.shared.internal_api import ProjectOwner, TokenCheck
 
 log = logging.getLogger("tme.gateway.auth")
 
@@ -53,18 +55,6 @@ def _token_key(token: str) -> bytes:
 def token_digest(token: str) -> str:
     """What a revocation broadcast carries instead of the token."""
     return _token_key(token).hex()
-
-
-def _seconds_until(iso: object) -> float | None:
-    if not isinstance(iso, str):
-        return None
-    try:
-        when = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return (when - dt.datetime.now(dt.UTC)).total_seconds()
 
 
 def unauthorized(message: str = "A valid access token is required (Authorization: Bearer <token>).") -> ApiError:
@@ -129,13 +119,13 @@ class Authenticator:
             log.warning("users /internal/auth/verify answered %s", response.status_code)
             raise _unavailable()
         try:
-            data = response.json()
-            identity = Identity(user_id=int(data["userId"]), session_id=str(data["sessionId"]))
-        except (ValueError, KeyError, TypeError):
+            check = TokenCheck.model_validate_json(response.content)
+        except ValidationError:
             log.error("users /internal/auth/verify answered an unexpected body")
             raise _unavailable() from None
+        identity = Identity(user_id=check.user_id, session_id=check.session_id)
         if generation == self._generation:  # nothing was revoked while we asked: safe to remember
-            self.tokens.set(key, identity, max_age=_seconds_until(data.get("expiresAt")))
+            self.tokens.set(key, identity, max_age=(check.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
         return identity
 
     async def require_project(self, request: Request, identity: Identity, project_id: int) -> None:
@@ -152,8 +142,8 @@ class Authenticator:
                 log.warning("users /internal/projects answered %s", response.status_code)
                 raise _unavailable()
             try:
-                owner = int(response.json()["ownerId"])
-            except (ValueError, KeyError, TypeError):
+                owner = ProjectOwner.model_validate_json(response.content).owner_id
+            except ValidationError:
                 log.error("users /internal/projects answered an unexpected body")
                 raise _unavailable() from None
             if generation == self._project_generation:

@@ -26,10 +26,12 @@ from urllib.parse import quote
 
 import httpx
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
 from services.shared.errors import InvalidWriteKey, MissingWriteKey, Unavailable
+from services.shared.internal_api import WriteKeyOwner
 from services.shared.metrics import buffered
 
 log = logging.getLogger("tme.gateway.ingest")
@@ -200,10 +202,9 @@ class WriteKeyResolver:
             log.warning("write key lookup answered %s", response.status_code)
             raise UsersUnavailable()
         try:
-            data = response.json()
-            owner = data.get("ownerId")
-            return Project(project_id=int(data["projectId"]), owner_id=int(owner) if owner is not None else None)
-        except (ValueError, KeyError, TypeError, AttributeError):
+            found = WriteKeyOwner.model_validate_json(response.content)
+            return Project(project_id=found.project_id, owner_id=found.owner_id)
+        except ValidationError:
             log.warning("write key lookup returned an unexpected body")
             raise UsersUnavailable() from None
 

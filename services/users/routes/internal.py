@@ -8,8 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from services.shared.api.model import ApiModel
 from services.shared.errors import NotFound
-from services.shared.jsonutil import JSONResponse, isoformat
+from services.shared.internal_api import ProjectOwner, TokenCheck, WriteKeyOwner
+from services.shared.jsonutil import JSONResponse
 from services.users.bearer import authenticate
 from services.users.models import Project
 from services.users.routes.projects import parse_project_id, project_not_found
@@ -17,11 +19,15 @@ from services.users.state import users_state
 from services.users.tokens import WRITE_KEY_PREFIX
 
 
+def _answer(shape: ApiModel) -> Response:
+    return JSONResponse(shape.model_dump(mode="json"))
+
+
 async def verify(request: Request) -> Response:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-    return JSONResponse({"userId": principal.user_id, "sessionId": str(principal.session_id),
-                         "expiresAt": isoformat(principal.expires_at)})
+    return _answer(TokenCheck(user_id=principal.user_id, session_id=str(principal.session_id),
+                              expires_at=principal.expires_at))
 
 
 async def project(request: Request) -> Response:
@@ -30,7 +36,7 @@ async def project(request: Request) -> Response:
         found = await db.get(Project, project_id)
     if found is None:
         raise project_not_found()
-    return JSONResponse({"id": found.id, "ownerId": found.owner_id, "name": found.name, "writeKey": found.write_key})
+    return _answer(ProjectOwner.model_validate(found))
 
 
 async def write_key(request: Request) -> Response:
@@ -42,7 +48,8 @@ async def write_key(request: Request) -> Response:
         found = (await db.exec(select(Project).where(Project.write_key == key))).first()
     if found is None:
         raise not_found
-    return JSONResponse({"projectId": found.id, "ownerId": found.owner_id})
+    assert found.id is not None
+    return _answer(WriteKeyOwner(project_id=found.id, owner_id=found.owner_id))
 
 
 routes = [
