@@ -71,15 +71,18 @@ def upstream_headers(request: Request, extra: Mapping[str, str] | None = None) -
 def _response_headers(upstream: httpx.Response, rid: str) -> list[tuple[bytes, bytes]]:
     listed = {name.strip().lower() for name in upstream.headers.get("connection", "").split(",") if name.strip()}
     out: list[tuple[bytes, bytes]] = []
-    seen_request_id = False
+    seen_request_id = seen_cache_control = False
     for raw_key, raw_value in upstream.headers.raw:
         key = raw_key.decode("latin-1").lower()
         if key in DROPPED_RESPONSE_HEADERS or key in listed or key.startswith(INTERNAL_PREFIX):
             continue
         seen_request_id = seen_request_id or key == "x-request-id"
+        seen_cache_control = seen_cache_control or key == "cache-control"
         out.append((key.encode("latin-1"), raw_value))
     if not seen_request_id:
         out.append((b"x-request-id", rid.encode("latin-1")))
+    if not seen_cache_control:  # a user's own data: never kept by a browser or a shared cache
+        out.append((b"cache-control", b"no-store"))
     return out
 
 

@@ -188,3 +188,20 @@ def test_configured_origins_may_call_the_dashboard_api(echo_gateway: ExtraGatewa
         simple = client.get("/api/projects/1/stats/x", headers={**ALICE, "Origin": "https://dash.example.com"})
         assert simple.headers["access-control-allow-origin"] == "https://dash.example.com"
         assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+def test_a_users_own_data_is_never_kept_by_a_browser_cache(client: httpx.Client) -> None:
+    """The account, its projects and its analytics are answered with `Cache-Control: no-store`, so
+    a browser never shows an earlier answer (a name before its rename, a rotated write key) and no
+    shared cache keeps one."""
+    account = {"name": "Ada", "email": f"nostore-{time.time_ns()}@example.com", "password": "correct horse battery"}
+    registered = client.post("/api/auth/register", json=account)
+    assert registered.status_code == 201, registered.text
+    body = registered.json()
+    auth = {"Authorization": f"Bearer {body['accessToken']}"}
+    project = body["project"]["id"]
+    for path in ("/api/me", "/api/projects", f"/api/projects/{project}/stats/summary"):
+        answer = client.get(path, headers=auth)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.headers["cache-control"] == "no-store", path
+    assert registered.headers["cache-control"] == "no-store"  # the tokens above
