@@ -13,6 +13,7 @@ import time
 
 import redis.asyncio as aioredis
 from opentelemetry import propagate, trace
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from services.gateway.ingest import metrics
@@ -81,7 +82,13 @@ class EventQueue:
 
     async def _append(self, redis: aioredis.Redis, fields: dict[bytes, bytes]) -> None:
         try:
-            await self._appender.append(redis, fields, self.timeout)
+            try:
+                await self._appender.append(redis, fields, self.timeout)
+            except (RedisConnectionError, ConnectionError):
+                # the connection was lost (Redis restarted, say) before this worker noticed: once
+                # more on a new one. Should the first XADD have landed after all, the entry is
+                # there twice and the subscriber stores its events once (deduplicated by messageId).
+                await self._appender.append(redis, fields, self.timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             if str(exc).startswith("OOM"):  # Redis at its maxmemory (noeviction): it refuses, loses nothing
                 raise self._unavailable("Too many events are waiting to be stored; try again shortly.",
