@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -147,15 +148,10 @@ def endpoint(method: str, path: str, *, tag: str, summary: str, description: str
                 response is None and media_type is None) else status,
             body=_model_of(hints.get("body")), query=_model_of(hints.get("query")), response=response,
             errors=tuple(errors), security=security, media_type=media_type, path_params=dict(path_params or {}),
-            examples=dict(examples or {}), operation_id=_camel(handler.__name__), max_body_bytes=max_body_bytes,
+            examples=dict(examples or {}), operation_id=to_camel(handler.__name__), max_body_bytes=max_body_bytes,
         )
 
     return make
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def routes(endpoints: Sequence[Endpoint]) -> list[Route]:
