@@ -8,6 +8,7 @@ import contextlib
 
 from starlette.applications import Starlette
 
+from services.lifecycle.runner import data_jobs_loop
 from services.shared.app import create_service_app
 from services.shared.db import create_pool
 from services.tracking.rollups.job import rollup_loop
@@ -23,7 +24,12 @@ async def open_state(stack: contextlib.AsyncExitStack, settings: TrackingSetting
     rollups = None
     if settings.rollup_interval_seconds > 0:
         rollups = await stack.enter_async_context(rollup_loop(settings))
-    return TrackingState(settings=settings, pool=pool, rollups=rollups)
+    data_jobs = None
+    if settings.data_jobs_interval_seconds > 0:
+        data_jobs = await stack.enter_async_context(data_jobs_loop(
+            settings.service_name, pool, interval=settings.data_jobs_interval_seconds,
+            batch_rows=settings.delete_batch_rows, batch_pause=settings.delete_batch_pause_seconds))
+    return TrackingState(settings=settings, pool=pool, rollups=rollups, data_jobs=data_jobs)
 
 
 def create_app(settings: TrackingSettings | None = None) -> Starlette:

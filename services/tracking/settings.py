@@ -49,3 +49,11 @@ class TrackingSettings(ServiceSettings):
         default=30, ge=1,
         description="A retention matrix nobody asked for in this many days is dropped",
     )
+
+    # data jobs (services/lifecycle): project deletions and erasures, run beside the questions
+    data_jobs_interval_seconds: float = Field(
+        default=2.0, ge=0, description="How often the data job worker looks for queued jobs (0 turns it off)")
+    delete_batch_rows: int = Field(
+        default=5000, ge=1, description="Rows one delete batch of a data job removes (one short transaction each)")
+    delete_batch_pause_seconds: float = Field(
+        default=0.05, ge=0, description="Pause between a data job's delete batches, leaving the database to ingest")

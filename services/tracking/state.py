@@ -20,6 +20,7 @@ class TrackingState:
     settings: TrackingSettings
     pool: asyncpg.Pool
     rollups: BackgroundLoop | None  # the rollup job; None when TME_ROLLUP_INTERVAL_SECONDS is 0
+    data_jobs: BackgroundLoop | None  # deletions and erasures; None when TME_DATA_JOBS_INTERVAL_SECONDS is 0
 
     def probes(self) -> Probes:
         return Probes(checks={"postgres": pool_check(self.pool)}, pool=pool_usage(self.pool))
