@@ -75,7 +75,7 @@ async def create_job(conn: Conn, kind: JobKind, project_id: int, *, owner_id: in
     job_id = await conn.fetchval(
         """INSERT INTO data_jobs (kind, project_id, owner_id, requested_by, client, subject_type, subject_ids,
                                   subject_digests, status, rows_deleted, finished_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, CASE WHEN $9 = 'done' THEN now() END)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, CASE WHEN $9 = 'done' THEN now() END)
            RETURNING id""",
         kind, project_id, owner_id, requested_by, client, subject_type, ids or None,
         [subject_digest(i) for i in ids] or None, status, orjson.dumps(rows_deleted or {}).decode())
@@ -95,13 +95,14 @@ async def claim_job(conn: Conn) -> Job | None:
 
 
 async def add_deleted(conn: Conn, job_id: int, counts: dict[str, int]) -> None:
-    """Add row counts to the job's record (and beat its heartbeat)."""
+    """Add row counts to the job's record (and beat its heartbeat). JSON goes in as text cast to jsonb
+    here and in create_job: a pool's jsonb codec (services/shared/db.py) would encode a str again."""
     await conn.execute(
         """UPDATE data_jobs SET heartbeat_at = now(),
                   rows_deleted = (SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb) FROM (
                       SELECT k, sum(v)::bigint AS v FROM (
                           SELECT key AS k, value::bigint AS v FROM jsonb_each_text(rows_deleted)
-                          UNION ALL SELECT key, value::bigint FROM jsonb_each_text($2::jsonb)) s
+                          UNION ALL SELECT key, value::bigint FROM jsonb_each_text($2::text::jsonb)) s
                       GROUP BY k) t)
            WHERE id = $1""", job_id, orjson.dumps({k: v for k, v in counts.items() if v}).decode())
 
