@@ -4,6 +4,8 @@
   tme migrate   apply database migrations to TME_DATABASE_URL
   tme demo      fill a demo project with realistic traffic (see `tme demo --help`)
   tme reattribute   re-derive agents and senders of events stored before migration 0009
+  tme import-legacy bring accounts and events over from the original Track My Events
+  tme import    import Segment/RudderStack NDJSON (plain or gzip) into a project
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     from services.demo.command import add_parser as add_demo_parser
 
     add_demo_parser(sub)
+
+    from services.lifecycle.import_commands import add_parsers as add_import_parsers
+
+    add_import_parsers(sub)
     return parser
 
 

@@ -184,14 +184,7 @@ class EventWriter:
     async def write(self, batches: Sequence[StreamBatch], facts: Sequence[PersonFact]) -> BatchResult:
         """Store the batches' events (their serialised `raw_events`) in one transaction."""
         async with self._transaction() as conn:
-            await conn.execute(LEDGER_GATE)
-            record = await conn.fetchrow(_INSERT, [b.project_id for b in batches], [b.received_at for b in batches],
-                                         [b.raw_events.decode() for b in batches])
-            assert record is not None
-            if facts and record["people"]:
-                new = {(int(p), str(m)) for p, m in orjson.loads(record["people"])}
-                await self._people(conn, [f for f in facts if (f.project_id, f.message_id) in new])
-        return BatchResult(staged=sum(b.count for b in batches), inserted=int(record["inserted"]))
+            return await store_batches(conn, batches, facts)
 
     @staticmethod
     async def _people(conn: asyncpg.Connection, facts: list[PersonFact]) -> None:
@@ -228,3 +221,18 @@ class EventWriter:
         if started:
             log.info("dedupe ledger generation %s started; ids older than the previous one dropped", started)
         return int(started or 0)
+
+
+async def store_batches(conn: asyncpg.Connection, batches: Sequence[StreamBatch],
+                        facts: Sequence[PersonFact]) -> BatchResult:
+    """Store the batches' events in the caller's transaction on `conn`: the subscriber's write, also
+    used by `tme import-legacy` (services/lifecycle/legacy_import.py), which records its position
+    in the same transaction."""
+    await conn.execute(LEDGER_GATE)
+    record = await conn.fetchrow(_INSERT, [b.project_id for b in batches], [b.received_at for b in batches],
+                                 [b.raw_events.decode() for b in batches])
+    assert record is not None
+    if facts and record["people"]:
+        new = {(int(p), str(m)) for p, m in orjson.loads(record["people"])}
+        await EventWriter._people(conn, [f for f in facts if (f.project_id, f.message_id) in new])
+    return BatchResult(staged=sum(b.count for b in batches), inserted=int(record["inserted"]))

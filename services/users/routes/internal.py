@@ -18,6 +18,8 @@ from services.users.routes.projects import parse_project_id, project_not_found
 from services.users.state import users_state
 from services.users.tokens import WRITE_KEY_PREFIX
 
+LEGACY_KEY_MAX = 16  # the original's "User"."apiKey" is VARCHAR(16)
+
 
 def _answer(shape: ApiModel) -> Response:
     return JSONResponse(shape.model_dump(mode="json"))
@@ -42,7 +44,9 @@ async def project(request: Request) -> Response:
 async def write_key(request: Request) -> Response:
     key: str = request.path_params["write_key"]
     not_found = NotFound("Unknown write key.")
-    if not key.startswith(WRITE_KEY_PREFIX) or len(key) > 200:
+    # our keys (wk_...) and the original Track My Events' apiKeys (at most 16 characters), which
+    # `tme import-legacy` keeps as the imported projects' write keys
+    if not (key.startswith(WRITE_KEY_PREFIX) or len(key) <= LEGACY_KEY_MAX) or len(key) > 200:
         raise not_found
     async with users_state(request).sessions() as db:
         found = (await db.exec(select(Project).where(Project.write_key == key))).first()
