@@ -24,6 +24,7 @@ Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 _RETRY_STATUSES = {429, 503}
+_LOCATION = {"Location": {"description": "Where to read what the request made.", "schema": {"type": "string"}}}
 # what the gateway in front of every proxied route answers when the service behind it fails
 PROXY_ERRORS: tuple[type[ApiError], ...] = (BadGateway, UpstreamUnavailable, UpstreamTimeout)
 
@@ -141,6 +142,8 @@ def operation(endpoint: Endpoint, refs: dict[Any, Schema], components: Schema,
         if "response" in endpoint.examples:
             media["example"] = endpoint.examples["response"]
         ok["content"] = {endpoint.media_type or "application/json": media}
+        if endpoint.location is not None:
+            ok["headers"] = _LOCATION
     elif endpoint.media_type is not None:
         kinds = (endpoint.media_type,) if isinstance(endpoint.media_type, str) else endpoint.media_type
         ok = {"description": "A " + " or ".join(f"`{kind}`" for kind in kinds) + " answer (see the description).",

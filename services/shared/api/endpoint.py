@@ -8,9 +8,10 @@ OpenAPI operation are made.
 - A parameter named `body` is the JSON request body, parsed into its model before the handler
   runs: a malformed body answers 400/413 and an invalid one 422 with every field's problem.
 - A parameter named `query` is the query string, parsed into its model (400 `invalid_parameter`).
-- The return annotation is the 2xx answer: a model is serialised (camelCase) with `status`; `None`
-  answers 204. A handler may also return a Starlette `Response` (streams, files) when the endpoint
-  says what it is with `media_type`.
+- The return annotation is the 2xx answer: a model is serialised (camelCase) with `status` (and a
+  `Location` header made from it when the endpoint names a `location`); `None` answers 204. A
+  handler may also return a Starlette `Response` (streams, files) when the endpoint says what it
+  is with `media_type`.
 - Routes that need an access token (`security=BEARER`, the default) answer 401 before their body
   is read when no `Authorization: Bearer` header came at all; the handler checks the token itself.
 """
@@ -73,6 +74,8 @@ class Endpoint:
     examples: dict[str, Any] = field(default_factory=dict)  # "body" / "response": an example of each
     operation_id: str = ""
     max_body_bytes: int = MAX_JSON_BYTES
+    # the answer's Location header, made from the answer model (a 201/202 naming where to read what it made)
+    location: Callable[[Any], str] | None = None
 
     @property
     def all_errors(self) -> tuple[type[ApiError], ...]:
@@ -92,7 +95,7 @@ class Endpoint:
 
     def _asgi_handler(self) -> Callable[[Request], Awaitable[Response]]:
         body_model, query_model, max_body_bytes = self.body, self.query, self.max_body_bytes
-        handler, status, bearer = self.handler, self.status, self.security == BEARER
+        handler, status, bearer, location = self.handler, self.status, self.security == BEARER, self.location
 
         async def run(request: Request) -> Response:
             if bearer:
@@ -108,7 +111,8 @@ class Endpoint:
             if isinstance(answer, Response):
                 return answer
             assert isinstance(answer, BaseModel), f"{handler.__name__} returned {type(answer).__name__}"
-            return JSONResponse(answer.model_dump(mode="json", by_alias=True), status_code=status)
+            headers = None if location is None else {"Location": location(answer)}
+            return JSONResponse(answer.model_dump(mode="json", by_alias=True), status_code=status, headers=headers)
 
         run.__name__ = handler.__name__
         return run
@@ -134,7 +138,7 @@ def endpoint(method: str, path: str, *, tag: str, summary: str, description: str
              errors: Sequence[type[ApiError]] = (), security: Security = BEARER,
              media_type: str | tuple[str, ...] | None = None, path_params: Mapping[str, type] | None = None,
              examples: dict[str, Any] | None = None, max_body_bytes: int = MAX_JSON_BYTES,
-             ) -> Callable[[Handler], Endpoint]:
+             location: Callable[[Any], str] | None = None) -> Callable[[Handler], Endpoint]:
     """Make an Endpoint of a handler; its body, query and answer models come from its annotations."""
 
     def make(handler: Handler) -> Endpoint:
@@ -149,6 +153,7 @@ def endpoint(method: str, path: str, *, tag: str, summary: str, description: str
             body=_model_of(hints.get("body")), query=_model_of(hints.get("query")), response=response,
             errors=tuple(errors), security=security, media_type=media_type, path_params=dict(path_params or {}),
             examples=dict(examples or {}), operation_id=to_camel(handler.__name__), max_body_bytes=max_body_bytes,
+            location=location,
         )
 
     return make
