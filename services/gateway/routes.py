@@ -26,7 +26,8 @@ from services.gateway.state import gateway_state
 from services.gateway.streams import is_long_lived
 from services.shared.errors import ApiError, NotFound
 
-TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons"})
+TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons",
+                               "export"})
 TRACKING_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

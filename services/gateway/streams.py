@@ -1,4 +1,4 @@
-"""Long-lived analytics answers (the realtime event stream, event exports): their own upstream
+"""Long-lived analytics answers (the realtime event stream, exports): their own upstream
 pool, and a cap per user and per project.
 
 A realtime stream holds an upstream connection for as long as its browser tab is open, an export
@@ -17,13 +17,16 @@ from collections.abc import Callable, Sequence
 
 from services.shared.errors import ApiError, TooManyStreams
 
-# (section, sub-path) of the tracking routes whose answers stay open
-LONG_LIVED = frozenset({("realtime", "stream"), ("events", "export")})
+# the path segments (after the project) of the tracking routes whose answers stay open
+LONG_LIVED = frozenset({("realtime", "stream"), ("events", "export"), ("export",)})
 RETRY_AFTER_SECONDS = 10
 
 
 def is_long_lived(segments: Sequence[str]) -> bool:
-    return len(segments) == 2 and (segments[0], segments[1]) in LONG_LIVED
+    """Also a person's export, persons/<id>/export (an id may hold slashes)."""
+    if len(segments) >= 3 and segments[0] == "persons" and segments[-1] == "export":
+        return True
+    return tuple(segments) in LONG_LIVED
 
 
 class StreamSlots:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from services.shared.api.model import ApiModel
+from services.shared.api.model import PUBLIC_CONFIG, ApiModel
 from services.tracking.buckets import Interval
 from services.tracking.queries.retention import Period
 from services.tracking.queries.timeseries import Metric
@@ -224,3 +224,50 @@ class AnalyticsPerson(ApiModel):
     last_seen: dt.datetime
     events: list[AnalyticsEvent]
     next_cursor: Cursor
+
+
+class AnalyticsSegmentMessage(ApiModel):
+    """A stored event as a Segment spec message: a line of the project's NDJSON export, an event of
+    a person's export, and what Segment's `/v1/batch` (and `tme import --file`) reads back. Fields
+    the event does not have are left out."""
+
+    model_config = PUBLIC_CONFIG | ConfigDict(json_schema_serialization_defaults_required=False)
+
+    type: Literal["track", "page", "screen", "identify", "group", "alias"]
+    event: str | None = Field(None, description="track: the event's name.")
+    name: str | None = Field(None, description="page and screen: the page's name (its `name` property).")
+    message_id: str
+    timestamp: dt.datetime = Field(description="Event time (clock-skew corrected; no `sentAt` is written, so the "
+                                               "event keeps this time when sent again).")
+    received_at: dt.datetime
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    session_id: str | None = None
+    group_id: str | None = Field(None, description="group: the group.")
+    previous_id: str | None = Field(None, description="alias: the id linked to `userId`.")
+    properties: dict[str, Any] | None = Field(None, description="track, page and screen (other types: when they "
+                                                                "have any).")
+    traits: dict[str, Any] | None = Field(None, description="identify and group.")
+    context: dict[str, Any] = Field(description="As sent (never the IP address), with what TME stored from "
+                                                "elsewhere that it lacks: `userAgent`, `locale`, `page.url`, "
+                                                "`page.referrer`.")
+
+
+class AnalyticsPersonExport(ApiModel):
+    """Everything stored about one person (a subject access request): their ids, traits and every
+    event of any of those ids, oldest first."""
+
+    visitor_id: str = Field(description="The person's id: the root of their alias links.")
+    ids: list[str] = Field(description="The person's id first, then every id linked to it: by alias and identify "
+                                       "calls, and anonymous ids that events carry beside their userId (unless "
+                                       "such an id is also seen with another user).")
+    traits: dict[str, Any]
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    events: list[AnalyticsSegmentMessage]
+
+
+class AnalyticsExportCount(ApiModel):
+    """How many events the export with the same parameters writes."""
+
+    events: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -38,16 +38,26 @@ from services.tracking.public import (
     AnalyticsBreakdown,
     AnalyticsEvent,
     AnalyticsEventPage,
+    AnalyticsExportCount,
     AnalyticsFunnel,
     AnalyticsPerson,
+    AnalyticsPersonExport,
     AnalyticsRealtime,
     AnalyticsRetention,
     AnalyticsSessions,
     AnalyticsSummary,
     AnalyticsTimeseries,
 )
-from services.tracking.queries import explorer, funnels, persons, sessions
-from services.tracking.queries.export import FORMATS, export_sql, stream_rows
+from services.tracking.queries import explorer, funnels, person_export, persons, project_export, sessions
+from services.tracking.queries.export import (
+    FORMATS,
+    EventCsv,
+    PersonDocument,
+    SegmentLines,
+    event_writer,
+    export_sql,
+    stream,
+)
 from services.tracking.queries.realtime import latest, visitors_now
 from services.tracking.queries.retention import default_start
 from services.tracking.queries.summary import summary_json
@@ -58,6 +68,7 @@ from services.tracking.schemas import (
     EventsQuery,
     ExportQuery,
     PersonQuery,
+    ProjectExportQuery,
     RealtimeQuery,
     RetentionQuery,
     SessionsQuery,
@@ -263,10 +274,53 @@ async def export_events(request: Request, query: ExportQuery) -> Response:
     params = Params()
     sql = export_sql(raw_where(params, project_id, rng.start, rng.end, query.filters))
     filename = f"events-{project_id}-{rng.local(rng.start).date()}.{query.format}"
-    rows = stream_rows(tracking_state(request.app).pool, sql, params.values, query.format)
-    return StreamingResponse(rows, media_type=FORMATS[query.format],
+    rows = stream(tracking_state(request.app).pool, sql, params.values, event_writer(query.format))
+    return _download(rows, FORMATS[query.format], filename)
+
+
+def _download(rows: AsyncIterator[bytes], media_type: str, filename: str) -> Response:
+    return StreamingResponse(rows, media_type=media_type,
                              headers={"content-disposition": f'attachment; filename="{filename}"',
                                       "cache-control": "no-store"})
+
+
+def _visitor_id(request: Request) -> str:
+    """The person's id from the path: an id no event can have is nobody (404)."""
+    visitor_id: str = request.path_params["visitor_id"]
+    if not 0 < len(visitor_id) <= 500:
+        raise NotFound("Person not found.")
+    if "\x00" in visitor_id:
+        raise bad("visitorId", NUL_MESSAGE)
+    return visitor_id
+
+
+@endpoint("GET", f"{PREFIX}/persons/{{visitor_id:path}}/export", tag=TAG,
+          summary="Everything stored about one person, as JSON (subject access request)", errors=ASKS,
+          path_params=PROJECT, media_type="application/json")
+async def export_person(request: Request) -> Response:
+    """A download (`Content-Disposition: attachment`) of the person's ids (aliases and identify
+    links resolved from any one of them), traits, first and last seen, and every event of any of
+    those ids as Segment spec messages, oldest first, streamed. 404 when nothing is stored about
+    that id. An id that itself ends in `/export` is read with this route, not the person view."""
+    project_id = project_of(request)
+    visitor_id = _visitor_id(request)
+    db = _db(request)
+    with timed("persons"):
+        head = await person_export.person(db, project_id, visitor_id)
+    if head is None:
+        raise NotFound("Person not found.")
+    params = Params()
+    sql = person_export.events_sql(params, project_id, head["ids"])
+    rows = stream(db.pool, sql, params.values, PersonDocument(head))
+    return _download(rows, "application/json", f"person-{project_id}-{_file_safe(head['visitorId'])}.json")
+
+
+# the streamed document follows AnalyticsPersonExport: the reference shows it (and the tests check it)
+export_person = dataclasses.replace(export_person, response=AnalyticsPersonExport)
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text[:60])
 
 
 @endpoint("GET", f"{PREFIX}/persons/{{visitor_id:path}}", tag=TAG, summary="One person: ids, traits and events",
@@ -275,11 +329,7 @@ async def get_person(request: Request, query: PersonQuery) -> AnalyticsPerson:
     """`visitorId` is a userId or anonymousId; aliases resolve to the same person. Events of all time
     unless `from`/`to` are given, newest first."""
     project_id = project_of(request)
-    visitor_id: str = request.path_params["visitor_id"]
-    if not 0 < len(visitor_id) <= 500:
-        raise NotFound("Person not found.")
-    if "\x00" in visitor_id:
-        raise bad("visitorId", NUL_MESSAGE)
+    visitor_id = _visitor_id(request)
     db = _db(request)
     rng = query.range(max_days=_settings(request).max_range_days) if query.given() else None
     with timed("persons"):
@@ -296,9 +346,47 @@ async def get_person(request: Request, query: PersonQuery) -> AnalyticsPerson:
                                            "nextCursor": cursor})
 
 
-# the public routes, in the order the API reference lists them
+PROJECT_EXPORT = ("Every event of the project (or of `from`..`to`), ordered by (event time, messageId), streamed "
+                  "from a server-side cursor: `ndjson` writes a Segment spec message per line (what `/v1/batch` and "
+                  "`tme import --file` read back), `csv` AnalyticsEvent's fields as columns after a header row. "
+                  "A download cut off is resumed with `after` (`tme export` does it).")
+
+
+@endpoint("GET", f"{PREFIX}/export", tag=TAG, summary="Export the whole project (Segment NDJSON or CSV), resumable",
+          description=PROJECT_EXPORT, errors=(*STREAMS, QueryTimeout), path_params=PROJECT,
+          media_type=tuple(dict.fromkeys(kind.split(";")[0] for kind in FORMATS.values())))
+async def export_project(request: Request, query: ProjectExportQuery) -> Response:
+    project_id = project_of(request)
+    start, end = query.bounds()
+    db = _db(request)
+    after = await project_export.resolve_after(db, project_id, query.after, query.format)
+    params = Params()
+    sql = project_export.project_sql(project_export.project_where(params, project_id, start, end, after),
+                                     query.format)
+    writer = SegmentLines() if query.format == "ndjson" else EventCsv(header=after is None)
+    rows = stream(db.pool, sql, params.values, writer)
+    return _download(rows, FORMATS[query.format], f"project-{project_id}-events.{query.format}")
+
+
+@endpoint("GET", f"{PREFIX}/export/count", tag=TAG, summary="How many events a project export writes",
+          errors=ASKS, path_params=PROJECT)
+async def count_project_export(request: Request, query: ProjectExportQuery) -> AnalyticsExportCount:
+    """The same parameters as the export (`format` matters only to read a CSV line's `after`): with
+    `after`, the events still to come. For a progress bar."""
+    project_id = project_of(request)
+    start, end = query.bounds()
+    db = _db(request)
+    after = await project_export.resolve_after(db, project_id, query.after, query.format)
+    params = Params()
+    where = project_export.project_where(params, project_id, start, end, after)
+    return AnalyticsExportCount(events=await project_export.count(db, params, where))
+
+
+# the public routes, in the order the API reference lists them (a person's export before the
+# person view, whose `{visitorId}` would take `<id>/export` too)
 ENDPOINTS: list[Endpoint] = [stats_summary, stats_timeseries, stats_breakdown, funnel, retention, list_sessions,
-                             realtime, realtime_stream, list_events, export_events, get_person]
+                             realtime, realtime_stream, list_events, export_events, export_person, get_person,
+                             export_project, count_project_export]
 
 Run = Callable[[Request], Awaitable[Response]]
 

@@ -49,6 +49,7 @@ from services.tracking.params import (
 )
 from services.tracking.queries.breakdown import DIMENSIONS, valid_dimension
 from services.tracking.queries.export import Format
+from services.tracking.queries.project_export import parse_after
 from services.tracking.queries.retention import Period
 from services.tracking.queries.timeseries import Metric
 
@@ -70,6 +71,11 @@ FILTERS = (
     f'(e.g. `{{"field": "bot", "op": "set"}}` counts everyone). At most {MAX_CONDITIONS} conditions.'
 )
 CURSOR = "Opaque: the `nextCursor` of the previous page."
+EXPORT_AFTER = ("Continue after this event: a JSON array of the `timestamp` and `messageId` of the last complete line "
+                "written (both formats write both; copy them as written). The continuation has every later event "
+                "once and, in CSV, no header row: append it to the lines you have.")
+# an export's open ends, for parse_range: every moment an event can have
+EARLIEST_DAY, LATEST_DAY, ALL_DAYS = "1970-01-01", "2199-12-31", 100_000
 
 
 def _zone(name: str) -> str:
@@ -95,6 +101,7 @@ Conditions = Annotated[list[Condition], BeforeValidator(_conditions), WithJsonSc
 ValueCursor = Annotated[tuple[int, str | None] | None, _cursor(value_cursor), WithJsonSchema({"type": "string"})]
 TimeCursor = Annotated[tuple[dt.datetime, str] | None, _cursor(time_cursor), WithJsonSchema({"type": "string"})]
 Dimension = Annotated[str, AfterValidator(_dimension)]
+ExportPosition = Annotated[tuple[dt.datetime, str] | None, _cursor(parse_after), WithJsonSchema({"type": "string"})]
 
 
 def _absent_not_null(schema: dict[str, Any]) -> None:
@@ -211,6 +218,27 @@ class PersonQuery(EventsQuery):
 
 class ExportQuery(RangeQuery):
     format: Format = Field("csv", description="File format.")
+
+
+class ProjectExportQuery(Query):
+    """A whole project's export: every event unless `from`/`to` bound it, resumable with `after`."""
+
+    format: Format = Field("ndjson", description="`ndjson`: a Segment spec message per line (AnalyticsSegmentMessage); "
+                                                 "`csv`: AnalyticsEvent's fields as columns.")
+    from_: str | None = Field(None, alias="from", description="Start: an ISO date (midnight in `tz`) or date-time. "
+                                                               "Default: the first event.")
+    to: str | None = Field(None, description="End: a date includes that whole day; a date-time is exclusive. "
+                                             "Default: the last event.")
+    tz: Zone = Field("UTC", description="IANA time zone of `from` and `to` given as dates.")
+    after: ExportPosition = Field(None, description=EXPORT_AFTER, examples=['["2026-01-05T10:00:00.123Z","m-1"]'])
+
+    def bounds(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """`from` and `to` as instants, None where not given (that end of the export is open)."""
+        if not (self.from_ or self.to):
+            return None, None
+        rng = parse_range({"from": self.from_ or EARLIEST_DAY, "to": self.to or LATEST_DAY, "tz": self.tz},
+                          max_days=ALL_DAYS)
+        return rng.start if self.from_ else None, rng.end if self.to else None
 
 
 class StreamQuery(Query):
