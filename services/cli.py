@@ -6,6 +6,7 @@
   tme reattribute   re-derive agents and senders of events stored before migration 0009
   tme import-legacy bring accounts and events over from the original Track My Events
   tme import    import Segment/RudderStack NDJSON (plain or gzip) into a project
+  tme export    download a project's events as Segment NDJSON or CSV through the gateway (resumable)
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     from services.lifecycle.import_commands import add_parsers as add_import_parsers
 
     add_import_parsers(sub)
+
+    from services.lifecycle.export_cli import add_parser as add_export_parser
+
+    add_export_parser(sub)
     return parser
 
 
