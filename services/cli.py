@@ -4,6 +4,7 @@
   tme migrate   apply database migrations to TME_DATABASE_URL
   tme demo      fill a demo project with realistic traffic (see `tme demo --help`)
   tme reattribute   re-derive agents and senders of events stored before migration 0009
+  tme retention delete what is older than each project's retention, once (the chart's CronJob)
   tme import-legacy bring accounts and events over from the original Track My Events
   tme import    import Segment/RudderStack NDJSON (plain or gzip) into a project
   tme export    download a project's events as Segment NDJSON or CSV through the gateway (resumable)
@@ -43,6 +44,22 @@ def _cmd_reattribute(args: argparse.Namespace) -> int:
     print(f"{stats.rows} events attributed; browser, OS, device or bot flag changed for {stats.changed_agent} "
           f"({stats.now_bots} now bots, {stats.no_longer_bots} no longer bots)"
           + ("; the rollups are rebuilt by the tracking service's next rollup run" if stats.rollups_reset else ""))
+    return 0
+
+
+def _cmd_retention(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from services.lifecycle.retention import run_once
+    from services.tracking.settings import TrackingSettings
+
+    settings = TrackingSettings()
+    if not settings.database_url:
+        print("tme retention: TME_DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    report = asyncio.run(run_once(settings.database_url, batch_rows=settings.delete_batch_rows,
+                                  batch_pause=settings.delete_batch_pause_seconds, wait=args.wait))
+    print("\n".join(report.lines()) if report else "tme retention: another run is in progress; nothing done")
     return 0
 
 
@@ -115,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "migration 0009 (TME_DATABASE_URL; safe to stop and run again)")
     reattribute.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
     reattribute.set_defaults(func=_cmd_reattribute)
+
+    retention = sub.add_parser("retention", help="delete the events (and what was made of them) older than each "
+                                                 "project's retention, once (TME_DATABASE_URL)")
+    retention.add_argument("--wait", action="store_true", help="wait for a run in progress instead of returning")
+    retention.set_defaults(func=_cmd_retention)
 
     from services.demo.command import add_parser as add_demo_parser
 

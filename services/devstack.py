@@ -193,6 +193,8 @@ class DevStack:
             "TME_USERS_URL": f"http://127.0.0.1:{self.ports['users']}",
             "TME_TRACKING_URL": f"http://127.0.0.1:{self.ports['tracking']}",
             "TME_INTERNAL_TOKEN": self.internal_token,  # shared by this stack's services (internal_auth.py)
+            # the tracking service runs the projects' retention hourly (the chart runs it as a CronJob)
+            "TME_RETENTION_INTERVAL_SECONDS": "3600",
             "PYTHONUNBUFFERED": "1",
         })
         for key, value in os.environ.items():  # explicit TME_* settings from the caller win

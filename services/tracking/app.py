@@ -8,6 +8,7 @@ import contextlib
 
 from starlette.applications import Starlette
 
+from services.lifecycle.retention import retention_loop
 from services.lifecycle.runner import data_jobs_loop
 from services.shared.app import create_service_app
 from services.shared.db import create_pool
@@ -29,6 +30,8 @@ async def open_state(stack: contextlib.AsyncExitStack, settings: TrackingSetting
         data_jobs = await stack.enter_async_context(data_jobs_loop(
             settings.service_name, pool, interval=settings.data_jobs_interval_seconds,
             batch_rows=settings.delete_batch_rows, batch_pause=settings.delete_batch_pause_seconds))
+    if settings.retention_interval_seconds > 0:  # the retention of every project, in-process (`tme dev`)
+        await stack.enter_async_context(retention_loop(settings))
     return TrackingState(settings=settings, pool=pool, rollups=rollups, data_jobs=data_jobs)
 
 

@@ -57,3 +57,9 @@ class TrackingSettings(ServiceSettings):
         default=5000, ge=1, description="Rows one delete batch of a data job removes (one short transaction each)")
     delete_batch_pause_seconds: float = Field(
         default=0.05, ge=0, description="Pause between a data job's delete batches, leaving the database to ingest")
+
+    # retention per project (services/lifecycle/retention.py): the chart runs `tme retention` as a CronJob instead
+    retention_interval_seconds: float = Field(
+        default=0.0, ge=0,
+        description="How often this service runs the retention of every project in-process (0: never; the Helm "
+                    "chart's CronJob runs `tme retention` instead, `tme dev` sets 3600)")

@@ -51,6 +51,10 @@ class User(UserBase, table=True):
 class ProjectBase(SQLModel):
     name: str = Field(description="The project's name.")
     domain: str | None = Field(default=None, description="The site the project tracks, if set (a hostname).")
+    retention_days: int | None = Field(
+        default=None, description="Days the project keeps its events (30 to 36500); older events, their "
+                                  "aggregates and the people last seen before then are deleted by the retention "
+                                  "run (daily by default). null: kept forever (the default).")
 
 
 class Project(ProjectBase, table=True):

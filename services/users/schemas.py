@@ -15,6 +15,8 @@ from services.users.models import ProjectBase
 NAME_MAX = 100
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
+RETENTION_DAYS_MIN = 30
+RETENTION_DAYS_MAX = 36500  # 100 years
 EMAIL_MAX = 254
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -76,6 +78,16 @@ def _domain(value: Any) -> Any:
     return host
 
 
+def _retention_days(value: Any) -> Any:
+    """A whole number of days in range, or null (kept forever); "90" or 90.0 is refused, not converted."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not RETENTION_DAYS_MIN <= value <= RETENTION_DAYS_MAX:
+        raise ValueError(f"must be a whole number of days from {RETENTION_DAYS_MIN} to {RETENTION_DAYS_MAX}, "
+                         "or null to keep events forever")
+    return value
+
+
 def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("must not be null")
@@ -87,6 +99,9 @@ Email = Annotated[str, AfterValidator(_email)]
 NewPassword = Annotated[str, AfterValidator(_new_password)]
 GivenPassword = Annotated[str, AfterValidator(_given_password)]
 Domain = Annotated[str | None, BeforeValidator(_domain)]
+RetentionDays = Annotated[Annotated[int, Field(ge=RETENTION_DAYS_MIN, le=RETENTION_DAYS_MAX)] | None,
+                          BeforeValidator(_retention_days),
+                          Field(description=ProjectBase.model_fields["retention_days"].description)]
 # optional in a PATCH (absent = unchanged) but never null when given
 PatchName = Annotated[Name | None, BeforeValidator(_not_null)]
 
@@ -123,11 +138,13 @@ class ProjectCreate(ProjectBase):
     model_config = REQUEST_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
     name: Name
     domain: Domain = None
+    retention_days: RetentionDays = None
 
 
 class ProjectUpdate(RequestBody):
-    """Only the fields given change; `"domain": null` clears the domain. (A patch, so not a
-    ProjectBase: every field may be absent.)"""
+    """Only the fields given change; `"domain": null` clears the domain, `"retentionDays": null`
+    keeps events forever. (A patch, so not a ProjectBase: every field may be absent.)"""
 
     name: PatchName = None
     domain: Domain = None
+    retention_days: RetentionDays = None

@@ -34,7 +34,7 @@ depends_on = None
 
 def upgrade() -> None:
     run_script("""
-    ALTER TABLE projects ADD COLUMN retention_days integer CHECK (retention_days BETWEEN 1 AND 36500);
+    ALTER TABLE projects ADD COLUMN retention_days integer CHECK (retention_days BETWEEN 30 AND 36500);
 
     CREATE TABLE data_jobs (
         id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -64,7 +64,8 @@ async def create_project(request: Request, body: ProjectCreate) -> ProjectPublic
     """The new project, with its write key."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = Project(owner_id=principal.user_id, name=body.name, domain=body.domain, write_key=new_write_key())
+        project = Project(owner_id=principal.user_id, name=body.name, domain=body.domain,
+                          retention_days=body.retention_days, write_key=new_write_key())
         db.add(project)
         await db.commit()
     log.info("project created", extra={"user_id": principal.user_id, "project_id": project.id})
@@ -90,7 +91,9 @@ async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
             project.name = body.name
         if "domain" in body.model_fields_set:
             project.domain = body.domain
-        if body.model_fields_set & {"name", "domain"}:
+        if "retention_days" in body.model_fields_set:
+            project.retention_days = body.retention_days
+        if body.model_fields_set & {"name", "domain", "retention_days"}:
             project.updated_at = utcnow()
             db.add(project)
             await db.commit()
