@@ -295,8 +295,8 @@ def _visitor_id(request: Request) -> str:
 
 
 @endpoint("GET", f"{PREFIX}/persons/{{visitor_id:path}}/export", tag=TAG,
-          summary="Everything stored about one person, as JSON (subject access request)", errors=ASKS,
-          path_params=PROJECT, media_type="application/json")
+          summary="Everything stored about one person, as JSON (subject access request)",
+          errors=(*ASKS, InvalidParameter), path_params=PROJECT, media_type="application/json")
 async def export_person(request: Request) -> Response:
     """A download (`Content-Disposition: attachment`) of the person's ids (aliases and identify
     links resolved from any one of them), traits, first and last seen, and every event of any of
