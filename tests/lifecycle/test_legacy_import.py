@@ -22,8 +22,6 @@ import httpx
 import pytest
 from conftest import INTERNAL, Database, unique_email
 
-from services.devstack import DevStack
-from services.shared.embedded import free_port
 from services.tracking.rollups.job import run_once
 from services.tracking.settings import TrackingSettings
 
@@ -194,19 +192,6 @@ def wait_until(predicate: Any, what: str, timeout: float = 20.0) -> Any:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
     return value
-
-
-@pytest.fixture(scope="module")
-def rollup_url(stack: DevStack) -> Iterator[str]:
-    """A tracking instance that answers from the rollups whatever the size (its own job off)."""
-    key = "tracking-legacy-rollups"
-    svc = stack.start_service("tracking", key=key, port=free_port(),
-                              env={"TME_ROLLUP_MIN_EVENTS": "0", "TME_ROLLUP_INTERVAL_SECONDS": "0"})
-    try:
-        yield svc.url
-    finally:
-        svc.stop()
-        stack.services.pop(key, None)
 
 
 HISTORY = {"from": "2023-03-01", "to": "2023-04-30", "tz": "UTC"}
