@@ -125,6 +125,8 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
         return obj["spec"]  # type: ignore[no-any-return]
     if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
         return obj["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
     return None
 
 
@@ -180,4 +182,6 @@ def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
     if obj["kind"] == "Pod":
         return obj["metadata"]["labels"]  # type: ignore[no-any-return]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]
     return obj["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]

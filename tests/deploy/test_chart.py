@@ -236,6 +236,8 @@ def test_incomplete_external_settings_are_refused_with_a_clear_message(values: d
     ({"gateway": {"replicaCount": 0}}, "/gateway/replicaCount"),
     ({"subscriber": {"keda": {"lagCount": 1000}}}, "/subscriber/keda/lagCount"),
     ({"gateway": {"forwardedAllowIps": "*"}}, "/gateway/forwardedAllowIps"),  # any client could pick its address
+    ({"retention": {"schedule": "daily"}}, "/retention/schedule"),
+    ({"retention": {"batchRows": 0}}, "/retention/batchRows"),
 ])
 def test_values_schema_rejects_mistakes(values: dict[str, Any], where: str) -> None:
     with pytest.raises(helm_python.HelmError, match=re.escape(where)):
@@ -439,3 +441,36 @@ def test_internal_calls_carry_a_generated_secret_kept_across_upgrades() -> None:
             continue
         ref = env["TME_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]
         assert ref == {"name": f"{FULLNAME}-internal", "key": "internal-token"}
+
+
+def test_retention_runs_daily_as_a_cronjob_on_the_tracking_image() -> None:
+    cron = one(objects(), "CronJob", f"{FULLNAME}-retention")
+    assert cron["spec"]["schedule"] == "17 3 * * *"  # daily
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"  # never two runs at once
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["backoffLimit"] >= 1 and job["activeDeadlineSeconds"] > 0
+    spec = job["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["command"] == ["python", "-m", "services.cli", "retention"]
+    assert container["image"] == "ghcr.io/trackmyevents/tracking:0.1.0"
+    env = env_map(container)
+    assert env["TME_DATABASE_URL"]["value"] == f"postgresql://tme:$(DATABASE_PASSWORD)@{FULLNAME}-postgresql:5432/tme"
+    assert env["TME_DELETE_BATCH_ROWS"]["value"] == "5000"
+    assert float(env["TME_DELETE_BATCH_PAUSE_SECONDS"]["value"]) == 0.05
+    assert "TME_REDIS_URL" not in env
+    assert "initContainers" not in spec
+    # the tracking service's in-process loop stays off: the CronJob does it
+    tracking = env_map(one(objects(), "Deployment", f"{FULLNAME}-tracking")["spec"]["template"]["spec"]["containers"][0])
+    assert tracking.get("TME_RETENTION_INTERVAL_SECONDS", {"value": "0"})["value"] == "0"
+
+
+def test_retention_schedule_and_switch_come_from_values() -> None:
+    objs = objects({"retention": {"schedule": "@hourly", "timeZone": "Europe/Berlin", "batchRows": 1000},
+                    "migrations": {"hook": False, "initContainer": True}})
+    cron = one(objs, "CronJob", f"{FULLNAME}-retention")
+    assert (cron["spec"]["schedule"], cron["spec"]["timeZone"]) == ("@hourly", "Europe/Berlin")
+    spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert env_map(spec["containers"][0])["TME_DELETE_BATCH_ROWS"]["value"] == "1000"
+    [wait] = spec["initContainers"]  # without hooks, it waits for the schema like the services
+    assert wait["name"] == "wait-for-schema"
+    assert not by_kind(objects({"retention": {"enabled": False}}), "CronJob")

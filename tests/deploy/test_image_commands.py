@@ -207,3 +207,12 @@ def test_helm_test_script_sends_an_event_and_reads_it_back(gateway_url: str) -> 
     assert "helm-test: registered helm-test-" in output
     assert "helm-test: sent event 'helm_test_" in output
     assert "helm-test: read event 'helm_test_" in output and "helm-test: ok" in output
+
+
+def test_retention_cronjob_command_runs_once_and_says_what_it_deleted(database_url: str) -> None:
+    cron = one(objects(), "CronJob", f"{FULLNAME}-retention")
+    [container] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    env = {**image_env("tracking"), **pod_env(container, {"TME_DATABASE_URL": database_url})}
+    result = _run(container, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("retention: ") and "project(s) with a retention" in result.stdout

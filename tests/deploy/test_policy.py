@@ -32,8 +32,8 @@ from .manifests import (
 )
 
 VARIANT_NAMES = sorted(VARIANTS)
-# The tests' own Pod and the migration Job run to completion: no liveness/readiness probes.
-RUN_TO_COMPLETION = ("Job", "Pod")
+# The tests' own Pod, the migration Job and the retention CronJob run to completion: no liveness/readiness probes.
+RUN_TO_COMPLETION = ("Job", "Pod", "CronJob")
 
 
 def _cpu_millis(value: str | int) -> float:
@@ -257,7 +257,8 @@ def _open_to_everyone(objs: list[dict[str, Any]], target: dict[str, Any]) -> boo
 @pytest.mark.parametrize("variant", VARIANT_NAMES)
 def test_network_policies_let_only_the_gateway_be_reached_from_outside(variant: str) -> None:
     objs = objects(VARIANTS[variant])
-    workloads_by_component = {component(o): o for o in objs if o["kind"] in ("Deployment", "StatefulSet", "Job")}
+    workloads_by_component = {component(o): o for o in objs
+                              if o["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")}
     workloads_by_component["test"] = one(objs, "Pod", f"{FULLNAME}-test-ingest")
     deny = one(objs, "NetworkPolicy", f"{FULLNAME}-default-deny")
     assert deny["spec"]["policyTypes"] == ["Ingress"] and "ingress" not in deny["spec"]
@@ -274,7 +275,7 @@ def test_network_policies_let_only_the_gateway_be_reached_from_outside(variant: 
         "users": {"gateway"},
         "tracking": {"gateway"},
         "subscriber": set(),
-        "postgresql": {"users", "tracking", "subscriber", "migrate"},
+        "postgresql": {"users", "tracking", "subscriber", "migrate", "retention"},
         "redis": {"gateway", "users", "subscriber"},
     }
     for name, clients in expected.items():
