@@ -19,7 +19,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         default="", description="PostgreSQL URL postgresql://user:pass@host/db (users, tracking, subscriber: required)")
     redis_url: str = Field(
-        default="", description="Redis URL, redis://host:port/0 (gateway, users, subscriber: required)")
+        default="", description="Redis URL, redis://host:port/0 (gateway, users, subscriber: required; tracking: "
+                                 "where a deleted project's dead letters and shared write keys are deleted)")
     db_pool_min: int = Field(default=1, ge=0, description="Connections the PostgreSQL pool keeps open")
     db_pool_max: int = Field(default=10, ge=1, description="Most connections the PostgreSQL pool opens")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -7,7 +7,11 @@
   keep our pending entries fresh (XCLAIM JUSTID) so that other consumers do not take them over.
 - An entry the database refuses (a data error, not an outage) is retried alone; once XPENDING
   counts `max_deliveries` deliveries it moves to the dead-letter stream with the reason and is
-  acknowledged. Entries that cannot be decoded, or whose project no longer exists, go there at once.
+  acknowledged. Entries that cannot be decoded go there at once.
+- Events of a project that no longer exists (deleted) are not stored (the write keeps only events of
+  existing projects, writer.py): their entries are acknowledged and counted
+  (`tme_subscriber_deleted_project_events_total`), never dead-lettered, so no copy of a deleted
+  project's data stays behind.
 - Entries left pending by a dead consumer are reclaimed with XAUTOCLAIM after `claim_idle_ms`.
 - Only entries every consumer group has acknowledged are trimmed (XTRIM MINID below the oldest
   pending / last-delivered id of each group).
@@ -24,7 +28,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -42,7 +46,6 @@ from services.subscriber.writer import EventWriter
 
 log = logging.getLogger("tme.subscriber")
 _tracer = tracer("tme.subscriber")
-T = TypeVar("T")
 
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
@@ -264,18 +267,6 @@ class Consumer:
         return work
 
     async def _handle(self, work: Work) -> None:
-        """Set aside entries of projects that no longer exist, then write the rest."""
-        if not work.items:
-            return
-        missing = await self._with_db(lambda: self.writer.missing_projects(
-            {item.batch.project_id for item in work.items}, self.s.subscriber_project_cache_seconds))
-        if missing is None:
-            return  # stopping during an outage: entries stay pending for another consumer
-        if missing:
-            for item in [i for i in work.items if i.batch.project_id in missing]:
-                await self._dead_letter(item.entry_id, item.fields, "unknown_project",
-                                        f"project {item.batch.project_id} does not exist", 0)
-            work = Work([i for i in work.items if i.batch.project_id not in missing])
         for chunk in self._chunks(work):
             await self._write(chunk)
 
@@ -328,6 +319,9 @@ class Consumer:
             metrics.BATCH_ENTRIES.observe(len(ids))
             metrics.ROWS_INSERTED.inc(result.inserted)
             metrics.DUPLICATES.inc(result.duplicates)
+            if result.dropped:
+                metrics.DELETED_PROJECT_EVENTS.inc(result.dropped)
+                log.info("dropped %s events of deleted project(s) %s", result.dropped, sorted(result.gone))
             for fact in facts:
                 metrics.PERSONS.labels(fact.kind).inc()
             await self._ack(ids)
@@ -364,20 +358,6 @@ class Consumer:
     async def _deliveries(self, entry_id: bytes) -> int:
         rows = await self.redis.xpending_range(EVENTS_STREAM, EVENTS_GROUP, min=entry_id, max=entry_id, count=1)
         return int(rows[0]["times_delivered"]) if rows else 1
-
-    async def _with_db(self, call: Callable[[], Awaitable[T]]) -> T | None:
-        delay = 0.1
-        while True:
-            try:
-                return await call()
-            except Exception as exc:
-                self.writer.discard()
-                metrics.RETRIES.labels("postgres").inc()
-                if self.stopping:
-                    return None
-                log.warning("PostgreSQL unavailable (%s); retrying in %.1fs", type(exc).__name__, delay)
-                await self._sleep(delay)
-                delay = min(delay * 2, self.s.subscriber_backoff_max_seconds)
 
     async def _keep_fresh(self, ids: list[bytes]) -> None:
         """Reset the idle time of entries we are still working on (no new delivery counted)."""

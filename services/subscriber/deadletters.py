@@ -1,6 +1,8 @@
-"""Dead letters: entries the subscriber set aside (unreadable, refused by PostgreSQL after
-`max_deliveries`, or for a project that no longer exists). Each keeps the original entry's
-fields plus `reason`, `kind`, `original_id`, `consumer`, `deliveries`, `failed_at`.
+"""Dead letters: entries the subscriber set aside (`unreadable`, or `refused` by PostgreSQL after
+`max_deliveries`; before project deletions existed, entries of an unknown project were set aside
+too, as `unknown_project`: today they are dropped). Each keeps the original entry's fields plus
+`reason`, `kind`, `original_id`, `consumer`, `deliveries`, `failed_at`. A project's deletion
+deletes its dead letters (services/lifecycle/deletion.py).
 
     python -m services.subscriber.deadletters list   [--count N]
     python -m services.subscriber.deadletters replay [--count N] [--kind KIND] [--id ID ...]

@@ -18,6 +18,10 @@ INSERT_LATENCY = Histogram(
 )
 ROWS_INSERTED = Counter("tme_subscriber_rows_inserted_total", "Event rows committed")
 DUPLICATES = Counter("tme_subscriber_duplicates_dropped_total", "Events dropped as already stored (same messageId)")
+DELETED_PROJECT_EVENTS = Counter(
+    "tme_subscriber_deleted_project_events_total",
+    "Events dropped because their project no longer exists (deleted): not stored, not dead-lettered",
+)
 ENTRIES_ACKED = Counter("tme_subscriber_entries_acked_total", "Stream entries acknowledged after commit")
 DEAD_LETTERED = Counter(
     "tme_subscriber_dead_lettered_total", "Stream entries moved to the dead-letter stream", ["reason"]
@@ -27,7 +31,7 @@ RETRIES = Counter("tme_subscriber_retries_total", "Failed attempts that will be 
 PERSONS = Counter("tme_subscriber_person_updates_total", "identify/alias updates applied", ["kind"])
 TRIMMED = Counter("tme_subscriber_trimmed_entries_total", "Acknowledged entries trimmed from the stream")
 # every label value exists from the start, at zero: rates and alerts see the first increment
-for _reason in ("unreadable", "unknown_project", "refused"):
+for _reason in ("unreadable", "refused"):
     DEAD_LETTERED.labels(_reason)
 for _dependency in ("postgres", "redis"):
     RETRIES.labels(_dependency)

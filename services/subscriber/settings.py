@@ -45,7 +45,6 @@ class SubscriberSettings(ServiceSettings):
         default=1.0, gt=0, description="How often acknowledged entries are trimmed from the stream"
     )
     subscriber_gauge_interval_seconds: float = Field(default=5.0, gt=0, description="Stream gauges refresh period")
-    subscriber_project_cache_seconds: float = Field(default=60.0, ge=0, description="How long a project is known")
     subscriber_partition_months_ahead: int = Field(default=3, ge=1, description="Monthly partitions kept ahead")
     subscriber_partition_check_seconds: float = Field(default=3600.0, gt=0,
                                                       description="How often monthly partitions are ensured")

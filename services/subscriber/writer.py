@@ -11,7 +11,14 @@ gets only the rows whose id was new; identify and alias facts of those new rows 
 / `person_aliases`. A retry of a message an hour later (another sentAt, so another event_time)
 finds its id in the ledger and is dropped. The transaction first takes the ledger lock shared,
 so a rotation of the ledger (`rotate_ledger`, migration 0008) never falls between two writers of
-one message. An entry
+one message.
+
+Only events of projects that exist are stored: the statement that adds ids to the ledger keeps
+those whose project it finds (read once per statement), so nothing of a deleted project enters
+any table; such entries are dropped and counted (`BatchResult.dropped`), not dead-lettered (a dead
+letter would keep the deleted project's data). A project's deletion takes the ledger lock
+exclusively (services/users/project_deletion.py): a write either committed before it (its rows are
+the deletion job's) or starts after it and finds the project gone. An entry
 whose events PostgreSQL refuses (a missing messageId, a wrong type) fails the statement with a
 data error: the consumer then retries entries one by one and dead-letters the culprit."""
 
@@ -20,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -63,12 +69,15 @@ WITH src AS MATERIALIZED (
     CROSS JOIN LATERAL ROWS FROM (json_to_recordset(u.doc::json) AS ({_FIELD_TYPES}))
         WITH ORDINALITY AS x({_FIELD_NAMES}, pos)
     ORDER BY u.project_id, x."messageId", u.entry, x.pos
+), live AS MATERIALIZED (
+    SELECT p.id FROM projects p WHERE p.id = ANY($1::bigint[])
 ), ledger AS (
     SELECT {CURRENT_GENERATION} AS generation
 ), fresh AS (
     INSERT INTO event_ids (project_id, message_id, generation)
     SELECT s.project_id, s."messageId", l.generation FROM src s CROSS JOIN ledger l
-    WHERE (SELECT 1 FROM event_ids o WHERE o.project_id = s.project_id AND o.message_id = s."messageId"
+    WHERE EXISTS (SELECT 1 FROM live p WHERE p.id = s.project_id)
+      AND (SELECT 1 FROM event_ids o WHERE o.project_id = s.project_id AND o.message_id = s."messageId"
              AND o.generation < l.generation LIMIT 1) IS NULL
     ON CONFLICT DO NOTHING
     RETURNING project_id, message_id
@@ -80,7 +89,8 @@ WITH src AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM stored) AS inserted,
        (SELECT jsonb_agg(jsonb_build_array(project_id, message_id)) FROM stored
-         WHERE type IN ('identify', 'alias')) AS people
+         WHERE type IN ('identify', 'alias')) AS people,
+       ARRAY(SELECT DISTINCT g FROM unnest($1::bigint[]) g WHERE g NOT IN (SELECT id FROM live)) AS gone
 """
 
 _UPSERT_PERSON = f"""
@@ -106,20 +116,21 @@ LEDGER_GATE = "SELECT pg_advisory_xact_lock_shared(tme_ledger_lock())"
 
 
 class BatchResult:
-    def __init__(self, staged: int, inserted: int) -> None:
+    def __init__(self, staged: int, inserted: int, gone: frozenset[int] = frozenset(), dropped: int = 0) -> None:
         self.staged = staged
         self.inserted = inserted
+        self.gone = gone  # projects of the batch that no longer exist
+        self.dropped = dropped  # their events, not stored
 
     @property
     def duplicates(self) -> int:
-        return self.staged - self.inserted
+        return self.staged - self.inserted - self.dropped
 
 
 class EventWriter:
     def __init__(self, database_url: str) -> None:
         self.url = plain_url(database_url)
         self.conn: asyncpg.Connection | None = None
-        self._projects: dict[int, float] = {}  # project id -> known until (monotonic)
         self._lock = asyncio.Lock()  # one operation at a time on the connection: the consumer's or a ping
 
     async def connection(self) -> asyncpg.Connection:
@@ -168,18 +179,6 @@ class EventWriter:
             except Exception:
                 self.conn.terminate()
             self.conn = None
-
-    async def missing_projects(self, project_ids: set[int], cache_seconds: float) -> set[int]:
-        now = time.monotonic()
-        unknown = {p for p in project_ids if self._projects.get(p, 0) <= now}
-        if not unknown:
-            return set()
-        async with self._connected() as conn:
-            found = {r["id"] for r in await conn.fetch("SELECT id FROM projects WHERE id = ANY($1::bigint[])",
-                                                        list(unknown))}
-        for project_id in found:
-            self._projects[project_id] = now + cache_seconds
-        return unknown - found
 
     async def write(self, batches: Sequence[StreamBatch], facts: Sequence[PersonFact]) -> BatchResult:
         """Store the batches' events (their serialised `raw_events`) in one transaction."""
@@ -235,4 +234,6 @@ async def store_batches(conn: asyncpg.Connection, batches: Sequence[StreamBatch]
     if facts and record["people"]:
         new = {(int(p), str(m)) for p, m in orjson.loads(record["people"])}
         await EventWriter._people(conn, [f for f in facts if (f.project_id, f.message_id) in new])
-    return BatchResult(staged=sum(b.count for b in batches), inserted=int(record["inserted"]))
+    gone = frozenset(int(p) for p in record["gone"])
+    return BatchResult(staged=sum(b.count for b in batches), inserted=int(record["inserted"]), gone=gone,
+                       dropped=sum(b.count for b in batches if b.project_id in gone))

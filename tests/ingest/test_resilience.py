@@ -249,10 +249,8 @@ def test_entries_that_cannot_be_stored_go_to_the_dead_letter_stream(
 
     good = encode_batch(project.id, project.write_key, now, [stream_event("good-1"), stream_event("good-2")], {})
     refused = encode_batch(project.id, project.write_key, now, [stream_event("nul\x00byte")], {})  # PostgreSQL refuses
-    unknown_project = encode_batch(987_654_321, "wk_gone", now, [stream_event("orphan")], {})
     rds.xadd(EVENTS_STREAM, refused)
     rds.xadd(EVENTS_STREAM, {b"v": b"1", b"p": b"not-a-number"})
-    rds.xadd(EVENTS_STREAM, unknown_project)
     rds.xadd(EVENTS_STREAM, good)
 
     rows = wait_rows(db, project.id, 2)  # the good entry is not held up by the bad ones
@@ -261,15 +259,39 @@ def test_entries_that_cannot_be_stored_go_to_the_dead_letter_stream(
     def letters() -> dict[str, dict[bytes, bytes]]:
         return {f[b"kind"].decode(): f for _, f in rds.xrange(DEAD_LETTER_STREAM, min=f"({since}")}
 
-    found = wait_until(lambda: len(letters()) >= 3 and letters(), 30, "three dead letters")
-    assert set(found) == {"refused", "unreadable", "unknown_project"}
+    found = wait_until(lambda: len(letters()) >= 2 and letters(), 30, "two dead letters")
+    assert set(found) == {"refused", "unreadable"}
     assert int(found["refused"][b"deliveries"]) >= 5  # tried, then given up after max deliveries
     # PostgreSQL's reason names the NUL (its JSON parser: "\u0000 cannot be converted to text")
     assert any(nul in found["refused"][b"reason"] for nul in (b"0x00", b"22021", b"UTF8", b"\\u0000"))
-    assert b"987654321" in found["unknown_project"][b"reason"]
     assert found["refused"][b"e"] == refused[b"e"]  # the original payload is kept for a replay
     wait_drained(rds)
     assert count_bad_rows(db, project.id) == 0
+
+
+def test_an_entry_of_a_project_that_no_longer_exists_is_dropped_not_dead_lettered(
+    stack: DevStack, db: Database, rds: redis.Redis, project: Project
+) -> None:
+    """A deleted project's events still on the stream are neither stored nor kept as dead letters
+    (which would keep the deleted project's data); the subscriber counts them."""
+    subscriber = stack.services["subscriber"].url
+    dropped = metric(subscriber, "tme_subscriber_deleted_project_events_total")
+    last = rds.xrevrange(DEAD_LETTER_STREAM, count=1)
+    since = last[0][0].decode() if last else "0-0"
+    now = int(time.time() * 1000)
+    events = [{"messageId": str(uuid.uuid4()), "type": "track", "event": name, "userId": "u", "timestamp": now,
+               "properties": {}, "context": {}, "isBot": False} for name in ("orphan-1", "orphan-2")]
+    rds.xadd(EVENTS_STREAM, encode_batch(987_654_321, "wk_gone", now, events, {}))
+    good = {**events[0], "messageId": str(uuid.uuid4()), "event": "good"}
+    rds.xadd(EVENTS_STREAM, encode_batch(project.id, project.write_key, now, [good], {}))
+
+    [row] = wait_rows(db, project.id, 1)  # the next entry is not held up
+    assert row["event_name"] == "good"
+    wait_drained(rds)
+    assert metric(subscriber, "tme_subscriber_deleted_project_events_total") - dropped == 2
+    assert db.fetchval("SELECT count(*) FROM events WHERE project_id = 987654321") == 0
+    assert db.fetchval("SELECT count(*) FROM event_ids WHERE project_id = 987654321") == 0
+    assert not [f for _, f in rds.xrange(DEAD_LETTER_STREAM, min=f"({since}") if f.get(b"p") == b"987654321"]
 
 
 def count_bad_rows(db: Database, project_id: int) -> int:
