@@ -7,9 +7,9 @@ project id and its write key on the ingest routes. Every answer must not be a se
 have a documented status and content type, and must match its schema with objects closed
 (tests/schema_check.py). A 4xx the document lists (a rate limit's 429 included) is a fine answer.
 
-Logging out, deleting a project and rotating its key would spoil the account for the operations
-after them; those get a fresh account for each request. The operations run inside one test, each
-through hypothesis over its schemathesis strategy, and every failure is listed at the end; the
+Logging out, deleting a project or the account and rotating a key would spoil the account for the
+operations after them; those get a fresh account for each request. The operations run inside one
+test, each through hypothesis over its schemathesis strategy, and every failure is listed at the end; the
 loader schemathesis offers for a schema from a fixture (schemathesis.pytest.from_fixture) renames
 pytest items through an attribute pytest 9 no longer has."""
 
@@ -43,7 +43,7 @@ EXAMPLES_PER_OPERATION = 5
 PASSWORD = "a long schema password"
 # operations that end the login or the project they are given: each request gets a fresh account
 SPOILERS = frozenset({("POST", "/api/auth/logout"), ("DELETE", "/api/projects/{}"),
-                      ("POST", "/api/projects/{}/rotate-key")})
+                      ("POST", "/api/projects/{}/rotate-key"), ("DELETE", "/api/me")})
 WRITE_KEY_FIELDS = ("apiKey", "writeKey")
 METHODS = ("get", "put", "post", "delete", "patch")
 STREAM_SECONDS = 1.0  # an SSE answer is read this long (its first bytes arrive at once)

@@ -7,8 +7,11 @@ after the gateway has verified the token and the project's owner, with the calle
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+import httpx
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,10 +24,13 @@ from services.gateway.auth import (
     project_not_found,
     token_digest,
 )
-from services.gateway.proxy import forward
+from services.gateway.proxy import ProxyResponse, forward, request_id, upstream_error
 from services.gateway.state import gateway_state
 from services.gateway.streams import is_long_lived
 from services.shared.errors import ApiError, NotFound
+from services.users.public import AccountDeletion
+
+log = logging.getLogger("tme.gateway.routes")
 
 TRACKING_SECTIONS = frozenset({"stats", "funnels", "retention", "sessions", "realtime", "events", "persons",
                                "export"})
@@ -82,15 +88,47 @@ async def project(request: Request) -> Response:
         raise project_not_found()  # cannot exist; spare the users service an out-of-range id
     response = await forward(request, gateway_state(request.app).users, "users")
     if request.method in ("DELETE", "POST") and response.status_code < 400:  # POST: .../rotate-key
-        keys = gateway_state(request.app).ingest.keys
-        await keys.shared.delete_project(project_id)
-
-        def forget(value: str) -> None:
-            _auth(request).forget_project(value)
-            keys.forget_project(int(value))
-
-        await _everywhere(request, "project", str(project_id), forget)
+        await _forget_project(request, project_id)
     return response
+
+
+async def _forget_project(request: Request, project_id: int) -> None:
+    """A project deleted or its key rotated: its write keys leave the shared store, and every
+    gateway forgets its owner and keys at once."""
+    keys = gateway_state(request.app).ingest.keys
+    await keys.shared.delete_project(project_id)
+
+    def forget(value: str) -> None:
+        _auth(request).forget_project(value)
+        keys.forget_project(int(value))
+
+    await _everywhere(request, "project", str(project_id), forget)
+
+
+async def delete_account(request: Request) -> Response:
+    """Proxy an account deletion: once users accepted it, every gateway forgets the user's logins
+    and the deleted projects' owners and write keys at once (the answer lists the projects' jobs)."""
+    identity = await _identity_or_none(request) if bearer_token(request) else None
+    response = await forward(request, gateway_state(request.app).users, "users")
+    if identity is None or response.status_code >= 400 or not isinstance(response, ProxyResponse):
+        return response
+    await _everywhere(request, "user", str(identity.user_id), _auth(request).forget_user)
+    try:  # a small JSON answer: read it whole (for the project ids), then pass it on
+        body = await response.upstream.aread()
+    except httpx.HTTPError as exc:
+        return upstream_error(exc, "users", request_id(request))
+    finally:
+        await response.upstream.aclose()
+    try:
+        project_ids = [job.project_id for job in AccountDeletion.model_validate_json(body).jobs]
+    except ValidationError:
+        log.warning("account deletion answered an unexpected body; project caches expire on their own")
+        project_ids = []
+    for project_id in project_ids:
+        await _forget_project(request, project_id)
+    answer = Response(body, status_code=response.status_code)
+    answer.raw_headers = response.raw_headers
+    return answer
 
 
 async def to_tracking(request: Request) -> Response:
@@ -121,7 +159,10 @@ def proxy_routes() -> list[BaseRoute]:
         Route("/api/auth/refresh", to_users, methods=["POST"]),
         Route("/api/auth/logout", logout, methods=["POST"]),
         Route("/api/me", to_users, methods=["GET", "PATCH"]),
+        Route("/api/me", delete_account, methods=["DELETE"]),
         Route("/api/me/password", change_password, methods=["POST"]),
+        Route("/api/data-jobs", to_users, methods=["GET"]),
+        Route("/api/data-jobs/{job_id}", to_users, methods=["GET"]),
         Route("/api/projects", to_users, methods=["GET", "POST"]),
         Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/projects/{project_id:int}/rotate-key", project, methods=["POST"]),

@@ -133,6 +133,13 @@ async def get_job(conn: Conn, job_id: int) -> Job | None:
     return None if record is None else Job.from_record(record)
 
 
+async def list_jobs(conn: Conn, owner_id: int, limit: int) -> list[Job]:
+    """An owner's jobs, newest first (data_jobs_owner_idx)."""
+    records = await conn.fetch("SELECT * FROM data_jobs WHERE owner_id = $1 ORDER BY id DESC LIMIT $2",
+                               owner_id, limit)
+    return [Job.from_record(r) for r in records]
+
+
 def as_json(job: Job) -> dict[str, Any]:
     """For logs."""
     return {"job_id": job.id, "kind": job.kind, "project_id": job.project_id, "status": job.status}

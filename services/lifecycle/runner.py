@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
+import redis.asyncio as aioredis
 
 from services.lifecycle import jobs
 from services.lifecycle.jobs import Job, JobKind
@@ -25,13 +26,15 @@ log = logging.getLogger("tme.lifecycle")
 
 @dataclass
 class JobContext:
-    """What an executor gets: the job, a pool to take short-lived connections from, and the
-    batch limits."""
+    """What an executor gets: the job, a pool to take short-lived connections from, the batch
+    limits, and Redis when the service has TME_REDIS_URL (a deletion removes dead letters and
+    shared write keys there)."""
 
     pool: asyncpg.Pool
     job: Job
     batch_rows: int
     batch_pause: float
+    redis: aioredis.Redis | None = None
 
     async def record(self, counts: dict[str, int]) -> None:
         """Add deleted row counts to the job's record."""
@@ -57,7 +60,8 @@ def executors() -> dict[JobKind, Executor]:
     return {"delete_project": delete_project, "erase_person": erase_person}
 
 
-async def run_next(pool: asyncpg.Pool, batch_rows: int, batch_pause: float) -> Job | None:
+async def run_next(pool: asyncpg.Pool, batch_rows: int, batch_pause: float,
+                   redis: aioredis.Redis | None = None) -> Job | None:
     """Claim and run one job; None when none waits."""
     async with pool.acquire() as conn:
         job = await jobs.claim_job(conn)
@@ -68,7 +72,7 @@ async def run_next(pool: asyncpg.Pool, batch_rows: int, batch_pause: float) -> J
     try:
         if executor is None:
             raise RuntimeError(f"no executor for {job.kind} jobs")
-        await executor(JobContext(pool=pool, job=job, batch_rows=batch_rows, batch_pause=batch_pause))
+        await executor(JobContext(pool=pool, job=job, batch_rows=batch_rows, batch_pause=batch_pause, redis=redis))
     except asyncio.CancelledError:
         raise  # shutting down: the job stays running, and is taken over once its heartbeat is stale
     except Exception as exc:
@@ -83,8 +87,8 @@ async def run_next(pool: asyncpg.Pool, batch_rows: int, batch_pause: float) -> J
 
 
 def data_jobs_loop(service: str, pool: asyncpg.Pool, *, interval: float, batch_rows: int,
-                   batch_pause: float) -> BackgroundLoop:
+                   batch_pause: float, redis: aioredis.Redis | None = None) -> BackgroundLoop:
     async def step() -> float:
-        return 0.0 if await run_next(pool, batch_rows, batch_pause) is not None else interval
+        return 0.0 if await run_next(pool, batch_rows, batch_pause, redis) is not None else interval
 
     return BackgroundLoop(service, "data-jobs", step, interval=interval, grace=5.0)

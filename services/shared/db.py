@@ -4,6 +4,7 @@ engine (SQLAlchemy over asyncpg) for the account data."""
 from __future__ import annotations
 
 import json
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -48,3 +49,17 @@ def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+
+async def session_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLModel session, inside the session's transaction: for
+    shared asyncpg code (services/lifecycle/jobs.py) in a service that uses SQLModel. SQLAlchemy
+    begins its transaction lazily, at its first statement: one is sent when none was yet, so that
+    what goes to the driver connection runs in the session's transaction, committed with it."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver = cast(asyncpg.Connection, raw.driver_connection)
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver

@@ -21,6 +21,20 @@ EVENTS_GROUP = "subscribers"
 DEAD_LETTER_STREAM = "tme:events:dead"
 
 
+def project_write_keys(project_id: int) -> str:
+    """The set of a project's shared write-key entries (`tme:wk:<sha256 of a key>`), which the
+    gateways keep (services/gateway/ingest/writekeys.py, SharedKeys)."""
+    return f"tme:wk-project:{project_id}"
+
+
+async def delete_project_write_keys(redis: aioredis.Redis, project_id: int) -> int:
+    """Delete a project's shared write-key entries and their set (its key was rotated, or it was
+    deleted); how many keys went."""
+    members = project_write_keys(project_id)
+    entries = await redis.smembers(members)
+    return int(await redis.delete(members, *entries))
+
+
 class _HiredisPacking:
     def pack_command(self, *args: Any) -> list[bytes]:
         first = args[0]

@@ -7,6 +7,7 @@ import datetime as dt
 
 from pydantic import Field
 
+from services.lifecycle.jobs import JobKind, JobStatus
 from services.shared.api.model import PUBLIC_CONFIG, ApiModel
 from services.users.models import Project, ProjectBase, User, UserBase
 from services.users.tokens import TokenPair
@@ -57,3 +58,33 @@ class Registration(Session):
     @classmethod
     def of_new(cls, user: User, pair: TokenPair, project: Project) -> Registration:
         return cls(**Session.of(user, pair).__dict__, project=ProjectPublic.model_validate(project))
+
+
+class DataJob(ApiModel):
+    """A job that deletes data in the background: a project's deletion (`delete_project`), an
+    erasure (`erase_person`) or a retention run (`retention`). Its record stays when the job is
+    done, and after the project is gone: who asked, when, and how many rows went."""
+
+    id: int
+    kind: JobKind
+    project_id: int = Field(description="The project the job is about (it may no longer exist).")
+    status: JobStatus = Field(description="`queued`, `running`, `done`, or `failed` (see `error`).")
+    rows_deleted: dict[str, int] = Field(
+        description="Rows deleted so far, per table; Redis entries count as `redis:dead_letters` and "
+                    "`redis:write_keys`.")
+    error: str | None = Field(description="Why the last attempt failed; a failed job is tried again (5 times).")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class DataJobList(ApiModel):
+    """The caller's data jobs, newest first."""
+
+    jobs: list[DataJob]
+
+
+class AccountDeletion(ApiModel):
+    """The account is gone (its logins end at once); each of its projects is deleted by a job."""
+
+    jobs: list[DataJob]

@@ -134,6 +134,22 @@ class PasswordChange(RequestBody):
     new_password: NewPassword = Field(json_schema_extra={"writeOnly": True})
 
 
+class AccountDelete(RequestBody):
+    """The account's password, to confirm: the account and every project's data go for good."""
+
+    password: GivenPassword = Field(json_schema_extra={"writeOnly": True})
+
+
+class DeletionQuery(RequestBody):
+    client: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,39}$")] = Field(
+        "api", description="What asks for the deletion, kept in its job's record (the dashboard sends "
+                           "`dashboard`): up to 40 letters, digits, spaces and `._/-`.")
+
+
+class DataJobsQuery(RequestBody):
+    limit: int = Field(50, ge=1, le=200, description="How many of the newest jobs (1 to 200).")
+
+
 class ProjectCreate(ProjectBase):
     model_config = REQUEST_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
     name: Name

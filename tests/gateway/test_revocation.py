@@ -49,7 +49,7 @@ def test_a_deleted_project_is_gone_for_analytics_immediately(client: httpx.Clien
     before = client.get(path, headers=alice.auth)
     assert before.status_code not in (401, 403)  # ownership verified and cached
 
-    assert client.delete(f"/api/projects/{created.json()['id']}", headers=alice.auth).status_code == 204
+    assert client.delete(f"/api/projects/{created.json()['id']}", headers=alice.auth).status_code == 202
 
     after = client.get(path, headers=alice.auth)
     assert after.status_code == 404
@@ -101,6 +101,6 @@ def test_a_project_deleted_on_one_gateway_is_gone_on_another_at_once(
     with other_gateway.client() as other:
         assert other.get(path, headers=alice.auth).status_code == 200  # ownership cached there
 
-        assert client.delete(f"/api/projects/{created.json()['id']}", headers=alice.auth).status_code == 204
+        assert client.delete(f"/api/projects/{created.json()['id']}", headers=alice.auth).status_code == 202
 
         assert other.get(path, headers=alice.auth).status_code == 404

@@ -91,7 +91,7 @@ def test_a_deleted_project_s_key_stops_at_once_on_every_gateway(
     with down_gateway.client() as down:
         assert _track(down, project["writeKey"]).status_code == 200
 
-        assert client.delete(f"/api/projects/{project['id']}", headers=alice.auth).status_code == 204
+        assert client.delete(f"/api/projects/{project['id']}", headers=alice.auth).status_code == 202
 
         assert _track(client, project["writeKey"]).status_code == 401
         assert [_track(down, project["writeKey"]).status_code for _ in range(4)] == [503] * 4

@@ -36,7 +36,10 @@ def test_project_crud(api, owner):
     assert cleared == {**project, "name": "Store", "domain": None}
     assert api.get(f"/api/projects/{project['id']}", headers=headers).json() == cleared
 
-    assert api.delete(f"/api/projects/{project['id']}", headers=headers).status_code == 204
+    deleted = api.delete(f"/api/projects/{project['id']}", headers=headers)
+    assert deleted.status_code == 202, deleted.text
+    assert deleted.json()["projectId"] == project["id"] and deleted.json()["kind"] == "delete_project"
+    assert deleted.headers["location"] == f"/api/data-jobs/{deleted.json()['id']}"
     assert_error(api.get(f"/api/projects/{project['id']}", headers=headers), 404)
     assert [p["id"] for p in api.get("/api/projects", headers=headers).json()["projects"]] == [owner["project"]["id"]]
     assert_error(api.get(f"/internal/write-keys/{project['writeKey']}"), 404)

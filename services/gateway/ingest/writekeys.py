@@ -33,6 +33,7 @@ from services.gateway.ingest import metrics
 from services.shared.errors import InvalidWriteKey, MissingWriteKey, Unavailable
 from services.shared.internal_api import WriteKeyOwner
 from services.shared.metrics import buffered
+from services.shared.redis import delete_project_write_keys, project_write_keys
 
 log = logging.getLogger("tme.gateway.ingest")
 
@@ -66,7 +67,7 @@ class SharedKeys:
 
     @staticmethod
     def _project_set(project_id: int) -> str:
-        return f"tme:wk-project:{project_id}"
+        return project_write_keys(project_id)
 
     async def get(self, key: str) -> Project | None:
         if self.redis is None:
@@ -110,10 +111,8 @@ class SharedKeys:
         """Forget every shared key of a project (its key was rotated, or it was deleted)."""
         if self.redis is None:
             return
-        members = self._project_set(project_id)
         try:
-            entries = await self.redis.smembers(members)
-            await self.redis.delete(members, *entries)
+            await delete_project_write_keys(self.redis, project_id)
         except RedisError as exc:
             log.warning("could not delete a project's shared write keys: %s", type(exc).__name__)
 

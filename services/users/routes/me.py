@@ -1,4 +1,4 @@
-"""The signed-in user: read and rename, change the password."""
+"""The signed-in user: read and rename, change the password, delete the account."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from services.shared.api.endpoint import endpoint
 from services.shared.errors import InvalidPassword, RateLimited, ValidationFailed
 from services.users.bearer import authenticate, client_ip, unauthorized
 from services.users.models import User, utcnow
-from services.users.public import UserPublic
-from services.users.schemas import PasswordChange, UserUpdate
-from services.users.state import users_state
+from services.users.project_deletion import delete_account
+from services.users.public import AccountDeletion, DataJob, UserPublic
+from services.users.schemas import AccountDelete, DeletionQuery, PasswordChange, UserUpdate
+from services.users.state import UsersState, users_state
 from services.users.tokens import Principal, revoke_other_sessions
 
 log = logging.getLogger("tme.users.me")
@@ -26,6 +27,21 @@ async def _current_user(db: AsyncSession, principal: Principal) -> User:
     if user is None:
         raise unauthorized("Access token is invalid.")
     return user
+
+
+async def _confirm_password(state: UsersState, request: Request, user: User, password: str, *, field: str,
+                            action: str) -> None:
+    """The user's own password, checked under the same throttle as logins: a stolen access token
+    must not brute-force it. A wrong one is InvalidPassword naming `field`."""
+    ip = client_ip(request)
+    wait = await state.throttle.retry_after(user.email, ip)
+    if wait is not None:
+        raise RateLimited(f"Too many wrong passwords; try again in {wait} seconds.",
+                          headers={"Retry-After": str(wait)})
+    if not await state.passwords.verify(user.password_hash, password):
+        await state.throttle.record_failure(user.email, ip)
+        log.info("%s refused: wrong password", action, extra={"user_id": user.id})
+        raise InvalidPassword("Current password is incorrect.", fields={field: "is incorrect"})
 
 
 @endpoint("GET", "/api/me", tag=TAG, summary="The logged-in user")
@@ -58,17 +74,8 @@ async def change_password(request: Request, body: PasswordChange) -> None:
     async with state.sessions() as db:
         principal = await authenticate(request, db)
         user = await _current_user(db, principal)
-        # the same throttle as logins: a stolen access token must not brute-force the password
-        ip = client_ip(request)
-        wait = await state.throttle.retry_after(user.email, ip)
-        if wait is not None:
-            raise RateLimited(f"Too many wrong passwords; try again in {wait} seconds.",
-                              headers={"Retry-After": str(wait)})
-        if not await state.passwords.verify(user.password_hash, body.current_password):
-            await state.throttle.record_failure(user.email, ip)
-            log.info("password change refused: wrong current password", extra={"user_id": user.id})
-            raise InvalidPassword("Current password is incorrect.",
-                                  fields={"currentPassword": "is incorrect"})
+        await _confirm_password(state, request, user, body.current_password, field="currentPassword",
+                                action="password change")
         if body.new_password == body.current_password:
             # a "change" that changes nothing would still log out every other session: say so instead
             raise ValidationFailed("The new password is the same as the current one.",
@@ -81,4 +88,21 @@ async def change_password(request: Request, body: PasswordChange) -> None:
     log.info("password changed", extra={"user_id": principal.user_id, "revoked_sessions": revoked})
 
 
-endpoints = [get_me, patch_me, change_password]
+@endpoint("DELETE", "/api/me", tag=TAG, summary="Delete my account", status=202,
+          errors=(InvalidPassword, RateLimited))
+async def delete_me(request: Request, body: AccountDelete, query: DeletionQuery) -> AccountDeletion:
+    """Needs the password. The account is deleted at once with every login and token (they answer
+    401 from now on), and so is each of its projects, as `DELETE /api/projects/{projectId}` does:
+    their write keys are refused and their data is deleted by the data jobs answered."""
+    state = users_state(request)
+    async with state.sessions() as db:
+        principal = await authenticate(request, db)
+        user = await _current_user(db, principal)
+        await _confirm_password(state, request, user, body.password, field="password", action="account deletion")
+        jobs = await delete_account(db, principal.user_id, client=query.client)
+        await db.commit()
+    log.info("account deleted", extra={"user_id": principal.user_id, "jobs": [j.id for j in jobs]})
+    return AccountDeletion(jobs=[DataJob.model_validate(job) for job in jobs])
+
+
+endpoints = [get_me, patch_me, change_password, delete_me]

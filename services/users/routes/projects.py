@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
-from services.shared.errors import ApiError, Conflict, NotFound
+from services.shared.errors import ApiError, NotFound
 from services.users.bearer import authenticate
 from services.users.models import Project, utcnow
-from services.users.public import ProjectList, ProjectPublic
-from services.users.schemas import ProjectCreate, ProjectUpdate
+from services.users.project_deletion import delete_projects
+from services.users.public import DataJob, ProjectList, ProjectPublic
+from services.users.schemas import DeletionQuery, ProjectCreate, ProjectUpdate
 from services.users.state import users_state
 from services.users.tokens import new_write_key
 
@@ -100,22 +100,25 @@ async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
     return ProjectPublic.model_validate(project)
 
 
-@endpoint("DELETE", "/api/projects/{project_id}", tag=TAG, summary="Delete a project", errors=(NotFound, Conflict),
-          path_params=PROJECT_ID)
-async def delete_project(request: Request) -> None:
-    """Deletes the project and its data; its write key stops being accepted (after the same short
-    cache time as a rotated key)."""
+@endpoint("DELETE", "/api/projects/{project_id}", tag=TAG, summary="Delete a project", status=202,
+          errors=(NotFound,), path_params=PROJECT_ID, location=lambda job: f"/api/data-jobs/{job.id}")
+async def delete_project(request: Request, query: DeletionQuery) -> DataJob:
+    """The project is gone at once: it leaves the list, its write key is refused (401) from this
+    answer on, and no event sent with it is stored any more, even one accepted just before. Its data
+    (events, people, sessions, rollups, dead letters) is deleted by the data job answered: follow it
+    at `/api/data-jobs/{jobId}`."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         project = await owned_project(db, request, principal.user_id)
-        project_id = project.id
-        await db.delete(project)
-        try:
-            await db.commit()
-        except IntegrityError:  # a table referencing projects without ON DELETE CASCADE
-            log.exception("project delete blocked by a foreign key", extra={"project_id": project_id})
-            raise Conflict("Project still has data that cannot be deleted.") from None
-    log.info("project deleted", extra={"user_id": principal.user_id, "project_id": project_id})
+        assert project.id is not None
+        jobs = await delete_projects(db, principal.user_id, [project.id], requested_by=principal.user_id,
+                                     client=query.client)
+        if not jobs:  # deleted by a concurrent request meanwhile
+            raise project_not_found()
+        await db.commit()
+    log.info("project deleted", extra={"user_id": principal.user_id, "project_id": project.id,
+                                       "job_id": jobs[0].id})
+    return DataJob.model_validate(jobs[0])
 
 
 @endpoint("POST", "/api/projects/{project_id}/rotate-key", tag=TAG, summary="Rotate the write key",
