@@ -180,10 +180,8 @@ def test_bundled_connection_urls_point_at_the_bundled_services() -> None:
         db_url = expand(env["TME_DATABASE_URL"], env)
         assert db_url == f"postgresql://tme:Pa55word@{FULLNAME}-postgresql:5432/tme"
         assert plain_url(db_url) == db_url
-        if name != "tracking":
-            assert expand(env["TME_REDIS_URL"], env) == f"redis://:Re5is@{FULLNAME}-redis:6379/0"
-        else:
-            assert "TME_REDIS_URL" not in env  # tracking has no use for Redis
+        # tracking too: a deleted project's dead letters and shared write keys are deleted there
+        assert expand(env["TME_REDIS_URL"], env) == f"redis://:Re5is@{FULLNAME}-redis:6379/0"
     gateway = one(objs, "Deployment", f"{FULLNAME}-gateway")["spec"]["template"]["spec"]["containers"][0]
     env = {k: v.get("value") for k, v in env_map(gateway).items()}
     assert env["TME_USERS_URL"] == f"http://{FULLNAME}-users:8001"
@@ -276,7 +274,7 @@ def test_network_policies_let_only_the_gateway_be_reached_from_outside(variant: 
         "tracking": {"gateway"},
         "subscriber": set(),
         "postgresql": {"users", "tracking", "subscriber", "migrate", "retention"},
-        "redis": {"gateway", "users", "subscriber"},
+        "redis": {"gateway", "users", "tracking", "subscriber"},
     }
     for name, clients in expected.items():
         if name not in workloads_by_component:
