@@ -18,7 +18,7 @@ def test_project_crud(api, owner):
                        headers=headers)
     assert created.status_code == 201, created.text
     project = created.json()
-    assert set(project) == {"id", "name", "domain", "writeKey", "createdAt"}
+    assert set(project) == {"id", "name", "domain", "retentionDays", "writeKey", "createdAt"}
     assert project["name"] == "Shop"
     assert project["domain"] == "shop.example.com"
     assert project["writeKey"].startswith("wk_")

@@ -28,7 +28,7 @@ def test_register_returns_user_tokens_and_a_first_project(api, register):
     assert body["expiresIn"] == 3600
 
     project = body["project"]
-    assert set(project) == {"id", "name", "domain", "writeKey", "createdAt"}
+    assert set(project) == {"id", "name", "domain", "retentionDays", "writeKey", "createdAt"}
     assert project["name"] == "Grace Hopper's project"
     assert project["domain"] is None
     assert project["writeKey"].startswith("wk_")
