@@ -119,14 +119,16 @@ async def recompute_all(conn: asyncpg.Connection, rows: str) -> int:
                                 f"WHERE e.type IN {ACTION_TYPES} AND NOT e.is_bot"):
         hours[row["project_id"]].append(row["hour"])
     for project_id, project_hours in hours.items():
-        for chunk in _day_chunks(project_hours):
+        for chunk in day_chunks(project_hours):
             await recompute(conn, project_id, chunk)
     return sum(map(len, hours.values()))
 
 
-async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.datetime]) -> None:
+async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.datetime], only: str = "TRUE") -> None:
     """Recomputes the project's given hours from raw events, then their UTC days from the hours
-    (inside the run's transaction)."""
+    (inside the run's transaction). `only`: a condition on the events (`e`, no parameters) the
+    hours are computed from (an erasure leaves out the rows it deletes and those the job has not
+    added yet)."""
     low, high = min(hours), max(hours) + dt.timedelta(hours=1)
     days = sorted({hour.astimezone(dt.UTC).replace(hour=0) for hour in hours})
     await conn.execute("DELETE FROM rollup_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
@@ -134,7 +136,7 @@ async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.da
     await conn.execute("DELETE FROM rollup_dim_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3 "
                        "AND hour = ANY($4::timestamptz[])", project_id, low, high, hours)
     await conn.execute(_source("events", f"""e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3
-                                             AND {hour_of('e.event_time')} = ANY($4::timestamptz[])"""),
+                                             AND {hour_of('e.event_time')} = ANY($4::timestamptz[]) AND {only}"""),
                        project_id, low, high, hours)
     await conn.execute(_add_totals(None))
     await conn.execute(_DIMENSION_ROWS)
@@ -162,10 +164,10 @@ def add_bots(where: str) -> str:
         ON CONFLICT (project_id, hour) DO UPDATE SET events = r.events + excluded.events"""
 
 
-def _day_chunks(hours: list[dt.datetime]) -> list[list[dt.datetime]]:
-    """Hours grouped into runs of at most CHUNK_DAYS whole UTC days (a day is never split)."""
+def day_chunks(hours: list[dt.datetime], days: int = CHUNK_DAYS) -> list[list[dt.datetime]]:
+    """Hours grouped into runs of at most `days` whole UTC days (a day is never split)."""
     by_day: dict[dt.date, list[dt.datetime]] = defaultdict(list)
     for hour in hours:
         by_day[hour.astimezone(dt.UTC).date()].append(hour)
-    days = sorted(by_day)
-    return [[h for day in days[i:i + CHUNK_DAYS] for h in by_day[day]] for i in range(0, len(days), CHUNK_DAYS)]
+    ordered = sorted(by_day)
+    return [[h for day in ordered[i:i + days] for h in by_day[day]] for i in range(0, len(ordered), days)]

@@ -97,10 +97,10 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
             # the rows new since the last run, read once (BRIN on created_at) for every step below
             status = await conn.execute(f"""CREATE TEMP TABLE rollup_recent ON COMMIT DROP AS
                 SELECT {columns} FROM events e
-                WHERE {_unseen_by_last_run("e")} AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", *args)
+                WHERE {unseen_by_last_run("e")} AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", *args)
             stats.rows = int(status.split()[-1])  # "SELECT <rows>"
             await conn.execute("ANALYZE rollup_recent")
-            source, recent_aliases = "rollup_recent", _unseen_by_last_run("a")
+            source, recent_aliases = "rollup_recent", unseen_by_last_run("a")
         clock = stats.timed("recent", clock)
 
         touched = await conn.fetch(
@@ -129,7 +129,7 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
         else:
             stats.hours = await hourly.add_recent(conn, cohorts.FRESH_PAIRS)
         # bots are left out of everything above; their counts per hour come from the same rows
-        await conn.execute(hourly.add_bots("TRUE" if state is None else _unseen_by_last_run("e")),
+        await conn.execute(hourly.add_bots("TRUE" if state is None else unseen_by_last_run("e")),
                            *([] if state is None else args[:3]))
         clock = stats.timed("hours", clock)
 
@@ -159,23 +159,26 @@ async def analyze_fresh_partitions(conn: asyncpg.Connection) -> list[str]:
     return names
 
 
-def _unseen_by_last_run(alias: str) -> str:
+def unseen_by_last_run(alias: str, since: str = "$1", snapshot: str = "$2", xmax: str = "$3") -> str:
     """Rows of `alias` the last run did not see: stored since its watermark minus a margin
-    ($1; the BRIN index on created_at finds them) by transactions its snapshot ($2) does not
-    see. A row's xmin has 32 bits; its epoch is the current snapshot's xmax's ($3) or, when the
-    low bits are higher than xmax's, the one before. (Events are inserted by top-level
-    transactions: pg_visible_in_snapshot cannot judge a subtransaction's xid.)"""
+    (`since`; the BRIN index on created_at finds them) by transactions its snapshot (`snapshot`)
+    does not see. A row's xmin has 32 bits; its epoch is the current snapshot's xmax's (`xmax`)
+    or, when the low bits are higher than xmax's, the one before. (Events are inserted by
+    top-level transactions: pg_visible_in_snapshot cannot judge a subtransaction's xid.) The
+    three are SQL expressions: the run's parameters by default."""
     low = f"{alias}.xmin::text::bigint"
-    full = (f"($3::bigint - $3::bigint % 4294967296 + {low} "
-            f"- CASE WHEN {low} > $3::bigint % 4294967296 THEN 4294967296 ELSE 0 END)")
-    return (f"{alias}.created_at >= $1 "
-            f"AND NOT pg_visible_in_snapshot({full}::text::xid8, $2::text::pg_snapshot)")
+    full = (f"({xmax}::bigint - {xmax}::bigint % 4294967296 + {low} "
+            f"- CASE WHEN {low} > {xmax}::bigint % 4294967296 THEN 4294967296 ELSE 0 END)")
+    return (f"{alias}.created_at >= {since} "
+            f"AND NOT pg_visible_in_snapshot({full}::text::xid8, {snapshot}::text::pg_snapshot)")
 
 
 async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
-                           groups: tuple[list[str], list[str]] | None, *, merge_recent: bool = False) -> None:
+                           groups: tuple[list[str], list[str]] | None, *, merge_recent: bool = False,
+                           only: str = "TRUE") -> None:
     """Recompute (inside the run's transaction) the sessions of the given groups (SDK session
-    ids, visitor ids of events without one), or of the whole project when `groups` is None.
+    ids, visitor ids of events without one), or of the whole project when `groups` is None, from
+    the events that pass `only` (a condition on `e` without parameters; all of them by default).
     With `merge_recent`, the SDK sessions instead take in the rows of `rollup_recent` (exactly
     the rows new since the last run): an SDK session is all the events of its sessionId, so its
     start, end and counts merge (a visitor's inactivity sessions may split or join: those are
@@ -186,7 +189,7 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
         which PostgreSQL would re-check row by row against the whole array (quadratic in the
         number of touched groups)."""
         params = Params()
-        where = analytics_where(params, project_id, None, None, [])
+        where = analytics_where(params, project_id, None, None, []) + f" AND {only}"
         if group_filter is not None:
             where += " AND " + group_filter.format(ids=params.add(ids, "text[]"))
         sql = f"""WITH {sessions_ctes(where)}
@@ -200,14 +203,14 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
                coalesce(sum(extract(epoch FROM s.ended_at - s.started_at)), 0), sum(s.pageviews),
                count(*) FILTER (WHERE s.pageviews > 0)
         FROM rollup_sessions s
-        WHERE s.project_id = $1 AND {{only}}
+        WHERE s.project_id = $1 AND {{starts}}
         GROUP BY 2"""
     if groups is None:
         await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1", project_id)
         await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1", project_id)
         sql, values = insert(None)
         await conn.execute(sql, *values)
-        await conn.execute(session_hours.format(only="TRUE"), project_id)
+        await conn.execute(session_hours.format(starts="TRUE"), project_id)
         return
     sids, vids = groups
     old: list[asyncpg.Record] = []
@@ -229,8 +232,8 @@ async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
         return
     await conn.execute("DELETE FROM rollup_session_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
                        project_id, hours)
-    only = (f"s.started_at >= $2 AND s.started_at < $3 AND {hour_of('s.started_at')} = ANY($4::timestamptz[])")
-    await conn.execute(session_hours.format(only=only), project_id, hours[0],
+    starts = (f"s.started_at >= $2 AND s.started_at < $3 AND {hour_of('s.started_at')} = ANY($4::timestamptz[])")
+    await conn.execute(session_hours.format(starts=starts), project_id, hours[0],
                        hours[-1] + dt.timedelta(hours=1), hours)
 
 
