@@ -166,6 +166,7 @@ def proxy_routes() -> list[BaseRoute]:
         Route("/api/projects", to_users, methods=["GET", "POST"]),
         Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/projects/{project_id:int}/rotate-key", project, methods=["POST"]),
+        Route("/api/projects/{project_id:int}/regulations", to_users, methods=["GET", "POST"]),
         # Analytics paths are documented by the tracking service's own OpenAPI paths, not as one route.
         Route("/api/projects/{project_id:int}/{rest:path}", to_tracking, methods=TRACKING_METHODS,
               include_in_schema=False),
