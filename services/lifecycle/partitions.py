@@ -92,8 +92,8 @@ async def retire(conn: asyncpg.Connection, partition: Partition, cutoffs: dict[i
     for attempt in range(1, DETACH_ATTEMPTS + 1):
         try:
             async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", ROLLUP_LOCK)  # a rollup run ends first
                 await conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", ROLLUP_LOCK)
                 await conn.execute(f"ALTER TABLE events DETACH PARTITION {ident(partition.name)}")
                 if not all_expired(await projects_in(conn, partition.name), partition.upper, cutoffs):
                     raise _NotExpired

@@ -122,6 +122,46 @@ def test_a_partition_shared_with_a_project_keeping_everything_stays(client: http
     assert not db.fetch("SELECT 1 FROM data_jobs WHERE project_id = $1", forever.id)
 
 
+def test_a_partition_in_use_stays_and_its_expired_rows_go_in_batches(client: httpx.Client, db: Database,
+                                                                     database_url: str) -> None:
+    """A long read of `events` (a question, an export download) keeps the detach from getting its
+    lock: after a few short waits (each at most the lock timeout) the run deletes the rows instead."""
+    project = new_project(client, db, 30)
+    name, month = private_month(db)
+    project.events.insert([project.events.row(month + dt.timedelta(hours=h)) for h in range(4)])
+
+    async def run_beside_a_reader() -> Report | None:
+        reader = await asyncpg.connect(database_url)
+        try:
+            async with reader.transaction():
+                await reader.fetchval("SELECT count(*) FROM events WHERE project_id = $1", project.id)
+                return await run_once(database_url, batch_rows=5000, batch_pause=0)
+        finally:
+            await reader.close()
+
+    report = asyncio.run(run_beside_a_reader())
+    assert report is not None and name not in report.dropped
+    assert db.fetchval("SELECT to_regclass($1) IS NOT NULL", name)
+    assert events_of(db, project) == 0
+    assert report.deleted[project.id]["events"] == 4
+    db.execute(f"DROP TABLE {name}")  # empty: a later run would leave it
+
+
+def test_a_table_retired_by_a_run_that_stopped_is_dropped_by_the_next(client: httpx.Client, db: Database,
+                                                                      database_url: str) -> None:
+    project = new_project(client, db, 30)
+    name, month = private_month(db)
+    project.events.insert([project.events.row(month + dt.timedelta(hours=h)) for h in range(3)])
+    # where a run that stopped right after its detach left the partition
+    db.execute(f"ALTER TABLE events DETACH PARTITION {name}")
+    db.execute(f"ALTER TABLE {name} RENAME TO {name}_retired")
+
+    report = retention(database_url)
+
+    assert db.fetchval("SELECT to_regclass($1) IS NULL", name + "_retired")
+    assert report.dropped[name] == 3 and report.deleted[project.id]["events"] == 3
+
+
 def _seed(a: Project, b: Project, db: Database) -> None:
     """Two months of traffic for both projects; `a` keeps 30 days. Around a's cutoff: a visitor's
     inactivity session and an SDK session that start before it and end after it."""
