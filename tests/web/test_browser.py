@@ -349,6 +349,7 @@ def test_register_track_and_explore_in_a_real_browser(browser: Any, gateway_url:
     shot(app, "projects")
     renamed.get_by_role("button", name="Delete").click()
     expect(renamed.get_by_role("alertdialog", name="Confirm deletion")).to_contain_text("This cannot be undone")
+    renamed.get_by_label("Type the project's name to confirm").fill("Marketing site")
     renamed.get_by_role("button", name="Yes, delete it").click()
     expect(renamed).to_have_count(0)
     assert dialogs == [], dialogs

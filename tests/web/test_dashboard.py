@@ -288,7 +288,8 @@ def test_dashboard_controls_states_and_keyboard(browser: Any, gateway_url: str, 
 
     # --- labels and focus on every page
     for section, heading in (("Dashboard", "Dashboard"), ("Funnels", "Funnels"), ("Retention", "Retention"),
-                             ("Realtime", "Realtime"), ("Events", "Events"), ("SDK setup", "SDK setup")):
+                             ("Realtime", "Realtime"), ("Events", "Events"), ("SDK setup", "SDK setup"),
+                             ("Settings", "Settings")):
         app.get_by_role("navigation", name="Project").get_by_role("link", name=section).click()
         heading_has_focus(app, heading)
         expect(app.get_by_role("status").filter(has_text=re.compile("Loading|Computing"))).to_have_count(0)

@@ -10,6 +10,7 @@ import { EventsPage } from "./pages/EventsPage";
 import { FunnelsPage } from "./pages/FunnelsPage";
 import { PersonPage } from "./pages/PersonPage";
 import { ProfilePage } from "./pages/ProfilePage";
+import { ProjectSettingsPage } from "./pages/ProjectSettingsPage";
 import { ProjectsPage } from "./pages/ProjectsPage";
 import { RealtimePage } from "./pages/RealtimePage";
 import { RetentionPage } from "./pages/RetentionPage";
@@ -116,6 +117,7 @@ export function App() {
             <Route path="/projects/:pid/events" element={<WithProject render={(p) => <EventsPage project={p} />} />} />
             <Route path="/projects/:pid/persons/:personId" element={<WithProject render={(p) => <PersonPage project={p} />} />} />
             <Route path="/projects/:pid/setup" element={<WithProject render={(p) => <SetupPage project={p} />} />} />
+            <Route path="/projects/:pid/settings" element={<WithProject render={(p) => <ProjectSettingsPage project={p} />} />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

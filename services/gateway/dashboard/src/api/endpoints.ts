@@ -3,7 +3,13 @@ import { api, download, type RequestOptions } from "./client";
 import type {
   Breakdown,
   ChangePasswordRequest,
+  AccountDeletion,
   CreateProjectRequest,
+  DataJob,
+  DataJobList,
+  DeleteMeRequest,
+  ErasureAccepted,
+  ErasureRequest,
   EventPage,
   FunnelRequest,
   FunnelResult,
@@ -24,6 +30,8 @@ import type {
 } from "./types";
 
 type Query = RequestOptions["query"];
+/** Named in the audit record of what a deletion or an erasure asked from here. */
+const CLIENT = { client: "dashboard" };
 
 export const auth = {
   register: (body: RegisterRequest) =>
@@ -37,6 +45,8 @@ export const me = {
   update: (body: UpdateMeRequest) => api<User>("/api/me", { method: "PATCH", body }),
   changePassword: (body: ChangePasswordRequest) =>
     api<void>("/api/me/password", { method: "POST", body }),
+  /** Deletes the account and, as data jobs, all its projects; the password confirms it. */
+  remove: (body: DeleteMeRequest) => api<AccountDeletion>("/api/me", { method: "DELETE", body, query: CLIENT }),
 };
 
 export const projects = {
@@ -44,8 +54,17 @@ export const projects = {
   create: (body: CreateProjectRequest) => api<Project>("/api/projects", { method: "POST", body }),
   update: (id: number, body: UpdateProjectRequest) =>
     api<Project>(`/api/projects/${id}`, { method: "PATCH", body }),
-  remove: (id: number) => api<void>(`/api/projects/${id}`, { method: "DELETE" }),
+  /** The project is gone from the list at once; its data is deleted by the job answered. */
+  remove: (id: number) => api<DataJob>(`/api/projects/${id}`, { method: "DELETE", query: CLIENT }),
   rotateKey: (id: number) => api<Project>(`/api/projects/${id}/rotate-key`, { method: "POST" }),
+  /** Every event of the project as a file: NDJSON (Segment-shaped) or CSV. */
+  exportEvents: (id: number, format: "ndjson" | "csv", filename: string) =>
+    download(`/api/projects/${id}/export`, filename, { query: { format } }),
+};
+
+export const dataJobs = {
+  list: (signal?: AbortSignal) => api<DataJobList>("/api/data-jobs", { signal }),
+  get: (id: number | string, signal?: AbortSignal) => api<DataJob>(`/api/data-jobs/${id}`, { signal }),
 };
 
 const base = (pid: number) => `/api/projects/${pid}`;
@@ -82,4 +101,13 @@ export const events = {
     api<Person>(`${base(pid)}/persons/${encodeURIComponent(personId)}`, { query, signal }),
   exportCsv: (pid: number, query: Query, filename: string) =>
     download(`${base(pid)}/events/export`, filename, { query: { ...query, format: "csv" } }),
+};
+
+export const persons = {
+  /** A subject access request: everything stored about the person, as a JSON file. */
+  exportData: (pid: number, personId: string, filename: string) =>
+    download(`${base(pid)}/persons/${encodeURIComponent(personId)}/export`, filename),
+  /** Erase people (and every id linked to them) from the project, as a data job. */
+  erase: (pid: number, body: ErasureRequest) =>
+    api<ErasureAccepted>(`${base(pid)}/regulations`, { method: "POST", body, query: CLIENT }),
 };

@@ -8,6 +8,12 @@ type Schemas = components["schemas"];
 type Item<T> = NonNullable<T> extends readonly (infer U)[] ? U : never;
 /** The JSON body an operation takes (`never` when it takes none, so sending one fails to compile). */
 type JsonBody<Operation> = Operation extends { requestBody: { content: { "application/json": infer B } } } ? B : never;
+/** The JSON an operation answers with the status `Code`. */
+type JsonAnswer<Operation, Code extends number> = Operation extends {
+  responses: { [C in Code]: { content: { "application/json": infer A } } };
+}
+  ? A
+  : never;
 /** The path of one project's own routes (`/api/projects/{id}`), whatever the document names its id. */
 type ProjectPath = {
   [P in keyof paths]: P extends `/api/projects/{${infer Id}}` ? (Id extends `${string}/${string}` ? never : P) : never;
@@ -28,7 +34,18 @@ export type LoginRequest = JsonBody<paths["/api/auth/login"]["post"]>;
 export type UpdateMeRequest = JsonBody<paths["/api/me"]["patch"]>;
 export type ChangePasswordRequest = JsonBody<paths["/api/me/password"]["post"]>;
 export type CreateProjectRequest = JsonBody<paths["/api/projects"]["post"]>;
-export type UpdateProjectRequest = JsonBody<paths[ProjectPath]["patch"]>;
+/** A patch: each field may be left out (the document gives each a null default, which the generator reads as required). */
+export type UpdateProjectRequest = Partial<JsonBody<paths[ProjectPath]["patch"]>>;
+export type DeleteMeRequest = JsonBody<paths["/api/me"]["delete"]>;
+
+// data lifecycle: deletions and erasures run as jobs whose progress the dashboard follows
+export type DataJob = JsonAnswer<paths[ProjectPath]["delete"], 202>;
+export type DataJobList = JsonAnswer<paths["/api/data-jobs"]["get"], 200>;
+export type AccountDeletion = JsonAnswer<paths["/api/me"]["delete"], 202>;
+export type ErasureRequest = JsonBody<paths["/api/projects/{projectId}/regulations"]["post"]>;
+export type ErasureAccepted = JsonAnswer<paths["/api/projects/{projectId}/regulations"]["post"], 202>;
+/** Days a project keeps its events; null keeps them forever. */
+export type RetentionDays = Project["retentionDays"];
 
 type Condition = Schemas["AnalyticsCondition"];
 export type FilterOp = NonNullable<Condition["op"]>;

@@ -5,13 +5,15 @@ import { useAuth } from "../state/auth";
 import { useProjects } from "../state/projects";
 import { carryQuery } from "../state/view";
 
+// `analytics`: the section shows the view's range and filters, carried along from page to page
 const SECTIONS = [
-  { path: "dashboard", label: "Dashboard" },
-  { path: "funnels", label: "Funnels" },
-  { path: "retention", label: "Retention" },
-  { path: "realtime", label: "Realtime" },
-  { path: "events", label: "Events" },
-  { path: "setup", label: "SDK setup" },
+  { path: "dashboard", label: "Dashboard", analytics: true },
+  { path: "funnels", label: "Funnels", analytics: true },
+  { path: "retention", label: "Retention", analytics: true },
+  { path: "realtime", label: "Realtime", analytics: true },
+  { path: "events", label: "Events", analytics: true },
+  { path: "setup", label: "SDK setup", analytics: false },
+  { path: "settings", label: "Settings", analytics: false },
 ];
 
 export const LAST_PROJECT_KEY = "tme.lastProject";
@@ -129,7 +131,7 @@ export function Layout({ children }: { children: ReactNode }) {
       {pid && (
         <nav className="sections" aria-label="Project" ref={sections}>
           {SECTIONS.map((s) => (
-            <NavLink key={s.path} to={`/projects/${pid}/${s.path}${s.path === "setup" ? "" : carry}`}>
+            <NavLink key={s.path} to={`/projects/${pid}/${s.path}${s.analytics ? carry : ""}`}>
               {s.label}
             </NavLink>
           ))}

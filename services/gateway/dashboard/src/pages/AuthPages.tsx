@@ -29,7 +29,7 @@ function useFormErrors(shown: string[]) {
 }
 
 export function LoginPage() {
-  const { login } = useAuth();
+  const { login, notice } = useAuth();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
@@ -51,6 +51,11 @@ export function LoginPage() {
     <div className="auth-page">
       <form className="auth-card" onSubmit={submit} noValidate>
         <PageTitle>Log in</PageTitle>
+        {notice && (
+          <p className="success" role="status">
+            {notice}
+          </p>
+        )}
         {errors.error && <ErrorBox error={errors.error} />}
         <Field label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={errors.fields.email} />
         <Field label="Password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} error={errors.fields.password} />

@@ -4,7 +4,71 @@ import { ApiError } from "../api/client";
 import { me } from "../api/endpoints";
 import { Card, ErrorBox, Field, PageTitle } from "../components/ui";
 import { useAuth } from "../state/auth";
+import { useProjects } from "../state/projects";
 import { formatDateTime } from "../format";
+
+/** Deleting the account: its projects go with it (as data jobs); the password confirms it. */
+function DeleteAccountCard() {
+  const { leave } = useAuth();
+  const { projects } = useProjects();
+  const [asking, setAsking] = useState(false);
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const count = projects?.length ?? 0;
+
+  async function confirm(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await me.remove({ password });
+      leave("Your account is deleted. The data of its projects is being deleted.");
+    } catch (err) {
+      setError(err as ApiError);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Card title="Delete account" className="danger-zone">
+      <div className="stack">
+        <p className="muted">
+          Deletes your account and {count === 1 ? "its project" : `its ${count} projects`}, with every event, person
+          and report in {count === 1 ? "it" : "them"}. This cannot be undone.
+        </p>
+        {asking ? (
+          <form className="confirm stack" role="alertdialog" aria-label="Confirm account deletion" onSubmit={confirm}>
+            <Field
+              label="Your password"
+              type="password"
+              autoComplete="current-password"
+              autoFocus
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              error={error?.fields.password}
+            />
+            {error && !error.fields.password && <ErrorBox error={error} />}
+            <div className="row-actions">
+              <button className="btn btn-small btn-danger" type="submit" disabled={busy || !password}>
+                Delete my account
+              </button>
+              <button className="btn btn-small" type="button" onClick={() => setAsking(false)}>
+                Cancel
+              </button>
+            </div>
+          </form>
+        ) : (
+          <div>
+            <button className="btn btn-danger" type="button" onClick={() => setAsking(true)}>
+              Delete account…
+            </button>
+          </div>
+        )}
+      </div>
+    </Card>
+  );
+}
 
 export function ProfilePage() {
   const { user, setUser } = useAuth();
@@ -79,6 +143,7 @@ export function ProfilePage() {
           </form>
         </Card>
       </div>
+      <DeleteAccountCard />
     </>
   );
 }

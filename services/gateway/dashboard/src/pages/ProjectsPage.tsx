@@ -1,14 +1,16 @@
-import { useState, type FormEvent } from "react";
-import { Link, useNavigate } from "react-router";
+import { useCallback, useState, type FormEvent } from "react";
+import { Link, useLocation, useNavigate } from "react-router";
 
 import { ApiError } from "../api/client";
 import { projects as projectsApi } from "../api/endpoints";
 import type { Project } from "../api/types";
+import { DataJobList, JobProgress } from "../components/DataJobs";
+import { DeleteProjectConfirm, type DeletedProject } from "../components/DeleteProject";
 import { Card, CopyButton, EmptyState, ErrorBox, Field, PageTitle, Spinner } from "../components/ui";
 import { useProjects } from "../state/projects";
 
 function ProjectRow({ project }: { project: Project }) {
-  const { upsert, remove } = useProjects();
+  const { upsert } = useProjects();
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(project.name);
   const [domain, setDomain] = useState(project.domain || "");
@@ -67,6 +69,9 @@ function ProjectRow({ project }: { project: Project }) {
             <Link className="btn btn-small" to={`/projects/${project.id}/setup`}>
               Setup
             </Link>
+            <Link className="btn btn-small" to={`/projects/${project.id}/settings`}>
+              Settings
+            </Link>
             <button className="btn btn-small" type="button" onClick={() => setEditing(true)}>
               Rename
             </button>
@@ -77,32 +82,25 @@ function ProjectRow({ project }: { project: Project }) {
               Delete
             </button>
           </div>
-          {asking && (
-            <div className="confirm" role="alertdialog" aria-label={asking === "rotate" ? "Confirm key rotation" : "Confirm deletion"}>
+          {asking === "delete" && <DeleteProjectConfirm project={project} onCancel={() => setAsking(null)} />}
+          {asking === "rotate" && (
+            <div className="confirm" role="alertdialog" aria-label="Confirm key rotation">
               <p>
-                {asking === "rotate"
-                  ? `Rotate the write key of “${project.name}”? Sites using the old key stop sending events until you update them.`
-                  : `Delete “${project.name}” and all its events? This cannot be undone.`}
+                Rotate the write key of “{project.name}”? Sites using the old key stop sending events until you update
+                them.
               </p>
               <div className="row-actions">
                 <button
-                  className={`btn btn-small ${asking === "delete" ? "btn-danger" : "btn-primary"}`}
+                  className="btn btn-small btn-primary"
                   type="button"
                   disabled={busy}
                   autoFocus
                   onClick={() => {
-                    const action = asking;
                     setAsking(null);
-                    void run(async () => {
-                      if (action === "rotate") upsert(await projectsApi.rotateKey(project.id));
-                      else {
-                        await projectsApi.remove(project.id);
-                        remove(project.id);
-                      }
-                    });
+                    void run(async () => upsert(await projectsApi.rotateKey(project.id)));
                   }}
                 >
-                  {asking === "rotate" ? "Yes, rotate the key" : "Yes, delete it"}
+                  Yes, rotate the key
                 </button>
                 <button className="btn btn-small" type="button" onClick={() => setAsking(null)}>
                   Cancel
@@ -124,13 +122,18 @@ export function ProjectsPage() {
   const [createError, setCreateError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const navigate = useNavigate();
+  // a project deleted a moment ago (here or on its settings page): its deletion job, followed below
+  const deleted = (useLocation().state as DeletedProject | null)?.deleted;
+  // the list of jobs is asked again when the deletion followed above ends, to show the same outcome
+  const [jobsSeen, setJobsSeen] = useState(0);
+  const jobEnded = useCallback(() => setJobsSeen((n) => n + 1), []);
 
   async function create(e: FormEvent) {
     e.preventDefault();
     setBusy(true);
     setCreateError(null);
     try {
-      const created = await projectsApi.create({ name, domain: domain || null });
+      const created = await projectsApi.create({ name, domain: domain || null, retentionDays: null });
       upsert(created);
       navigate(`/projects/${created.id}/setup`); // the next thing to do: install the snippet
     } catch (err) {
@@ -142,6 +145,15 @@ export function ProjectsPage() {
   return (
     <>
       <PageTitle>Projects</PageTitle>
+      {deleted && (
+        <Card title="Deleting a project">
+          <JobProgress
+            jobId={deleted.job.id}
+            title={<>“{deleted.name}” is gone from your projects; its data:</>}
+            onFinished={jobEnded}
+          />
+        </Card>
+      )}
       <div className="grid-2 grid-wide-left">
         <Card title="Your projects">
           {error && <ErrorBox error={error} onRetry={reload} />}
@@ -170,6 +182,10 @@ export function ProjectsPage() {
           </form>
         </Card>
       </div>
+      <Card title="Data jobs">
+        <p className="muted">Deletions and erasures run in the background; each says here what it deleted.</p>
+        <DataJobList refresh={`${deleted?.job.id}:${jobsSeen}`} />
+      </Card>
     </>
   );
 }

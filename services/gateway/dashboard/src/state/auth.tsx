@@ -15,9 +15,13 @@ interface AuthState {
   welcomeProject: Project | null;
   /** the session ended by the user's own "Log out" (not by expiry): no "next" page to return to */
   loggedOut: boolean;
+  /** said on the login page after the session ended on purpose (the account was deleted) */
+  notice: string | null;
   login(email: string, password: string): Promise<void>;
   register(name: string, email: string, password: string): Promise<Project | null>;
   logout(): Promise<void>;
+  /** End the session here without asking the server (the account it belonged to is gone). */
+  leave(notice: string): void;
   setUser(u: User): void;
 }
 
@@ -28,6 +32,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
   const [welcomeProject, setWelcomeProject] = useState<Project | null>(null);
   const [loggedOut, setLoggedOut] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
 
   useEffect(
     () =>
@@ -58,6 +63,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const accept = useCallback((r: AuthResponse) => {
     setTokens(r);
     setLoggedOut(false);
+    setNotice(null);
     setUser(r.user);
     setStatus("authenticated");
   }, []);
@@ -68,6 +74,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       user,
       welcomeProject,
       loggedOut,
+      notice,
       async login(email, password) {
         const r = await auth.login({ email, password });
         setWelcomeProject(null);
@@ -88,9 +95,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         }
         clearTokens();
       },
+      leave(message) {
+        setLoggedOut(true);
+        setNotice(message);
+        clearTokens();
+      },
       setUser,
     }),
-    [status, user, welcomeProject, loggedOut, accept],
+    [status, user, welcomeProject, loggedOut, notice, accept],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
