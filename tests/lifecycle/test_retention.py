@@ -18,7 +18,8 @@ import httpx
 from conftest import Database
 from tracking.conftest import Events, Project, ask, assert_error, register, roll_up
 
-from services.lifecycle.retention import LOCK_KEY, Report, run_once
+from services.lifecycle.retention import LOCK_KEY, Report, retention_loop, run_once
+from services.tracking.settings import TrackingSettings
 
 UTC = dt.UTC
 DAY = dt.timedelta(days=1)
@@ -279,6 +280,30 @@ def test_todays_numbers_stay_while_rollups_and_people_before_the_cutoff_go(
     assert deleted["rollup_hours"] > 0 and deleted["rollup_visitor_hours"] > 0
     assert json.loads(record(db, a)["rows_deleted"]) == deleted
     assert b.id not in report.deleted
+
+
+def test_the_tracking_services_loop_runs_retention_on_its_interval(client: httpx.Client, db: Database,
+                                                                   database_url: str) -> None:
+    """What `tme dev` does (TME_RETENTION_INTERVAL_SECONDS): the first run comes one interval
+    after start, and the next ones as often."""
+    project = new_project(client, db, 30)
+    project.events.add(TODAY - 90 * DAY)
+    settings = TrackingSettings(database_url=database_url, retention_interval_seconds=0.2,
+                                delete_batch_pause_seconds=0)
+
+    async def until_recorded() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            async with retention_loop(settings), asyncio.timeout(60):
+                while not await conn.fetchval(  # noqa: ASYNC110 -- polling the record the loop writes
+                        "SELECT count(*) FROM data_jobs WHERE project_id = $1 AND kind = 'retention'", project.id):
+                    await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+
+    asyncio.run(until_recorded())
+    assert events_of(db, project) == 0
+    assert json.loads(record(db, project)["rows_deleted"])["events"] == 1
 
 
 def test_two_runs_never_overlap(database_url: str) -> None:
