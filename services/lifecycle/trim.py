@@ -37,6 +37,14 @@ from services.tracking.rollups.job import _rollup_sessions as recompute_sessions
 # tables whose rows before the cutoff go, with the time column their index follows project_id by
 _HOURLY = (("rollup_hours", "hour"), ("rollup_dim_hours", "hour"), ("rollup_bot_hours", "hour"),
            ("rollup_session_hours", "hour"))
+# the project's dimensions in rollup_dim_days: a loose index scan, one probe per dimension
+_DAY_DIMENSIONS = """
+    WITH RECURSIVE d AS (
+        (SELECT dim FROM rollup_dim_days WHERE project_id = $1 ORDER BY dim LIMIT 1)
+        UNION ALL
+        SELECT (SELECT dim FROM rollup_dim_days WHERE project_id = $1 AND dim > d.dim ORDER BY dim LIMIT 1)
+        FROM d WHERE d.dim IS NOT NULL)
+    SELECT dim FROM d WHERE dim IS NOT NULL"""
 _NOTHING_LEFT = "NOT EXISTS (SELECT 1 FROM events e WHERE e.project_id = $1 AND e.visitor_id = {id} " \
                 "AND e.event_time >= $2)"
 
@@ -84,7 +92,7 @@ async def trim_project(conn: asyncpg.Connection, trim: Trim) -> Trim:
     await _sessions_at_cutoff(conn, trim)
     for table, column in _HOURLY:
         await trim.by_ctid(conn, table, f"project_id = $1 AND {column} < $2", [])
-    for row in await conn.fetch("SELECT DISTINCT dim FROM rollup_dim_days WHERE project_id = $1", trim.project_id):
+    for row in await conn.fetch(_DAY_DIMENSIONS, trim.project_id):  # its index leads with (project_id, dim)
         await trim.by_ctid(conn, "rollup_dim_days", "project_id = $1 AND dim = $3 AND day < $2", [row["dim"]])
     await trim.by_ctid(conn, "rollup_sessions", "project_id = $1 AND started_at < $2 AND ended_at < $2", [])
     await _visitor_hours(conn, trim)
