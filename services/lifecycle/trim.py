@@ -90,12 +90,17 @@ class Trim:
 async def trim_project(conn: asyncpg.Connection, trim: Trim) -> Trim:
     await _events(conn, trim)
     await _sessions_at_cutoff(conn, trim)
+    # the matrices' pairs come from the rows the hours count (in the same rollup run): none is
+    # before the cutoff unless an hour is, so the walk over every pair is skipped when none is;
+    # they go first, so that a run stopped in between finds the hours and does them again
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_hours WHERE project_id = $1 AND hour < $2)",
+                           trim.project_id, trim.cutoff):
+        await _visitor_hours(conn, trim)
     for table, column in _HOURLY:
         await trim.by_ctid(conn, table, f"project_id = $1 AND {column} < $2", [])
     for row in await conn.fetch(_DAY_DIMENSIONS, trim.project_id):  # its index leads with (project_id, dim)
         await trim.by_ctid(conn, "rollup_dim_days", "project_id = $1 AND dim = $3 AND day < $2", [row["dim"]])
     await trim.by_ctid(conn, "rollup_sessions", "project_id = $1 AND started_at < $2 AND ended_at < $2", [])
-    await _visitor_hours(conn, trim)
     await _aliases(conn, trim)
     await _persons(conn, trim)
     if trim.rows.get("rollup_visitor_hours") or trim.rows.get("rollup_visitor_aliases"):
