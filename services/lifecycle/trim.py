@@ -11,8 +11,9 @@ never holds a transaction or many locks for long and ingest goes on beside it.
   job's own code and under its lock (so that a question over a range starting at the cutoff
   counts them as the raw events now do); then every row before the cutoff goes from the hourly
   and daily tables, the sessions and the visitor state of the retention matrices. The project's
-  matrices are then marked for rebuild: questions are answered from raw events until the rollup
-  job's next run has recomputed them from the trimmed state.
+  matrices are marked for rebuild before and after their visitor state is trimmed: retention
+  questions are answered from raw events until the rollup job has recomputed them from the
+  trimmed state.
 - People: an id link (person_aliases, and the rollup job's copy of it) goes when neither of its
   ids has an event left; a person's profile when their last identify is before the cutoff, no
   event of theirs is left and no link to them is. A person still active keeps their profile and
@@ -91,11 +92,15 @@ async def trim_project(conn: asyncpg.Connection, trim: Trim) -> Trim:
     await _events(conn, trim)
     await _sessions_at_cutoff(conn, trim)
     # the matrices' pairs come from the rows the hours count (in the same rollup run): none is
-    # before the cutoff unless an hour is, so the walk over every pair is skipped when none is;
-    # they go first, so that a run stopped in between finds the hours and does them again
+    # before the cutoff unless an hour is, so the walk over every pair is skipped when none is.
+    # They go before the hours, with the matrices marked for rebuild before and after: a run
+    # stopped anywhere in between finds the hours, marks them again and walks again.
     if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_hours WHERE project_id = $1 AND hour < $2)",
                            trim.project_id, trim.cutoff):
+        await _rebuild_matrices(conn, trim.project_id)
         await _visitor_hours(conn, trim)
+        if trim.rows.get("rollup_visitor_hours"):
+            await _rebuild_matrices(conn, trim.project_id)  # the rollup job may have rebuilt them meanwhile
     for table, column in _HOURLY:
         await trim.by_ctid(conn, table, f"project_id = $1 AND {column} < $2", [])
     for row in await conn.fetch(_DAY_DIMENSIONS, trim.project_id):  # its index leads with (project_id, dim)
@@ -103,12 +108,17 @@ async def trim_project(conn: asyncpg.Connection, trim: Trim) -> Trim:
     await trim.by_ctid(conn, "rollup_sessions", "project_id = $1 AND started_at < $2 AND ended_at < $2", [])
     await _aliases(conn, trim)
     await _persons(conn, trim)
-    if trim.rows.get("rollup_visitor_hours") or trim.rows.get("rollup_visitor_aliases"):
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", ROLLUP_LOCK)
-            await conn.execute("UPDATE rollup_retention_zones SET ready = false WHERE project_id = $1 AND ready",
-                               trim.project_id)
     return trim
+
+
+async def _rebuild_matrices(conn: asyncpg.Connection, project_id: int) -> None:
+    """Mark the project's retention matrices for the rollup job to compute again from its state
+    (until then retention questions are answered from raw events). A link that goes changes no
+    matrix: neither of its ids has a pair left."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", ROLLUP_LOCK)
+        await conn.execute("UPDATE rollup_retention_zones SET ready = false WHERE project_id = $1 AND ready",
+                           project_id)
 
 
 async def _events(conn: asyncpg.Connection, trim: Trim) -> None:
