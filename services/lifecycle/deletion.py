@@ -4,23 +4,25 @@ services/users/project_deletion.py): every row of the project in every table tha
 
 The tables are read from the database catalogue on every run, so a table added later is covered
 without a change here; only KEPT is left alone. Rows go in batches of `batch_rows`, each its own
-short transaction: a batch deletes, by ctid, the rows an index scan on `project_id` finds in one
-plain table (each partition of `events` and of the dedupe ledger `event_ids` on its own), so no
-statement runs long and no lock is held between batches, and the job pauses between batches
+short transaction that deletes, by ctid, the rows an index scan on `project_id` finds in one plain
+table (each partition of `events` and of the dedupe ledger `event_ids` on its own): no statement
+runs long, no lock is held between batches, and the job pauses between batches
 (JobContext.pause) so that ingest of other projects goes on.
 
-Each batch's scan uses an index whose first column is `project_id` (seq and bitmap scans are
-turned off for it: either would read the whole table, or every row of the project, once per
-batch). As of migration 0012 those are:
-- `events` partitions: one of the (project_id, ...) indexes of migrations 0002-0007 (the planner
-  takes the one it finds cheapest; at 0012 the slim (project_id, event_name, event_time,
-  visitor_id) index of 0007);
-- `event_ids` partitions: their primary key (project_id, message_id);
-- persons, person_aliases, rollup_hours, rollup_sessions, rollup_session_hours, rollup_bot_hours,
-  rollup_visitor_hours, rollup_visitor_aliases, rollup_retention_zones, rollup_retention,
-  file_imports: their primary keys, which start with project_id;
-- rollup_dim_hours, rollup_dim_days: rollup_dim_hours_key, rollup_dim_days_key;
-- legacy_imports: legacy_imports_project_idx.
+A batch goes through a btree index whose first column is project_id (no sequential or bitmap scan:
+either would read the whole table, or all the project's rows, once per batch), in the order of
+the index's second column from where the last batch stopped (Table.batch), so no batch steps again
+over the entries of rows already deleted. At migration 0012 that is, per table (index, then the
+column followed):
+- `events` partitions: `events_*_project_id_event_time_idx` (0002's (project_id, event_time)), event_time;
+- `event_ids` partitions: their primary key (project_id, message_id), message_id;
+- persons (visitor_id), person_aliases (alias_id), file_imports (file_digest), rollup_hours,
+  rollup_session_hours, rollup_bot_hours (hour), rollup_visitor_hours (visitor_id),
+  rollup_visitor_aliases (alias_id), rollup_retention_zones and rollup_retention (tz): their
+  primary keys;
+- rollup_dim_hours (hour) and rollup_dim_days (dim): rollup_dim_hours_key and rollup_dim_days_key;
+- rollup_sessions: rollup_sessions_start_idx (project_id, started_at), started_at;
+- legacy_imports: legacy_imports_project_idx (project_id alone: a handful of rows per project).
 tests/lifecycle/test_project_deletion.py checks that every table with the column has such an index
 and that the batch's plan uses it.
 
@@ -35,9 +37,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
+from services.lifecycle.jobs import Conn
 from services.lifecycle.runner import JobContext
 from services.shared.redis import DEAD_LETTER_STREAM, delete_project_write_keys
 from services.tracking.rollups.job import LOCK_KEY as ROLLUP_LOCK
@@ -50,27 +54,32 @@ KEPT = frozenset({"data_jobs"})
 LOCK_RETRY_SECONDS = 0.5  # while a rollup run holds its lock, look again this often
 
 # every plain table (a partition, or an unpartitioned table) of our schema with a project_id
-# column: its name, the table its rows are counted under (a partition's root), and the first
-# valid, non-partial index on project_id, if any
+# column: its name, the table its rows are counted under (a partition's root), and the btree index
+# its batches go through: one whose first column is project_id, valid and not partial, preferably
+# one whose second column is NOT NULL (the key the batches follow), the smallest of those
 _TABLES = """
 SELECT c.oid::regclass::text AS leaf,
        coalesce(pg_partition_root(c.oid), c.oid)::regclass::text AS root,
-       (SELECT i.indexrelid::regclass::text FROM pg_index i
-        WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum AND i.indisvalid AND i.indpred IS NULL
-        ORDER BY i.indisprimary DESC, i.indnatts, i.indexrelid LIMIT 1) AS index
+       ix.index, ix.key
 FROM pg_class c
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a.attisdropped
+LEFT JOIN LATERAL (
+    SELECT i.indexrelid::regclass::text AS index, quote_ident(k.attname) AS key
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_am am ON am.oid = ic.relam AND am.amname = 'btree'
+    LEFT JOIN pg_attribute k ON i.indnkeyatts > 1 AND k.attrelid = c.oid AND k.attnum = i.indkey[1]
+                             AND k.attnotnull
+    WHERE i.indrelid = c.oid AND i.indkey[0] = a.attnum AND i.indisvalid AND i.indpred IS NULL
+    ORDER BY k.attname IS NULL, i.indnkeyatts, i.indexrelid
+    LIMIT 1
+) ix ON true
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND c.relpersistence <> 't'
 """
 
-# the scan that finds a batch, forced onto an index (see the module docstring)
-INDEX_ONLY = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off")
-
-
-def batch_delete(leaf: str) -> str:
-    """The statement that deletes up to $2 rows of project $1 from one plain table."""
-    return (f"DELETE FROM {leaf} WHERE ctid = ANY(ARRAY("
-            f"SELECT ctid FROM {leaf} WHERE project_id = $1 LIMIT $2))")
+# a batch's scan goes through its index in the index's order: no sequential or bitmap scan (either
+# reads the whole table, or every row of the project, once per batch) and no sort
+INDEX_ONLY = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_sort = off")
 
 
 @dataclass(frozen=True)
@@ -78,21 +87,36 @@ class Table:
     leaf: str  # the plain table the rows are in
     root: str  # the table they are counted under: a partition's partitioned table, else the table
     index: str | None  # the index on project_id its batches use
+    key: str | None  # the index's second column (NOT NULL), which the batches follow
 
     @property
     def order(self) -> tuple[int, str]:
         """Events first (what rollups and people are made from), rollups last."""
         return (0 if self.root == "events" else 2 if self.root.startswith("rollup_") else 1, self.leaf)
 
+    def batch(self, *, resume: bool) -> str:
+        """The statement that deletes up to $2 rows of project $1, by ctid, and says how many it
+        found and deleted and the key it ended at. With a key, the rows are taken in the index's
+        order from the key the last batch ended at ($3): each batch starts where the last one
+        stopped instead of stepping again over the index entries of the rows already deleted
+        (they stay in the index until vacuum, and while an older snapshot is open nothing marks
+        them dead)."""
+        key = self.key
+        if key is None:
+            pick = f"SELECT ctid, NULL::text AS k FROM {self.leaf} WHERE project_id = $1 LIMIT $2"
+        else:
+            after = f" AND {key} >= $3" if resume else ""
+            pick = f"SELECT ctid, {key} AS k FROM {self.leaf} WHERE project_id = $1{after} ORDER BY {key} LIMIT $2"
+        return f"""WITH batch AS MATERIALIZED ({pick}),
+            gone AS (DELETE FROM {self.leaf} WHERE ctid = ANY(ARRAY(SELECT ctid FROM batch)) RETURNING 1)
+            SELECT (SELECT count(*) FROM batch) AS found, (SELECT count(*) FROM gone) AS deleted,
+                   (SELECT k FROM batch ORDER BY k DESC LIMIT 1) AS last"""
 
-async def project_tables(ctx: JobContext) -> list[Table]:
-    """The tables holding rows of a project, KEPT left out, in the order they are emptied."""
-    async with ctx.pool.acquire() as conn:
-        rows = await conn.fetch(_TABLES)
-    tables = [Table(r["leaf"], r["root"], r["index"]) for r in rows if r["root"] not in KEPT]
-    for table in tables:
-        if table.index is None:
-            log.warning("%s has no index on project_id: each deletion batch reads the whole table", table.leaf)
+
+async def leaf_tables(conn: Conn) -> list[Table]:
+    """Every plain table with a project_id column, KEPT left out, in the order they are emptied."""
+    rows = await conn.fetch(_TABLES)
+    tables = [Table(r["leaf"], r["root"], r["index"], r["key"]) for r in rows if r["root"] not in KEPT]
     return sorted(tables, key=lambda t: t.order)
 
 
@@ -102,7 +126,11 @@ async def delete_project(ctx: JobContext) -> None:
         if await conn.fetchval("SELECT 1 FROM projects WHERE id = $1", project_id):
             # the users service deletes the row first, under the ledger lock: else ingest could go on
             raise RuntimeError(f"project {project_id} still exists; it must be deleted before its data")
-    tables = await project_tables(ctx)
+    async with ctx.pool.acquire() as conn:
+        tables = await leaf_tables(conn)
+    for table in tables:
+        if table.index is None:
+            log.warning("%s has no index on project_id: each deletion batch reads the whole table", table.leaf)
     for table in tables:
         await _empty(ctx, table)
     await _sweep_after_rollups(ctx, tables)
@@ -111,18 +139,21 @@ async def delete_project(ctx: JobContext) -> None:
 
 async def _empty(ctx: JobContext, table: Table) -> int:
     """Delete the project's rows of one table, batch by batch; how many."""
-    statement = batch_delete(table.leaf)
     total = 0
+    last: Any = None
     while True:
+        args = (ctx.job.project_id, ctx.batch_rows) if last is None else (ctx.job.project_id, ctx.batch_rows, last)
         async with ctx.pool.acquire() as conn, conn.transaction():
             for setting in INDEX_ONLY:
                 await conn.execute(setting)
-            status = await conn.execute(statement, ctx.job.project_id, ctx.batch_rows)
-        deleted = int(status.split()[-1])  # "DELETE <rows>"
+            row = await conn.fetchrow(table.batch(resume=last is not None), *args)
+        assert row is not None
+        deleted = int(row["deleted"])
         total += deleted
         await ctx.record({table.root: deleted})
-        if deleted < ctx.batch_rows:
+        if row["found"] < ctx.batch_rows:
             return total
+        last = row["last"]
         await ctx.pause()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import signal
 import time
 import uuid
@@ -25,8 +26,11 @@ from conftest import INTERNAL, Database, unique_email
 from ingest.helpers import metric, wait_drained, wait_until
 
 from services.devstack import DevStack
-from services.lifecycle.deletion import INDEX_ONLY, KEPT, batch_delete
-from services.shared.redis import DEAD_LETTER_STREAM, project_write_keys
+from services.lifecycle.deletion import INDEX_ONLY, KEPT, delete_project, leaf_tables
+from services.lifecycle.jobs import finish_job, get_job
+from services.lifecycle.runner import JobContext
+from services.shared.db import create_pool
+from services.shared.redis import DEAD_LETTER_STREAM, create_redis, project_write_keys
 from services.shared.stream import encode_batch
 from services.tracking.rollups.job import run_once
 from services.tracking.settings import TrackingSettings
@@ -360,28 +364,69 @@ def test_data_jobs_belong_to_their_owner_and_bad_input_is_refused(client: httpx.
     assert client.get("/api/me", headers=intruder.auth).status_code == 200
 
 
+def test_a_large_project_goes_batch_by_batch_each_starting_where_the_last_stopped(
+    client: httpx.Client, db: Database, rds: redis.Redis, database_url: str, redis_url: str,
+) -> None:
+    """Batches of 3 rows: every table is emptied in several batches that follow its index from
+    where the last one stopped, across runs of equal keys (7 events share each moment); every row
+    goes, each counted once."""
+    owner = register(client)
+    sent = send_everything(client, owner.write_key)
+    wait_until(lambda: db.fetchval("SELECT count(*) FROM events WHERE project_id = $1", owner.project_id) == sent,
+               30, "the events to be stored")
+    wait_drained(rds)
+    before = {t: n for t, n in rows_of(db, owner.project_id).items() if n}
+    assert before["events"] == sent > 3 * 3
+    # the users service's part, with the job already running here (a fresh heartbeat: no other
+    # worker takes it), so that this test's worker, with its small batches, is the one that does it
+    job_id = db.fetchval(
+        """WITH lock AS (SELECT pg_advisory_xact_lock(tme_ledger_lock())),
+                gone AS (DELETE FROM projects WHERE id = $1 AND (SELECT true FROM lock) RETURNING id, owner_id)
+           INSERT INTO data_jobs (kind, project_id, owner_id, requested_by, client, status, attempts, started_at,
+                                  heartbeat_at)
+           SELECT 'delete_project', id, owner_id, owner_id, 'api', 'running', 1, now(), now() FROM gone
+           RETURNING id""", owner.project_id)
+
+    async def work() -> None:
+        pool = await create_pool(database_url)
+        client = create_redis(redis_url)
+        try:
+            async with pool.acquire() as conn:
+                job = await get_job(conn, job_id)
+            assert job is not None
+            await delete_project(JobContext(pool=pool, job=job, batch_rows=3, batch_pause=0, redis=client))
+            async with pool.acquire() as conn:
+                await finish_job(conn, job_id)
+        finally:
+            await client.aclose()
+            await pool.close()
+
+    asyncio.run(work())
+    assert not any(n for t, n in rows_of(db, owner.project_id).items() if t not in KEPT)
+    deleted = db.fetchval("SELECT rows_deleted FROM data_jobs WHERE id = $1", job_id)
+    assert {t: n for t, n in json.loads(deleted).items() if not t.startswith("redis:")} == before
+
+
 def test_every_table_with_a_project_id_has_an_index_the_deletion_batches_use(database_url: str) -> None:
-    """A batch finds its rows through an index on project_id (a plain scan would read the whole
-    table once per batch); a table added without one fails here."""
-    async def plans() -> dict[str, str]:
+    """A batch finds its rows through an index on project_id, in the index's order (a plain or
+    bitmap scan would read the whole table, or all the project's rows, once per batch); a table
+    added without such an index fails here."""
+    async def plans() -> dict[str, tuple[str | None, str]]:
         conn = await asyncpg.connect(database_url)
         try:
-            leaves = [r["leaf"] for r in await conn.fetch(
-                """SELECT c.oid::regclass::text AS leaf FROM pg_class c
-                   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a.attisdropped
-                   WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'""")]
             found = {}
-            for leaf in leaves:
+            for table in await leaf_tables(conn):
                 async with conn.transaction():
                     for setting in INDEX_ONLY:
                         await conn.execute(setting)
-                    rows = await conn.fetch(f"EXPLAIN {batch_delete(leaf)}", 1, 5000)
-                found[leaf] = "\n".join(r[0] for r in rows)
+                    rows = await conn.fetch(f"EXPLAIN {table.batch(resume=False)}", 1, 5000)
+                found[table.leaf] = (table.index, "\n".join(r[0] for r in rows))
             return found
         finally:
             await conn.close()
 
     found = asyncio.run(plans())
-    assert {"events_default", "event_ids_1", "persons"} <= set(found)  # partitions, each on its own
-    for leaf, plan in found.items():
-        assert "Index Scan" in plan and "Seq Scan" not in plan, (leaf, plan)
+    assert {"events_default", "event_ids_1", "persons", "rollup_hours"} <= set(found)  # partitions on their own
+    for leaf, (index, plan) in found.items():
+        assert index is not None and f"Index Scan using {index} on {leaf}" in plan, (leaf, plan)
+        assert "Seq Scan" not in plan and "Bitmap" not in plan, (leaf, plan)
