@@ -303,6 +303,9 @@ def test_account_deletion_needs_the_password_then_deletes_every_project(
     wait_until(lambda: all(db.fetchval("SELECT count(*) FROM events WHERE project_id = $1", p) == 1
                            for p in (owner.project_id, second, bystander.project_id)), 30, "events stored")
 
+    analytics = f"/api/projects/{owner.project_id}/stats/summary"
+    assert client.get(analytics, headers=owner.auth).status_code == 200  # the gateway caches the login now
+
     wrong = client.request("DELETE", "/api/me", headers=owner.auth, json={"password": PASSWORD + "?"})
     assert wrong.status_code == 422, wrong.text
     assert wrong.json()["error"]["code"] == "invalid_password"
@@ -314,6 +317,7 @@ def test_account_deletion_needs_the_password_then_deletes_every_project(
     jobs = deleted.json()["jobs"]
     assert sorted(j["projectId"] for j in jobs) == sorted([owner.project_id, second])
     assert client.get("/api/me", headers=owner.auth).status_code == 401  # the login ends at once
+    assert client.get(analytics, headers=owner.auth).status_code == 401  # also where the gateway cached it
     assert track(client, owner.write_key).status_code == 401
     assert track(client, second_key).status_code == 401
     login = client.post("/api/auth/login", json={"email": owner.email, "password": PASSWORD})
