@@ -39,6 +39,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from services.lifecycle.jobs import Conn
@@ -186,10 +187,14 @@ async def _delete_from_redis(ctx: JobContext) -> None:
     await ctx.record({"redis:dead_letters": letters, "redis:write_keys": keys})
 
 
-async def delete_dead_letters(redis: aioredis.Redis, project_id: int, page: int) -> int:
+async def delete_dead_letters(redis: aioredis.Redis, project_id: int, page: int,
+                              mentioning: list[str] | None = None) -> int:
     """Delete the dead letters of a project (their `p` field, services/subscriber/deadletters.py),
+    or only those whose events mention one of the ids in `mentioning` (an erasure: the id as a JSON
+    string anywhere in the entry's events, so an entry that cannot be parsed is matched too),
     reading the dead-letter stream `page` entries at a time; how many went."""
     wanted = str(project_id).encode()
+    needles = [orjson.dumps(i) for i in mentioning or []]
     start = "-"
     deleted = 0
     while True:
@@ -197,7 +202,8 @@ async def delete_dead_letters(redis: aioredis.Redis, project_id: int, page: int)
         if not entries:
             return deleted
         doomed = [entry_id for entry_id, fields in entries
-                  if isinstance(entry_id, bytes) and fields is not None and fields.get(b"p") == wanted]
+                  if isinstance(entry_id, bytes) and fields is not None and fields.get(b"p") == wanted
+                  and (not needles or any(n in fields.get(b"e", b"") for n in needles))]
         if doomed:
             deleted += int(await redis.xdel(DEAD_LETTER_STREAM, *doomed))
         last = entries[-1][0]

@@ -36,13 +36,14 @@ from typing import cast
 
 import asyncpg
 
+from services.lifecycle.deletion import delete_dead_letters
 from services.lifecycle.jobs import subject_digest
 from services.lifecycle.partitions import event_partitions, ident
 from services.lifecycle.person_ids import linked_ids
 from services.lifecycle.runner import JobContext
 from services.tracking.rollups import hourly
 from services.tracking.rollups.hours import hour_of
-from services.tracking.rollups.job import LOCK_KEY, _rollup_sessions, unseen_by_last_run
+from services.tracking.rollups.job import LOCK_KEY, rollup_sessions, unseen_by_last_run
 from services.tracking.sql import ACTION_TYPES
 
 LOCK_RETRY_SECONDS = 1.0  # while a rollup run holds the lock
@@ -77,10 +78,17 @@ async def erase_person(ctx: JobContext) -> None:
         ids = await person_ids(conn, ctx)
         await _lock_rollups(conn, ctx)
         try:
+            if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)", job.project_id):
+                # deleted meanwhile: its deletion job deletes everything, and rollups rewritten here
+                # after that job's last sweep (which waits for this lock) would outlive it
+                return
             footprint = await _footprint(conn, job.project_id, ids)
             await _rewrite_rollups(conn, ctx, ids, footprint)
             await _delete_events(conn, ctx, ids)
             await _delete_people(conn, ctx, ids)
+            if ctx.redis is not None:  # dead letters that carry the person's events
+                await ctx.record({"redis:dead_letters": await delete_dead_letters(
+                    ctx.redis, job.project_id, ctx.batch_rows, mentioning=ids)})
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
@@ -172,7 +180,7 @@ async def _rewrite_sessions(conn: asyncpg.Connection, ctx: JobContext, ids: list
         async with _with_ids(conn, ids):
             before = await conn.fetchval(count, project_id, keys)
             if recompute:
-                await _rollup_sessions(conn, project_id, (sids, vids), only=_REWRITE)
+                await rollup_sessions(conn, project_id, (sids, vids), only=_REWRITE)
             else:
                 await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[])",
                                    project_id, keys)

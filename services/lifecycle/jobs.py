@@ -52,6 +52,7 @@ class Job:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     subject_digests: list[str] = field(default_factory=list)
+    project_name: str | None = None
 
     @classmethod
     def from_record(cls, r: asyncpg.Record) -> Job:
@@ -62,23 +63,25 @@ class Job:
                    rows_deleted=orjson.loads(rows) if isinstance(rows, str | bytes) else dict(rows or {}),
                    error=r["error"], attempts=r["attempts"], created_at=r["created_at"],
                    started_at=r["started_at"], finished_at=r["finished_at"],
-                   subject_digests=list(r["subject_digests"] or []))
+                   subject_digests=list(r["subject_digests"] or []), project_name=r["project_name"])
 
 
 async def create_job(conn: Conn, kind: JobKind, project_id: int, *, owner_id: int | None,
                      requested_by: int | None, client: str | None, subject_type: SubjectType | None = None,
                      subject_ids: list[str] | None = None, status: JobStatus = "queued",
-                     rows_deleted: dict[str, int] | None = None) -> int:
+                     rows_deleted: dict[str, int] | None = None, project_name: str | None = None) -> int:
     """Insert a job (in the caller's transaction, so it exists exactly when what asked for it
-    committed) and return its id."""
+    committed) and return its id. The record keeps the project's name (`project_name`, else the
+    name the project has now), so it still says which project it was once the project is gone."""
     ids = list(dict.fromkeys(subject_ids or []))
     job_id = await conn.fetchval(
         """INSERT INTO data_jobs (kind, project_id, owner_id, requested_by, client, subject_type, subject_ids,
-                                  subject_digests, status, rows_deleted, finished_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, CASE WHEN $9 = 'done' THEN now() END)
+                                  subject_digests, status, rows_deleted, finished_at, project_name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, CASE WHEN $9 = 'done' THEN now() END,
+                   coalesce($11::text, (SELECT name FROM projects WHERE id = $2)))
            RETURNING id""",
         kind, project_id, owner_id, requested_by, client, subject_type, ids or None,
-        [subject_digest(i) for i in ids] or None, status, orjson.dumps(rows_deleted or {}).decode())
+        [subject_digest(i) for i in ids] or None, status, orjson.dumps(rows_deleted or {}).decode(), project_name)
     return int(job_id)
 
 

@@ -59,7 +59,10 @@ _USERS = 'SELECT "id", "name", "email", "password", "apiKey", "createdAt" FROM "
 _EVENTS = """SELECT "id", "internalUserId", "sessionId", "eventTime", "eventName", "page", "referrer",
                     "context"::text AS context, "userId", "userAgent", "createdAt"
              FROM "Event" WHERE "id" > $1 ORDER BY "id" LIMIT $2"""
-_REMAINING = """SELECT count(*) AS n, min("eventTime") AS first, max("eventTime") AS last
+# the first time only among the times ingest accepts (from 2000 on): one stray older time must not
+# make partitions for every month since 2000
+_REMAINING = """SELECT count(*) AS n, min("eventTime") FILTER (WHERE "eventTime" >= '2000-01-01') AS first,
+                       max("eventTime") AS last
                 FROM "Event" WHERE "id" > $1"""
 _ADVANCE = """UPDATE legacy_imports SET last_event_id = greatest(last_event_id, $2), updated_at = now()
               WHERE legacy_user_id = ANY($1::uuid[])"""
@@ -311,7 +314,8 @@ async def import_legacy(users_db: str, events_db: str, database_url: str, *, bat
                 # the months the events can land in: an event time before 2000 is refused, one ahead
                 # of its receipt is replaced by the time received (events.py), both <= now
                 now = epoch_ms(dt.datetime.now(dt.UTC))
-                first = min(max(epoch_ms(remaining["first"]), MIN_TIME_MS), now)
+                oldest = remaining["first"] or remaining["last"]
+                first = min(max(epoch_ms(oldest), MIN_TIME_MS), now)
                 back, ahead = partition_months(first, min(epoch_ms(remaining["last"]), now))
                 await writer.ensure_partitions(ahead, months_back=back)
             bar = Progress(int(remaining["n"]), "import-legacy", enabled=progress)

@@ -33,7 +33,7 @@ import asyncpg
 
 from services.lifecycle.partitions import event_partitions, ident
 from services.tracking.rollups.job import LOCK_KEY as ROLLUP_LOCK
-from services.tracking.rollups.job import _rollup_sessions as recompute_sessions
+from services.tracking.rollups.job import rollup_sessions as recompute_sessions
 
 # tables whose rows before the cutoff go, with the time column their index follows project_id by
 _HOURLY = (("rollup_hours", "hour"), ("rollup_dim_hours", "hour"), ("rollup_bot_hours", "hour"),

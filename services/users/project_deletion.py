@@ -52,14 +52,15 @@ async def _delete_projects(conn: asyncpg.Connection, owner_id: int, project_ids:
                            requested_by: int, client: str) -> list[Job]:
     """The projects' rows (all of the owner's when `project_ids` is None) and a job for each."""
     if project_ids is None:
-        rows = await conn.fetch("DELETE FROM projects WHERE owner_id = $1 RETURNING id", owner_id)
+        rows = await conn.fetch("DELETE FROM projects WHERE owner_id = $1 RETURNING id, name", owner_id)
     else:
-        rows = await conn.fetch("DELETE FROM projects WHERE owner_id = $1 AND id = ANY($2::bigint[]) RETURNING id",
-                                owner_id, project_ids)
+        rows = await conn.fetch("DELETE FROM projects WHERE owner_id = $1 AND id = ANY($2::bigint[]) "
+                                "RETURNING id, name", owner_id, project_ids)
     jobs = []
-    for project_id in sorted(int(r["id"]) for r in rows):
+    for row in sorted(rows, key=lambda r: int(r["id"])):
+        project_id = int(row["id"])
         job_id = await create_job(conn, "delete_project", project_id, owner_id=owner_id, requested_by=requested_by,
-                                  client=client)
+                                  client=client, project_name=row["name"])
         job = await get_job(conn, job_id)
         assert job is not None
         jobs.append(job)

@@ -68,6 +68,7 @@ class DataJob(ApiModel):
     id: int
     kind: JobKind
     project_id: int = Field(description="The project the job is about (it may no longer exist).")
+    project_name: str | None = Field(description="The project's name when the job was asked for.")
     status: JobStatus = Field(description="`queued`, `running`, `done`, or `failed` (see `error`).")
     rows_deleted: dict[str, int] = Field(
         description="Rows deleted so far, per table; Redis entries count as `redis:dead_letters` and "

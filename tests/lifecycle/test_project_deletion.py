@@ -430,7 +430,8 @@ def test_every_table_with_a_project_id_has_an_index_the_deletion_batches_use(dat
             await conn.close()
 
     found = asyncio.run(plans())
-    assert {"events_default", "event_ids_1", "persons", "rollup_hours"} <= set(found)  # partitions on their own
+    assert {"events_default", "persons", "rollup_hours"} <= set(found)  # partitions on their own
+    assert any(leaf.startswith("event_ids_") for leaf in found)  # the ledger's generation (rotated by other tests)
     for leaf, (index, plan) in found.items():
         assert index is not None and f"Index Scan using {index} on {leaf}" in plan, (leaf, plan)
         assert "Seq Scan" not in plan and "Bitmap" not in plan, (leaf, plan)

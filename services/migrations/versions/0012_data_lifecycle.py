@@ -40,6 +40,7 @@ def upgrade() -> None:
         id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         kind            text        NOT NULL CHECK (kind IN ('delete_project', 'erase_person', 'retention')),
         project_id      bigint      NOT NULL,
+        project_name    text,                -- the project's name then: the record outlives the project
         owner_id        bigint,              -- the project's owner when the job was asked for
         requested_by    bigint,              -- the account that asked; NULL for scheduled runs
         client          text,                -- what asked: 'dashboard', 'api', 'tme retention', ...

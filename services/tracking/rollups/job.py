@@ -116,7 +116,7 @@ async def refresh(conn: asyncpg.Connection, margin_seconds: float, matrix_days: 
             full = len(sids) + len(vids) > FULL_SESSIONS_ABOVE
             if full:
                 stats.full_projects.append(row["project_id"])
-            await _rollup_sessions(conn, row["project_id"], None if full else (sids, vids),
+            await rollup_sessions(conn, row["project_id"], None if full else (sids, vids),
                                    merge_recent=state is not None)
         clock = stats.timed("sessions", clock)
 
@@ -173,7 +173,7 @@ def unseen_by_last_run(alias: str, since: str = "$1", snapshot: str = "$2", xmax
             f"AND NOT pg_visible_in_snapshot({full}::text::xid8, {snapshot}::text::pg_snapshot)")
 
 
-async def _rollup_sessions(conn: asyncpg.Connection, project_id: int,
+async def rollup_sessions(conn: asyncpg.Connection, project_id: int,
                            groups: tuple[list[str], list[str]] | None, *, merge_recent: bool = False,
                            only: str = "TRUE") -> None:
     """Recompute (inside the run's transaction) the sessions of the given groups (SDK session

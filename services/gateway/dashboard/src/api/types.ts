@@ -34,8 +34,9 @@ export type LoginRequest = JsonBody<paths["/api/auth/login"]["post"]>;
 export type UpdateMeRequest = JsonBody<paths["/api/me"]["patch"]>;
 export type ChangePasswordRequest = JsonBody<paths["/api/me/password"]["post"]>;
 export type CreateProjectRequest = JsonBody<paths["/api/projects"]["post"]>;
-/** A patch: each field may be left out (the document gives each a null default, which the generator reads as required). */
-export type UpdateProjectRequest = Partial<JsonBody<paths[ProjectPath]["patch"]>>;
+/** A patch: each field may be left out (openapi-typescript runs with --default-non-nullable false, so
+ * a request field with a default is optional, as the API treats it). */
+export type UpdateProjectRequest = JsonBody<paths[ProjectPath]["patch"]>;
 export type DeleteMeRequest = JsonBody<paths["/api/me"]["delete"]>;
 
 // data lifecycle: deletions and erasures run as jobs whose progress the dashboard follows

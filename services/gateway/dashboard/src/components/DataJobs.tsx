@@ -132,7 +132,7 @@ export function DataJobList({ projectId, refresh }: { projectId?: number; refres
             <tr key={job.id}>
               <td className="nowrap">{KINDS[job.kind]}</td>
               {projectId === undefined && (
-                <td>{projectName(job.projectId) || <span className="muted">#{job.projectId} (deleted)</span>}</td>
+                <td>{projectName(job.projectId) || <span className="muted">{job.projectName ?? `#${job.projectId}`} (deleted)</span>}</td>
               )}
               <td>
                 <JobStatus job={job} />

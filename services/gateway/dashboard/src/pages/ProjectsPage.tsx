@@ -133,7 +133,7 @@ export function ProjectsPage() {
     setBusy(true);
     setCreateError(null);
     try {
-      const created = await projectsApi.create({ name, domain: domain || null, retentionDays: null });
+      const created = await projectsApi.create({ name, domain: domain || null });
       upsert(created);
       navigate(`/projects/${created.id}/setup`); // the next thing to do: install the snippet
     } catch (err) {
