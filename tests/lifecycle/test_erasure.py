@@ -341,6 +341,11 @@ async def _erase_in_process(url: str, project_id: int, subject_type: SubjectType
 def own_database(db: Database, database_url: str) -> Iterator[Database]:
     """A database of the test's own (no service uses it), migrated to head."""
     own = database_at(db, database_url, "head", prefix="erasure")
+    # projects 1 and 2 exist (an erasure of a project deleted meanwhile does nothing)
+    owner = own.fetchval("INSERT INTO users (name, email, password_hash) VALUES ('o', 'o@example.com', 'x') "
+                         "RETURNING id")
+    own.execute("INSERT INTO projects (id, owner_id, name, write_key) OVERRIDING SYSTEM VALUE "
+                "VALUES (1, $1, 'A', 'wk_a'), (2, $1, 'B', 'wk_b')", owner)
     try:
         yield own
     finally:
