@@ -26,9 +26,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from conftest import Database, database_at, unique_email
 from tracking.conftest import PASSWORD, Events, Project, ask, register, roll_up
 
+from lifecycle.dead_letters import add_dead_letter, dead_letters_of
 from services.lifecycle.jobs import SubjectType, create_job, get_job
 from services.lifecycle.runner import run_next
 from services.shared.db import create_pool
@@ -197,8 +199,10 @@ def twins(gateway_url: str, db: Database, database_url: str) -> tuple[Project, P
 
 def test_erasure_leaves_nothing_of_the_person_and_everyone_elses_answers_unchanged(
         twins: tuple[Project, Project, int], client: httpx.Client, db: Database, database_url: str,
-        rollup_url: str, tracking_url: str) -> None:
+        rollup_url: str, tracking_url: str, rds: redis.Redis) -> None:
     a, b, user_id = twins
+    kept_letter = add_dead_letter(rds, a.id, "wk_test", user_id="someone-else")
+    erased_letter = add_dead_letter(rds, a.id, "wk_test", user_id=P["user"])
     roll_up(database_url)
     for project in (a, b):  # registers the matrices (answered from raw events this once)
         for question in RETENTION:
@@ -233,6 +237,9 @@ def test_erasure_leaves_nothing_of_the_person_and_everyone_elses_answers_unchang
     assert p_record["rowsDeleted"]["events"] == p_events
     assert p_record["rowsDeleted"]["persons"] == 1 and p_record["rowsDeleted"]["person_aliases"] == 2
     assert p_record["rowsDeleted"]["rollup_visitor_hours"] > 0 and p_record["rowsDeleted"]["rollup_sessions"] > 0
+    # a dead letter carrying P's events goes; one of someone else's stays
+    assert p_record["rowsDeleted"]["redis:dead_letters"] == 1
+    assert erased_letter not in dead_letters_of(rds, a.id) and kept_letter in dead_letters_of(rds, a.id)
     assert v_record["status"] == "done" and v_record["subjectType"] == "ANONYMOUS_ID"
     assert sorted(v_record["subjectDigests"]) == sorted(_sha256(i) for i in (V["anon"], V["user"]))
     assert v_record["rowsDeleted"]["events"] == v_events and v_record["rowsDeleted"]["person_aliases"] == 1

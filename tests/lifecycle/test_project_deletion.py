@@ -14,7 +14,6 @@ import asyncio
 import datetime as dt
 import json
 import signal
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +24,13 @@ import redis
 from conftest import INTERNAL, Database, unique_email
 from ingest.helpers import metric, wait_drained, wait_until
 
+from lifecycle.dead_letters import add_dead_letter, dead_letters_of
 from services.devstack import DevStack
 from services.lifecycle.deletion import INDEX_ONLY, KEPT, delete_project, leaf_tables
 from services.lifecycle.jobs import finish_job, get_job
 from services.lifecycle.runner import JobContext
 from services.shared.db import create_pool
-from services.shared.redis import DEAD_LETTER_STREAM, create_redis, project_write_keys
-from services.shared.stream import encode_batch
+from services.shared.redis import create_redis, project_write_keys
 from services.tracking.rollups.job import run_once
 from services.tracking.settings import TrackingSettings
 
@@ -145,21 +144,6 @@ def wait_job_in_db(db: Database, job_id: int) -> dict[str, Any]:
     record = db.fetchrow("SELECT * FROM data_jobs WHERE id = $1", job_id)
     assert record is not None and record["status"] == "done", record
     return dict(record)
-
-
-def add_dead_letter(rds: redis.Redis, project_id: int, write_key: str) -> bytes:
-    """A dead letter as the subscriber writes one (the entry's fields, then why it was set aside)."""
-    now = int(time.time() * 1000)
-    entry = encode_batch(project_id, write_key, now, [{
-        "messageId": str(uuid.uuid4()), "type": "track", "event": "refused", "userId": "u-1", "timestamp": now,
-        "properties": {}, "context": {}, "isBot": False}], {})
-    letter_id: bytes = rds.xadd(DEAD_LETTER_STREAM, {**entry, b"kind": b"refused", b"reason": b"test",
-                                                     b"deliveries": b"5", b"original_id": b"1-0"})
-    return letter_id
-
-
-def dead_letters_of(rds: redis.Redis, project_id: int) -> list[bytes]:
-    return [i for i, f in rds.xrange(DEAD_LETTER_STREAM) if f.get(b"p") == str(project_id).encode()]
 
 
 def summary(client: httpx.Client, account: Account, project_id: int) -> Any:
