@@ -44,7 +44,9 @@ def test_single_event_lands_enriched(client: httpx.Client, db: Database, project
 
 def test_seed_path_and_text_plain_beacon(client: httpx.Client, db: Database, project: Project) -> None:
     """The seed's snippet posts to /api/tracking-service/v1/public/events/; sendBeacon sends
-    text/plain. Both land; a missing userId gets a temporary id like the seed's."""
+    text/plain. Both land; a missing userId gets a temporary id like the seed's. On the seed's path
+    `context` was the caller's own data (`__trk.trackEvent({eventName, context})`): it is stored as
+    the event's properties, as the import of the original's history stores it."""
     seed = {"apiKey": project.write_key, "sessionId": "tab-1", "eventName": "signup_click",
             "eventTime": int(time.time() * 1000), "page": "https://app.example.com/", "referrer": "",
             "context": {"button": "hero"}}
@@ -58,6 +60,9 @@ def test_seed_path_and_text_plain_beacon(client: httpx.Client, db: Database, pro
     assert rows["signup_click"]["user_id"].startswith("temp:")
     assert rows["signup_click"]["referrer"] == "" and rows["signup_click"]["path"] == "/"
     assert rows["beacon"]["user_id"] == "u-7"
+    assert json.loads(rows["signup_click"]["properties"]) == {"button": "hero"}
+    assert "button" not in json.loads(rows["signup_click"]["context"] or "{}")
+    assert json.loads(rows["beacon"]["context"]) == {"button": "hero"}  # /api/track: context as sent
 
 
 def test_batch_with_write_key_header_and_bot_flag(client: httpx.Client, db: Database, project: Project) -> None:

@@ -28,7 +28,7 @@ from services.gateway.ingest.enrich import MAX_UA_LENGTH, AgentParser
 from services.gateway.ingest.events import RequestInfo
 from services.gateway.ingest.fields import Problems, may_nest_deep
 from services.gateway.ingest.segment import TYPES
-from services.gateway.ingest.shapes import Shape, check_copies, native_request, segment_request
+from services.gateway.ingest.shapes import Shape, check_copies, native_request, original_request, segment_request
 from services.gateway.state import gateway_state
 from services.shared.errors import ApiError, EventTooLarge, PayloadTooLarge, ValidationFailed, error_body
 from services.shared.jsonutil import dumps
@@ -199,10 +199,11 @@ def ingest_routes() -> list[BaseRoute]:
     AgentParser.warm_up()
     methods = ["POST", "OPTIONS"]
     native = IngestEndpoint("native", native_request)
+    original = IngestEndpoint("native", original_request)
     routes: list[BaseRoute] = [
         Route("/api/track", native, methods=methods),
-        Route("/api/tracking-service/v1/public/events/", native, methods=methods),
-        Route("/api/tracking-service/v1/public/events", native, methods=methods, include_in_schema=False),
+        Route("/api/tracking-service/v1/public/events/", original, methods=methods),
+        Route("/api/tracking-service/v1/public/events", original, methods=methods, include_in_schema=False),
     ]
     for kind in (*TYPES, "batch", "import"):
         routes.append(Route(f"/v1/{kind}", IngestEndpoint("segment", segment_request(kind)), methods=methods))

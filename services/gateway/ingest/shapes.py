@@ -61,6 +61,24 @@ def native_request(data: dict[str, Any]) -> Parsed:
     return Parsed([data], False, native_event)
 
 
+def _original_event(ev: Any, info: RequestInfo) -> Any:
+    """An event of the original Track My Events' snippet: its `context` was the caller's own data
+    (`__trk.trackEvent({eventName, context})`), so it is stored as the event's properties, as the
+    import of the original's history and tme.js's `__trk` store it; one that names `properties`
+    is read as a native event."""
+    if type(ev) is dict and "properties" not in ev and "context" in ev:
+        ev = {**ev, "properties": ev["context"]}
+        del ev["context"]
+    return native_event(ev, info)
+
+
+def original_request(data: dict[str, Any]) -> Parsed:
+    """The native shape as the original system's path (`/api/tracking-service/v1/public/events/`) takes it."""
+    parsed = native_request(data)
+    parsed.normalise = _original_event
+    return parsed
+
+
 def segment_request(kind: str) -> Shape:
     """The shape of `/v1/<kind>`: one call of that type, or a batch (`batch`, `import`)."""
     if kind in TYPES:
