@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup web lint fmt audit bench bench-ingest bench-queries bench-gateway bench-smoke dashboard-previews clean help
+.PHONY: run test setup web lint fmt audit bench bench-ingest bench-queries bench-gateway bench-lifecycle bench-smoke dashboard-previews clean help
 
 help:
 	@echo "make run    - set up and start the whole stack on http://localhost:8000"
@@ -50,7 +50,7 @@ audit: setup
 	cd services/gateway/dashboard && npm audit --omit=dev
 	cd services/gateway/sdk && npm audit --omit=dev
 
-bench: bench-ingest bench-queries bench-gateway
+bench: bench-ingest bench-queries bench-gateway bench-lifecycle
 
 bench-ingest: setup
 	$(BIN)/python -m bench.ingest
@@ -61,11 +61,15 @@ bench-queries: setup
 bench-gateway: setup
 	$(BIN)/python -m bench.gateway_cpu
 
-# both benchmarks at a size that finishes in about two minutes (checks they run, figures are rough)
+bench-lifecycle: setup
+	$(BIN)/python -m bench.lifecycle
+
+# every benchmark at a small size (checks they run, figures are rough)
 bench-smoke: setup
 	$(BIN)/python -m bench.ingest --smoke
 	$(BIN)/python -m bench.queries --smoke
 	$(BIN)/python -m bench.gateway_cpu --requests 100
+	$(BIN)/python -m bench.lifecycle --smoke
 
 # docs/screenshots/grafana-*.png: a private stack, Debian's prometheus scraping it, a few minutes of traffic
 dashboard-previews: setup
