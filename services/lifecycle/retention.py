@@ -68,12 +68,14 @@ class Report:
         return out
 
 
-async def policies(conn: asyncpg.Connection) -> list[Policy]:
+async def policies(conn: asyncpg.Connection, now: dt.datetime | None = None) -> list[Policy]:
+    """Every project with a retention and its cutoff: midnight UTC of `now` (the database's clock
+    unless given) minus its days."""
     rows = await conn.fetch(
         """SELECT id, owner_id, retention_days,
-                  (date_trunc('day', now() AT TIME ZONE 'UTC') - make_interval(days => retention_days))
-                      AT TIME ZONE 'UTC' AS cutoff
-           FROM projects WHERE retention_days IS NOT NULL ORDER BY id""")
+                  (date_trunc('day', coalesce($1::timestamptz, now()) AT TIME ZONE 'UTC')
+                   - make_interval(days => retention_days)) AT TIME ZONE 'UTC' AS cutoff
+           FROM projects WHERE retention_days IS NOT NULL ORDER BY id""", now)
     return [Policy(r["id"], r["owner_id"], r["retention_days"], r["cutoff"]) for r in rows]
 
 
@@ -106,9 +108,10 @@ async def _record(conn: asyncpg.Connection, report: Report, project_id: int, own
     log.info("retention deleted", extra={"project_id": project_id, "rows_deleted": rows})
 
 
-async def run(conn: asyncpg.Connection, *, batch_rows: int, batch_pause: float) -> Report:
-    """One run on `conn`, which holds the run's lock."""
-    report = Report(policies=await policies(conn))
+async def run(conn: asyncpg.Connection, *, batch_rows: int, batch_pause: float,
+              now: dt.datetime | None = None) -> Report:
+    """One run on `conn`, which holds the run's lock, as of `now` (the database's clock unless given)."""
+    report = Report(policies=await policies(conn, now))
     lost = await _drop_partitions(conn, {p.project_id: p.cutoff for p in report.policies}, report)
     for policy in report.policies:
         trim = Trim(policy.project_id, policy.cutoff, batch_rows, batch_pause)
@@ -122,7 +125,8 @@ async def run(conn: asyncpg.Connection, *, batch_rows: int, batch_pause: float) 
     return report
 
 
-async def run_once(database_url: str, *, batch_rows: int, batch_pause: float, wait: bool = False) -> Report | None:
+async def run_once(database_url: str, *, batch_rows: int, batch_pause: float, wait: bool = False,
+                   now: dt.datetime | None = None) -> Report | None:
     """One run under the advisory lock on a connection of its own; None when another run holds
     the lock (or, with `wait`, after waiting for it to end first)."""
     conn = await asyncpg.connect(plain_url(database_url))
@@ -132,7 +136,7 @@ async def run_once(database_url: str, *, batch_rows: int, batch_pause: float, wa
         elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
             return None
         try:
-            return await run(conn, batch_rows=batch_rows, batch_pause=batch_pause)
+            return await run(conn, batch_rows=batch_rows, batch_pause=batch_pause, now=now)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
     finally:
