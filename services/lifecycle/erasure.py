@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import cast
@@ -48,6 +49,11 @@ from services.tracking.sql import ACTION_TYPES
 
 LOCK_RETRY_SECONDS = 1.0  # while a rollup run holds the lock
 SESSIONS_PER_BATCH = 500  # SDK sessions recomputed in one transaction
+# after recomputing one day of rollups, pause this many times as long as it took, as the rollup job
+# paces itself: a person active every day of a large project makes the erasure recompute nearly all
+# its hours (what the job's first run costs), and ingest shares the database meanwhile
+# (docs/benchmarks.md, bench/lifecycle)
+DAY_PAUSE_FACTOR = 1.0
 
 # Rows the rollup job has added: not stored since its last run's watermark by a transaction its
 # snapshot did not see (read from rollup_state, which the lock keeps still). Rows older than a
@@ -147,6 +153,7 @@ async def _rewrite_rollups(conn: asyncpg.Connection, ctx: JobContext, ids: list[
     if job_ran:  # else the job's first run computes every rollup from the events left
         for day in hourly.day_chunks(footprint.hours, 1):
             low, high = day[0], day[-1] + dt.timedelta(hours=1)
+            began = time.perf_counter()
             async with _with_ids(conn, ids):
                 await hourly.recompute(conn, project_id, day, _REWRITE)
                 await conn.execute("DELETE FROM rollup_bot_hours WHERE project_id = $1 "
@@ -155,6 +162,7 @@ async def _rewrite_rollups(conn: asyncpg.Connection, ctx: JobContext, ids: list[
                     f"""e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3
                         AND {hour_of('e.event_time')} = ANY($4::timestamptz[]) AND {_REWRITE}"""),
                     project_id, low, high, day)
+            await asyncio.sleep(DAY_PAUSE_FACTOR * (time.perf_counter() - began))
             await ctx.pause()
     await _rewrite_sessions(conn, ctx, ids, footprint.sdk_sessions, recompute=job_ran)
     async with conn.transaction():
