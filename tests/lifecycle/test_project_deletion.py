@@ -392,7 +392,12 @@ def test_a_large_project_goes_batch_by_batch_each_starting_where_the_last_stoppe
     asyncio.run(work())
     assert not any(n for t, n in rows_of(db, owner.project_id).items() if t not in KEPT)
     deleted = db.fetchval("SELECT rows_deleted FROM data_jobs WHERE id = $1", job_id)
-    assert {t: n for t, n in json.loads(deleted).items() if not t.startswith("redis:")} == before
+    counted = {t: n for t, n in json.loads(deleted).items() if not t.startswith("redis:")}
+    # the stack's rollup job may add rollup rows of these events between the count above and the
+    # deletion: those are deleted and counted too; every other table holds exactly what was counted
+    assert {t: n for t, n in counted.items() if not t.startswith("rollup_")} == {
+        t: n for t, n in before.items() if not t.startswith("rollup_")}
+    assert all(counted.get(t, 0) >= n for t, n in before.items() if t.startswith("rollup_"))
 
 
 def test_every_table_with_a_project_id_has_an_index_the_deletion_batches_use(database_url: str) -> None:
