@@ -27,7 +27,7 @@ import asyncpg
 from services.lifecycle import jobs, partitions
 from services.lifecycle.trim import Trim, trim_project
 from services.shared.background import BackgroundLoop
-from services.shared.db import plain_url
+from services.shared.db import locked_connection
 from services.tracking.settings import TrackingSettings
 
 log = logging.getLogger("tme.lifecycle.retention")
@@ -129,18 +129,8 @@ async def run_once(database_url: str, *, batch_rows: int, batch_pause: float, wa
                    now: dt.datetime | None = None) -> Report | None:
     """One run under the advisory lock on a connection of its own; None when another run holds
     the lock (or, with `wait`, after waiting for it to end first)."""
-    conn = await asyncpg.connect(plain_url(database_url))
-    try:
-        if wait:
-            await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-        elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-            return None
-        try:
-            return await run(conn, batch_rows=batch_rows, batch_pause=batch_pause, now=now)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-    finally:
-        await conn.close()
+    async with locked_connection(database_url, LOCK_KEY, wait=wait) as conn:
+        return None if conn is None else await run(conn, batch_rows=batch_rows, batch_pause=batch_pause, now=now)
 
 
 def retention_loop(settings: TrackingSettings) -> BackgroundLoop:

@@ -4,6 +4,8 @@ engine (SQLAlchemy over asyncpg) for the account data."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -41,6 +43,26 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asy
     )
     assert pool is not None
     return pool
+
+
+@asynccontextmanager
+async def locked_connection(url: str, key: int, *, wait: bool = False) -> AsyncIterator[asyncpg.Connection | None]:
+    """A connection of its own holding the session-level advisory lock `key` (the work it guards
+    runs at most once at a time across processes and pods), or None when another holds it; with
+    `wait`, after waiting for it. Unlocked and closed on exit."""
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        if wait:
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+        elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", key)
+    finally:
+        await conn.close()
 
 
 def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:

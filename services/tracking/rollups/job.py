@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 
 from services.shared.background import BackgroundLoop
-from services.shared.db import plain_url
+from services.shared.db import locked_connection
 from services.tracking.metrics import ROLLUP_LAG, ROLLUP_RUNS
 from services.tracking.queries.sessionize import sessions_ctes
 from services.tracking.rollups import cohorts, hourly
@@ -267,22 +267,14 @@ async def _merge_recent_sdk_sessions(conn: asyncpg.Connection,
 async def run_once(settings: TrackingSettings, *, wait: bool = False) -> RunStats | None:
     """One run under the advisory lock on its own connection; None when another replica holds it
     (or, with `wait`, after waiting for it to finish)."""
-    conn = await asyncpg.connect(plain_url(settings.database_url))
-    try:
-        if wait:
-            await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-        elif not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+    async with locked_connection(settings.database_url, LOCK_KEY, wait=wait) as conn:
+        if conn is None:
             return None
         try:
-            try:
-                return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
-            except asyncpg.SerializationError:
-                # a question updated a retention zone row the run's snapshot had read: run again
-                return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-    finally:
-        await conn.close()
+            return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
+        except asyncpg.SerializationError:
+            # a question updated a retention zone row the run's snapshot had read: run again
+            return await refresh(conn, settings.rollup_margin_seconds, settings.retention_matrix_days)
 
 
 def pause_after(run_seconds: float, interval: float) -> float:
