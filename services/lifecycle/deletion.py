@@ -34,7 +34,6 @@ is after any run in progress."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -45,14 +44,12 @@ import redis.asyncio as aioredis
 from services.lifecycle.jobs import Conn
 from services.lifecycle.runner import JobContext
 from services.shared.redis import DEAD_LETTER_STREAM, delete_project_write_keys
-from services.tracking.rollups.job import LOCK_KEY as ROLLUP_LOCK
 
 log = logging.getLogger("tme.lifecycle.deletion")
 
 # tables with a project_id column whose rows stay: data_jobs is the audit record of deletions and
 # erasures, this one included (who asked, when, how many rows), meant to outlive the project
 KEPT = frozenset({"data_jobs"})
-LOCK_RETRY_SECONDS = 0.5  # while a rollup run holds its lock, look again this often
 
 # every plain table (a partition, or an unpartitioned table) of our schema with a project_id
 # column: its name, the table its rows are counted under (a partition's root), and the btree index
@@ -162,14 +159,8 @@ async def _sweep_after_rollups(ctx: JobContext, tables: list[Table]) -> None:
     """Every table once more, holding the rollup job's lock (after the run in progress, if any,
     which may have written rollups of events read before they were deleted). The job's heartbeat
     goes on while it waits."""
-    async with ctx.pool.acquire() as conn:
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ROLLUP_LOCK):
-            await ctx.pause()
-            await asyncio.sleep(LOCK_RETRY_SECONDS)
-        try:
-            late = {table.leaf: await _empty(ctx, table) for table in tables}
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", ROLLUP_LOCK)
+    async with ctx.pool.acquire() as conn, ctx.rollup_lock(conn):
+        late = {table.leaf: await _empty(ctx, table) for table in tables}
     if any(late.values()):
         log.info("rows written while the project was being deleted, deleted too",
                  extra={"job_id": ctx.job.id, "rows": {k: v for k, v in late.items() if v}})

@@ -44,10 +44,9 @@ from services.lifecycle.person_ids import linked_ids
 from services.lifecycle.runner import JobContext
 from services.tracking.rollups import hourly
 from services.tracking.rollups.hours import hour_of
-from services.tracking.rollups.job import LOCK_KEY, rollup_sessions, unseen_by_last_run
+from services.tracking.rollups.job import rollup_sessions, unseen_by_last_run
 from services.tracking.sql import ACTION_TYPES
 
-LOCK_RETRY_SECONDS = 1.0  # while a rollup run holds the lock
 SESSIONS_PER_BATCH = 500  # SDK sessions recomputed in one transaction
 # after recomputing one day of rollups, pause this many times as long as it took, as the rollup job
 # paces itself: a person active every day of a large project makes the erasure recompute nearly all
@@ -82,8 +81,7 @@ async def erase_person(ctx: JobContext) -> None:
     async with ctx.pool.acquire() as proxy:
         conn = cast(asyncpg.Connection, proxy)  # a pool's connection proxies every method of one
         ids = await person_ids(conn, ctx)
-        await _lock_rollups(conn, ctx)
-        try:
+        async with ctx.rollup_lock(conn):
             if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)", job.project_id):
                 # deleted meanwhile: its deletion job deletes everything, and rollups rewritten here
                 # after that job's last sweep (which waits for this lock) would outlive it
@@ -95,8 +93,6 @@ async def erase_person(ctx: JobContext) -> None:
             if ctx.redis is not None:  # dead letters that carry the person's events
                 await ctx.record({"redis:dead_letters": await delete_dead_letters(
                     ctx.redis, job.project_id, ctx.batch_rows, mentioning=ids)})
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
 
 async def person_ids(conn: asyncpg.Connection, ctx: JobContext) -> list[str]:
@@ -114,13 +110,6 @@ async def person_ids(conn: asyncpg.Connection, ctx: JobContext) -> list[str]:
         await conn.execute("UPDATE data_jobs SET subject_ids = $2, subject_digests = $3, heartbeat_at = now() "
                            "WHERE id = $1", job.id, ids, [subject_digest(i) for i in ids])
     return ids
-
-
-async def _lock_rollups(conn: asyncpg.Connection, ctx: JobContext) -> None:
-    """The rollup job's lock, waited for while a run holds it (the job's heartbeat beating)."""
-    while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-        await ctx.pause()
-        await asyncio.sleep(LOCK_RETRY_SECONDS)
 
 
 async def _footprint(conn: asyncpg.Connection, project_id: int, ids: list[str]) -> Footprint:

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 import redis.asyncio as aioredis
 
 from services.lifecycle import jobs
-from services.lifecycle.jobs import Job, JobKind
+from services.lifecycle.jobs import Conn, Job, JobKind
 from services.shared.background import BackgroundLoop
+from services.tracking.rollups.job import LOCK_KEY as ROLLUP_LOCK
 
 log = logging.getLogger("tme.lifecycle")
+
+ROLLUP_LOCK_RETRY_SECONDS = 0.5  # while a rollup run holds its lock, look again this often
 
 
 @dataclass
@@ -41,6 +45,18 @@ class JobContext:
         if any(counts.values()):
             async with self.pool.acquire() as conn:
                 await jobs.add_deleted(conn, self.job.id, counts)
+
+    @asynccontextmanager
+    async def rollup_lock(self, conn: Conn) -> AsyncIterator[None]:
+        """The rollup job's advisory lock, held on `conn` for the block, so no rollup run
+        interleaves with it: waited for while a run holds it, the job's heartbeat beating."""
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", ROLLUP_LOCK):
+            await self.pause()
+            await asyncio.sleep(ROLLUP_LOCK_RETRY_SECONDS)
+        try:
+            yield
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", ROLLUP_LOCK)
 
     async def pause(self) -> None:
         """Between batches: leave the database to others for a moment, and beat the heartbeat."""
