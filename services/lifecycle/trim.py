@@ -88,6 +88,23 @@ class Trim:
                 return
 
 
+    async def by_pages(self, conn: asyncpg.Connection, sql: str, counted: dict[str, str]) -> None:
+        """Walk a table's rows of the project in key order, `batch_rows` a page: `sql` ($1 the
+        project, $2 the cutoff, $3 the last key of the page before, $4 the page size) deletes what
+        goes of one page and answers `seen` (the page's rows), `last` (its last key) and a count per
+        column of `counted` (column -> the table it is counted as)."""
+        last = ""
+        while True:
+            row = await conn.fetchrow(sql, self.project_id, self.cutoff, last, self.batch_rows)
+            assert row is not None
+            for column, table in counted.items():
+                self.add(table, row[column])
+            await self.pause_after(row["deleted"])
+            if row["seen"] < self.batch_rows:
+                return
+            last = row["last"]
+
+
 async def trim_project(conn: asyncpg.Connection, trim: Trim) -> Trim:
     await _events(conn, trim)
     await _sessions_at_cutoff(conn, trim)
@@ -172,56 +189,39 @@ async def _visitor_hours(conn: asyncpg.Connection, trim: Trim) -> None:
 async def _aliases(conn: asyncpg.Connection, trim: Trim) -> None:
     """Links stored before the cutoff whose two ids have no event left, from person_aliases and
     the rollup job's copy."""
-    last = ""
-    while True:
-        row = await conn.fetchrow(
-            f"""WITH page AS (
-                    SELECT alias_id FROM person_aliases
-                    WHERE project_id = $1 AND alias_id > $3 AND created_at < $2
-                    ORDER BY alias_id LIMIT $4),
-                gone AS (
-                    DELETE FROM person_aliases a USING page p
-                    WHERE a.project_id = $1 AND a.alias_id = p.alias_id
-                      AND {_NOTHING_LEFT.format(id="a.alias_id")} AND {_NOTHING_LEFT.format(id="a.visitor_id")}
-                    RETURNING a.alias_id),
-                copy AS (
-                    DELETE FROM rollup_visitor_aliases r USING gone g
-                    WHERE r.project_id = $1 AND r.alias_id = g.alias_id
-                    RETURNING 1)
-                SELECT (SELECT count(*) FROM page) AS seen, (SELECT max(alias_id) FROM page) AS last,
-                       (SELECT count(*) FROM gone) AS deleted, (SELECT count(*) FROM copy) AS copies""",
-            trim.project_id, trim.cutoff, last, trim.batch_rows)
-        assert row is not None
-        trim.add("person_aliases", row["deleted"])
-        trim.add("rollup_visitor_aliases", row["copies"])
-        await trim.pause_after(row["deleted"])
-        if row["seen"] < trim.batch_rows:
-            return
-        last = row["last"]
+    await trim.by_pages(conn, f"""
+        WITH page AS (
+            SELECT alias_id FROM person_aliases
+            WHERE project_id = $1 AND alias_id > $3 AND created_at < $2
+            ORDER BY alias_id LIMIT $4),
+        gone AS (
+            DELETE FROM person_aliases a USING page p
+            WHERE a.project_id = $1 AND a.alias_id = p.alias_id
+              AND {_NOTHING_LEFT.format(id="a.alias_id")} AND {_NOTHING_LEFT.format(id="a.visitor_id")}
+            RETURNING a.alias_id),
+        copy AS (
+            DELETE FROM rollup_visitor_aliases r USING gone g
+            WHERE r.project_id = $1 AND r.alias_id = g.alias_id
+            RETURNING 1)
+        SELECT (SELECT count(*) FROM page) AS seen, (SELECT max(alias_id) FROM page) AS last,
+               (SELECT count(*) FROM gone) AS deleted, (SELECT count(*) FROM copy) AS copies""",
+        {"deleted": "person_aliases", "copies": "rollup_visitor_aliases"})
 
 
 async def _persons(conn: asyncpg.Connection, trim: Trim) -> None:
     """Profiles last identified before the cutoff with no event and no link left."""
-    last = ""
-    while True:
-        row = await conn.fetchrow(
-            f"""WITH page AS (
-                    SELECT visitor_id FROM persons
-                    WHERE project_id = $1 AND visitor_id > $3 AND last_seen < $2
-                    ORDER BY visitor_id LIMIT $4),
-                gone AS (
-                    DELETE FROM persons p USING page g
-                    WHERE p.project_id = $1 AND p.visitor_id = g.visitor_id AND p.last_seen < $2
-                      AND {_NOTHING_LEFT.format(id="p.visitor_id")}
-                      AND NOT EXISTS (SELECT 1 FROM person_aliases a
-                                      WHERE a.project_id = $1 AND a.visitor_id = p.visitor_id)
-                    RETURNING 1)
-                SELECT (SELECT count(*) FROM page) AS seen, (SELECT max(visitor_id) FROM page) AS last,
-                       (SELECT count(*) FROM gone) AS deleted""",
-            trim.project_id, trim.cutoff, last, trim.batch_rows)
-        assert row is not None
-        trim.add("persons", row["deleted"])
-        await trim.pause_after(row["deleted"])
-        if row["seen"] < trim.batch_rows:
-            return
-        last = row["last"]
+    await trim.by_pages(conn, f"""
+        WITH page AS (
+            SELECT visitor_id FROM persons
+            WHERE project_id = $1 AND visitor_id > $3 AND last_seen < $2
+            ORDER BY visitor_id LIMIT $4),
+        gone AS (
+            DELETE FROM persons p USING page g
+            WHERE p.project_id = $1 AND p.visitor_id = g.visitor_id AND p.last_seen < $2
+              AND {_NOTHING_LEFT.format(id="p.visitor_id")}
+              AND NOT EXISTS (SELECT 1 FROM person_aliases a
+                              WHERE a.project_id = $1 AND a.visitor_id = p.visitor_id)
+            RETURNING 1)
+        SELECT (SELECT count(*) FROM page) AS seen, (SELECT max(visitor_id) FROM page) AS last,
+               (SELECT count(*) FROM gone) AS deleted""",
+        {"deleted": "persons"})
