@@ -36,6 +36,15 @@ class Account:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
 
+    @property
+    def project_id(self) -> int:
+        """The first project's id (registration makes one)."""
+        return int(self.project["id"])
+
+    @property
+    def write_key(self) -> str:
+        return str(self.project["writeKey"])
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

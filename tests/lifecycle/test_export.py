@@ -13,20 +13,19 @@ import os
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
-from conftest import Database, unique_email
+from conftest import Database
+from gateway.conftest import PASSWORD, Account, register
 from ingest.helpers import wait_drained, wait_rows
 from tracking.conftest import assert_error, event_row, insert_statement
 
 from services.tracking.queries.export import csv_value
 
-PASSWORD = "correct horse battery staple"
 UTC = dt.UTC
 NOW = dt.datetime.now(UTC).replace(microsecond=0)
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -41,39 +40,17 @@ COMPARED = ("event_time", "type", "event_name", "user_id", "anonymous_id", "sess
             "screen_class")
 
 
-@dataclass
-class Owner:
-    """A registered user and their first project."""
-
-    email: str
-    token: str
-    project_id: int
-    write_key: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def register(client: httpx.Client) -> Owner:
-    email = unique_email("export")
-    response = client.post("/api/auth/register", json={"name": "Exporter", "email": email, "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return Owner(email, body["accessToken"], int(body["project"]["id"]), body["project"]["writeKey"])
-
-
 def iso(moment: dt.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def send(client: httpx.Client, owner: Owner, calls: list[dict[str, Any]]) -> None:
+def send(client: httpx.Client, owner: Account, calls: list[dict[str, Any]]) -> None:
     response = client.post("/v1/batch", auth=(owner.write_key, ""), json={"batch": calls})
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == len(calls), response.text
 
 
-def download(client: httpx.Client, owner: Owner, path: str, **params: str) -> httpx.Response:
+def download(client: httpx.Client, owner: Account, path: str, **params: str) -> httpx.Response:
     response = client.get(f"/api/projects/{owner.project_id}/{path}", params=params, headers=owner.auth)
     assert response.status_code == 200, response.text
     return response
@@ -93,11 +70,11 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def tme_export(gateway_url: str, owner: Owner, out: Path, *args: str,
+def tme_export(gateway_url: str, owner: Account, out: Path, *args: str,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "services.cli", "export", "--project", str(owner.project_id),
                            "--out", str(out), "--gateway", gateway_url, *args],
-                          env={**os.environ, "TME_TOKEN": owner.token, **(env or {})},
+                          env={**os.environ, "TME_TOKEN": owner.access_token, **(env or {})},
                           capture_output=True, text=True, timeout=120)
 
 
@@ -138,7 +115,7 @@ def person_calls(tag: str, start: dt.datetime) -> tuple[list[dict[str, Any]], se
     return calls, mine, others
 
 
-def person_export(client: httpx.Client, owner: Owner, person_id: str) -> httpx.Response:
+def person_export(client: httpx.Client, owner: Account, person_id: str) -> httpx.Response:
     return client.get(f"/api/projects/{owner.project_id}/persons/{person_id}/export", headers=owner.auth)
 
 
@@ -214,7 +191,7 @@ TRICKY_IDS = ("-starts-with-minus", "=SUM(A1)", "'=quoted-already", "+plus", "@a
 
 
 @pytest.fixture(scope="module")
-def big(gateway_url: str, db: Database) -> Owner:
+def big(gateway_url: str, db: Database) -> Account:
     """A project of 3,000 events over two months, some at the same instant, some with CSV's
     awkward characters (quotes, a line break in a cell, formula-like ids)."""
     with httpx.Client(base_url=gateway_url, timeout=30) as http:
@@ -238,7 +215,7 @@ def big(gateway_url: str, db: Database) -> Owner:
 
 
 def test_the_project_export_has_every_event_once_in_a_stable_order(client: httpx.Client, db: Database,
-                                                                   big: Owner) -> None:
+                                                                   big: Account) -> None:
     order = stored_order(db, big.project_id)
     assert len(order) == 3000 + len(TRICKY_IDS)
 
@@ -264,7 +241,7 @@ def test_the_project_export_has_every_event_once_in_a_stable_order(client: httpx
     assert download(client, big, "export/count", **{"from": first_day, "to": first_day}).json() == {"events": 255}
 
 
-def test_after_continues_right_after_the_last_line_written(client: httpx.Client, db: Database, big: Owner) -> None:
+def test_after_continues_right_after_the_last_line_written(client: httpx.Client, db: Database, big: Account) -> None:
     order = stored_order(db, big.project_id)
     lines = download(client, big, "export").text.splitlines()
     for k in (0, 1, 1234, len(order) - 1):  # the first, one sharing its instant, anywhere, the last
@@ -287,7 +264,7 @@ def test_after_continues_right_after_the_last_line_written(client: httpx.Client,
             [csv_value("messageId", m) for m in order[k + 1:]]
 
 
-def test_bad_parameters_are_400_and_another_users_project_404(client: httpx.Client, big: Owner) -> None:
+def test_bad_parameters_are_400_and_another_users_project_404(client: httpx.Client, big: Account) -> None:
     def ask(path: str, **params: str) -> httpx.Response:
         return client.get(f"/api/projects/{big.project_id}/{path}", params=params, headers=big.auth)
 
@@ -310,7 +287,7 @@ def test_bad_parameters_are_400_and_another_users_project_404(client: httpx.Clie
 # ---- tme export ------------------------------------------------------------------------------
 
 
-def test_tme_export_resumes_an_ndjson_download_cut_off_mid_way(client: httpx.Client, db: Database, big: Owner,
+def test_tme_export_resumes_an_ndjson_download_cut_off_mid_way(client: httpx.Client, db: Database, big: Account,
                                                                gateway_url: str, tmp_path: Path) -> None:
     order = stored_order(db, big.project_id)
     out = tmp_path / "project.ndjson"
@@ -337,7 +314,7 @@ def test_tme_export_resumes_an_ndjson_download_cut_off_mid_way(client: httpx.Cli
     assert ndjson_ids(out.read_text()) == order
 
 
-def test_tme_export_resumes_a_csv_file_cut_inside_a_quoted_line_break(db: Database, big: Owner, gateway_url: str,
+def test_tme_export_resumes_a_csv_file_cut_inside_a_quoted_line_break(db: Database, big: Account, gateway_url: str,
                                                                       tmp_path: Path) -> None:
     order = stored_order(db, big.project_id)
     out = tmp_path / "project.csv"
@@ -358,7 +335,7 @@ def test_tme_export_resumes_a_csv_file_cut_inside_a_quoted_line_break(db: Databa
         assert out.read_bytes() == complete
 
 
-def test_tme_export_refuses_what_it_cannot_resume_or_reach(client: httpx.Client, big: Owner, gateway_url: str,
+def test_tme_export_refuses_what_it_cannot_resume_or_reach(client: httpx.Client, big: Account, gateway_url: str,
                                                            tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("my shopping list\nmilk\n")
@@ -368,7 +345,7 @@ def test_tme_export_refuses_what_it_cannot_resume_or_reach(client: httpx.Client,
 
     stranger = register(client)
     out = tmp_path / "theirs.ndjson"
-    theirs = tme_export(gateway_url, big, out, env={"TME_TOKEN": stranger.token})
+    theirs = tme_export(gateway_url, big, out, env={"TME_TOKEN": stranger.access_token})
     assert theirs.returncode == 1 and f"project {big.project_id} not found" in theirs.stderr
     nobody = tme_export(gateway_url, big, out, env={"TME_TOKEN": ""})
     assert nobody.returncode == 1 and "TME_TOKEN" in nobody.stderr

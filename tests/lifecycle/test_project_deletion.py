@@ -15,13 +15,13 @@ import datetime as dt
 import json
 import signal
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 import redis
-from conftest import INTERNAL, Database, unique_email
+from conftest import INTERNAL, Database
+from gateway.conftest import PASSWORD, Account, register
 from ingest.helpers import metric, wait_drained, wait_until
 
 from lifecycle.dead_letters import add_dead_letter, dead_letters_of
@@ -34,7 +34,6 @@ from services.shared.redis import create_redis, project_write_keys
 from services.tracking.rollups.job import run_once
 from services.tracking.settings import TrackingSettings
 
-PASSWORD = "correct horse battery staple"
 BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 # three monthly partitions
@@ -46,27 +45,6 @@ JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'project_id' AND NOT a
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY 1
 """
-
-
-@dataclass
-class Account:
-    email: str
-    token: str
-    project_id: int
-    write_key: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def register(client: httpx.Client, name: str = "Del") -> Account:
-    response = client.post("/api/auth/register", json={"name": name, "email": unique_email("del"),
-                                                       "password": PASSWORD})
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return Account(body["user"]["email"], body["accessToken"], int(body["project"]["id"]),
-                   body["project"]["writeKey"])
 
 
 def new_project(client: httpx.Client, account: Account, name: str) -> tuple[int, str]:
