@@ -11,14 +11,13 @@ from services.shared.api.endpoint import endpoint
 from services.shared.db import session_connection
 from services.shared.errors import ApiError, NotFound
 from services.users.bearer import authenticate
+from services.users.path_ids import path_id
 from services.users.public import DataJob, DataJobList
 from services.users.schemas import DataJobsQuery
 from services.users.state import users_state
 
 TAG = "Data jobs"
 JOB_ID = {"job_id": int}
-
-_MAX_ID = 2**63 - 1
 
 
 def job_not_found() -> ApiError:
@@ -27,9 +26,10 @@ def job_not_found() -> ApiError:
 
 def parse_job_id(raw: str) -> int:
     """A path id that is not a positive bigint cannot name a job: 404, never a 500."""
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
+    value = path_id(raw)
+    if value is None:
         raise job_not_found()
-    return int(raw)
+    return value
 
 
 @endpoint("GET", "/api/data-jobs", tag=TAG, summary="List my data jobs")

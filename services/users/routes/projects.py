@@ -13,6 +13,7 @@ from services.shared.api.endpoint import endpoint
 from services.shared.errors import ApiError, NotFound
 from services.users.bearer import authenticate
 from services.users.models import Project, utcnow
+from services.users.path_ids import path_id
 from services.users.project_deletion import delete_projects
 from services.users.public import DataJob, ProjectList, ProjectPublic
 from services.users.schemas import DeletionQuery, ProjectCreate, ProjectUpdate
@@ -24,8 +25,6 @@ log = logging.getLogger("tme.users.projects")
 TAG = "Projects"
 PROJECT_ID = {"project_id": int}
 
-_MAX_ID = 2**63 - 1
-
 
 def project_not_found() -> ApiError:
     return NotFound("Project not found.")
@@ -33,9 +32,10 @@ def project_not_found() -> ApiError:
 
 def parse_project_id(raw: str) -> int:
     """A path id that is not a positive bigint cannot name a project: 404, never a 500."""
-    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
+    value = path_id(raw)
+    if value is None:
         raise project_not_found()
-    return int(raw)
+    return value
 
 
 async def owned_project(db: AsyncSession, request: Request, owner_id: int) -> Project:
