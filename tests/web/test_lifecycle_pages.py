@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Database, unique_email
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from schema_check import schema_hooks
 
 from .conftest import VISITOR_UA, new_page, shot
+from .test_dashboard import PASSWORD, log_in
 
-PASSWORD = "a long enough password"
 JOB_DONE_MS = 60_000  # the data job worker takes a job within seconds; a slow CI machine gets a minute
 
 
@@ -82,16 +82,6 @@ def wait_stored(sql: Sql, project_id: int, count: int) -> None:
         time.sleep(0.2)
 
 
-def log_in(app: Page, gateway_url: str, path: str, email: str) -> None:
-    """Open `path` signed out: the login page, then `path` itself once logged in."""
-    app.goto(gateway_url + path)
-    expect(app).to_have_url(re.compile(r"/login\?next="))
-    app.get_by_label("Email").fill(email)
-    app.get_by_label("Password").fill(PASSWORD)
-    app.get_by_role("button", name="Log in").click()
-    expect(app).to_have_url(re.compile(re.escape(path) + "$"))
-
-
 def page_views(visitor: str, paths: list[str], user_id: str | None = None) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = [{"type": "page", "anonymousId": visitor, "properties": {"path": path}}
                                     for path in paths]
@@ -106,7 +96,7 @@ def test_retention_is_chosen_saved_and_kept_after_a_reload(browser: Any, gateway
     account = Account(api, "retention")
     pid = account.project["id"]
     context, app, errors = new_page(browser)
-    log_in(app, gateway_url, f"/projects/{pid}/settings", account.email)
+    log_in(app, gateway_url, f"/projects/{pid}/settings", account.email, until_there=True)
     expect(app.get_by_role("heading", name="Settings")).to_be_visible()
     retention = app.get_by_label("Keep events for")
     expect(retention).to_have_value("forever")  # a new project keeps its events forever
@@ -153,7 +143,7 @@ def test_export_then_delete_a_project_and_follow_its_job(browser: Any, gateway_u
     wait_stored(sql, kept["id"], 1)
 
     context, app, errors = new_page(browser, accept_downloads=True)
-    log_in(app, gateway_url, f"/projects/{doomed['id']}/settings", account.email)
+    log_in(app, gateway_url, f"/projects/{doomed['id']}/settings", account.email, until_there=True)
 
     # --- export: the project's events as NDJSON and CSV files
     with app.expect_download() as ndjson:
@@ -216,7 +206,7 @@ def test_a_person_downloads_their_data_then_is_erased_and_the_others_stay(browse
     bob_before = sql.fetchval("SELECT count(*) FROM events WHERE project_id = $1 AND anonymous_id = 'anon-bob'", pid)
 
     context, app, errors = new_page(browser, accept_downloads=True)
-    log_in(app, gateway_url, f"/projects/{pid}/persons/ada", account.email)
+    log_in(app, gateway_url, f"/projects/{pid}/persons/ada", account.email, until_there=True)
     expect(app.get_by_test_id("person-ids")).to_contain_text("anon-ada")
 
     # --- the subject access request: everything about them, as JSON
@@ -264,7 +254,7 @@ def test_deleting_the_account_asks_the_password_then_logs_out(browser: Any, gate
     user_id = sql.fetchval("SELECT id FROM users WHERE email = $1", account.email)
 
     context, app, errors = new_page(browser)
-    log_in(app, gateway_url, "/profile", account.email)
+    log_in(app, gateway_url, "/profile", account.email, until_there=True)
     expect(app.get_by_text("Deletes your account and its project")).to_be_visible()
     app.get_by_role("button", name="Delete account…").click()
     confirm = app.get_by_role("alertdialog", name="Confirm account deletion")
