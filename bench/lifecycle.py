@@ -10,9 +10,16 @@ batched events to a third project C with wrk for three phases:
 2. while B is deleted (`DELETE /api/projects/{B}`, a data job: until its record says done);
 3. while the person of A with the most events is erased (a Segment-shaped regulation, until done).
 For each phase it prints the events/s C's requests were acknowledged at and the events/s stored
-for C (from the rows' `created_at`, in 5-second windows: the mean and the lowest window), and the
-data job's time and rows. The target: no 5-second window of C's stored rate below half the
-baseline's mean. Prints figures and ratios; asserts nothing."""
+for C (from the rows' `created_at`, in 5-second windows: the mean and the lowest window), the data
+job's time and rows, and the machine's load averages at the phase's start and end. The target: no
+5-second window of C's stored rate below half the baseline's mean.
+
+To tell what a dip came from, pg_stat_activity is sampled every second throughout (attribution.py):
+the erasure's step (the application_name of its connection, `*` when its statement was running),
+autovacuum workers and their tables, a rollup run holding the job's lock, a checkpoint writing. For
+the phases after the baseline it prints, per 5-second window below ATTRIBUTED_BELOW of the baseline
+(and the lowest window of each), what was going on, and per erasure step how C fared while it ran.
+Prints figures and ratios; asserts nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -28,12 +36,14 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.attribution import Sampler, Window, describe, step_summary
 from bench.common import machine_summary, register, require_tool, start_stack
 from bench.ingest import _event, _wrk
 from bench.queries import load, wait_for_rollups
 from services.devstack import DevStack
 
 WINDOW_SECONDS = 5
+ATTRIBUTED_BELOW = 0.7  # windows of C's stored rate below this share of its rate alone are explained
 
 
 @dataclass
@@ -44,6 +54,8 @@ class Phase:
     lowest_window_per_s: float
     seconds: float
     job: str = ""
+    windows: list[Window] | None = None
+    load: str = ""  # load averages (1, 5, 15 min) at the start and the end
 
 
 async def _sql(url: str, sql: str, *args: Any) -> Any:
@@ -54,8 +66,10 @@ async def _sql(url: str, sql: str, *args: Any) -> Any:
         await conn.close()
 
 
-def _stored_windows(stack: DevStack, project_id: int, since: dt.datetime, until: dt.datetime) -> list[int]:
-    """Events of the project stored in each full 5-second window between `since` and `until`."""
+def _stored_windows(stack: DevStack, project_id: int, since: dt.datetime,
+                    until: dt.datetime) -> list[tuple[dt.datetime, int]]:
+    """Events of the project stored in each full 5-second window between `since` and `until` (by
+    the window's start)."""
     rows = asyncio.run(_sql(
         stack.database_url,
         f"""SELECT w, count(e.created_at) AS n
@@ -64,13 +78,18 @@ def _stored_windows(stack: DevStack, project_id: int, since: dt.datetime, until:
             LEFT JOIN events e ON e.project_id = $1 AND e.created_at >= w
                                AND e.created_at < w + interval '{WINDOW_SECONDS} s'
             GROUP BY w ORDER BY w""", project_id, since, until))
-    return [int(r["n"]) for r in rows]
+    return [(r["w"], int(r["n"])) for r in rows]
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _phase(stack: DevStack, project_id: int, label: str, body: str, connections: int, seconds: int | None,
            job: Any = None) -> Phase:
     """wrk against the gateway for `seconds`, or for as long as `job()` (run in a thread) takes."""
     url = f"{stack.gateway_url}/api/track"
+    load_before = _load()
     began = dt.datetime.now(dt.UTC)
     outcome: dict[str, Any] = {}
     if job is None:
@@ -95,13 +114,15 @@ def _phase(stack: DevStack, project_id: int, label: str, body: str, connections:
         result.seconds = sum(r.seconds for r in results)
     ended = dt.datetime.now(dt.UTC)
     time.sleep(3)  # the last acknowledged events are stored
-    windows = _stored_windows(stack, project_id, began + dt.timedelta(seconds=1),
-                              ended - dt.timedelta(seconds=1))
+    load_after = _load()
+    stored = _stored_windows(stack, project_id, began + dt.timedelta(seconds=1), ended - dt.timedelta(seconds=1))
+    counts = [n for _, n in stored]
     per_request = body.count('"eventName"')
     return Phase(label, result.ok * per_request / result.seconds,
-                 sum(windows) / (len(windows) * WINDOW_SECONDS) if windows else 0.0,
-                 min(windows) / WINDOW_SECONDS if windows else 0.0, (ended - began).total_seconds(),
-                 outcome.get("report", ""))
+                 sum(counts) / (len(counts) * WINDOW_SECONDS) if counts else 0.0,
+                 min(counts) / WINDOW_SECONDS if counts else 0.0, (ended - began).total_seconds(),
+                 outcome.get("report", ""),
+                 [Window(start, n / WINDOW_SECONDS) for start, n in stored], f"{load_before} -> {load_after}")
 
 
 def _wait_job(http: httpx.Client, headers: dict[str, str], job_id: str, started: float) -> str:
@@ -147,16 +168,27 @@ def run(stack: DevStack, args: argparse.Namespace) -> None:
         }).raise_for_status().json()
         return _wait_job(http, headers, answer["data"]["regulateId"], started)
 
-    phases = [_phase(stack, c, "ingest alone", body, args.connections, args.seconds),
-              _phase(stack, c, f"while deleting B ({args.deleted:,} events)", body, args.connections, None, delete_b),
-              _phase(stack, c, f"while erasing a person ({person['n']:,} events)", body, args.connections, None, erase),
-              _phase(stack, c, "ingest alone, after", body, args.connections, args.seconds)]
+    with Sampler(stack.database_url) as sampler:
+        phases = [
+            _phase(stack, c, "ingest alone", body, args.connections, args.seconds),
+            _phase(stack, c, f"while deleting B ({args.deleted:,} events)", body, args.connections, None, delete_b),
+            _phase(stack, c, f"while erasing a person ({person['n']:,} events)", body, args.connections, None, erase),
+            _phase(stack, c, "ingest alone, after", body, args.connections, args.seconds)]
     base = phases[0].stored_per_s
     for p in phases:
         print(f"{p.label:<44} acked {p.acked_per_s:>9,.0f} ev/s  stored {p.stored_per_s:>9,.0f} ev/s "
               f"(lowest {WINDOW_SECONDS} s window {p.lowest_window_per_s:>9,.0f} ev/s = "
-              f"{p.lowest_window_per_s / base:.0%} of alone)  over {p.seconds:.0f} s"
+              f"{p.lowest_window_per_s / base:.0%} of alone)  over {p.seconds:.0f} s; load {p.load}"
               + (f"; job {p.job}" if p.job else ""))
+    for p in phases[1:]:
+        windows = p.windows or []
+        print(f"# {p.label}: windows below {ATTRIBUTED_BELOW:.0%} of alone, and the lowest")
+        lowest_window = min(windows, key=lambda w: w.per_s, default=None)
+        for w in windows:
+            if w.per_s < ATTRIBUTED_BELOW * base or w is lowest_window:
+                print(f"  {w.start:%H:%M:%S} {w.per_s / base:>5.0%}  {describe(sampler.samples, w, WINDOW_SECONDS)}")
+        for line in step_summary(sampler.samples, windows, WINDOW_SECONDS, base):
+            print(f"  {line}")
     lowest = min(p.lowest_window_per_s for p in phases[1:3])
     print(f"# lowest 5 s window of C's stored rate during the jobs: {lowest / base:.0%} of its rate alone "
           "(target >= 50 %)")

@@ -6,24 +6,45 @@ others is what it would be had the person never been seen.
    ids that events carry only beside the person's user ids). The job's record keeps them (as
    subjects, with their digests) before anything is deleted, so a retry after a crash still
    knows the ids whose links it already removed.
-2. Under the rollup job's advisory lock (so no run interleaves), the rollups are rewritten
-   without the person's events: the hourly rows of every hour they had an action in (counts and
-   visitor sketches cannot be decremented: each hour is recomputed from raw events, one UTC day
-   per transaction, with hourly.recompute), the bot counts of those hours, their sessions and
-   every SDK session they were part of (with the rollup job's session code), and their pairs in
-   the retention matrices' visitor state; the project's matrices are then marked for rebuild
-   (questions are answered from raw events until the job's next run has recomputed them). The
-   recomputes read only rows the job has already added (`_ADDED`): rows stored since its last
-   run are added by its next one, and must not be counted twice.
-3. Still under the lock, so that no run adds a row about to go: the events, in bounded batches
-   per partition (the (project_id, visitor_id, event_time) index finds them), then the profiles
-   and id links. An event is the person's when its visitor id (userId, else anonymousId) is one
-   of their ids.
+2. Hour by hour, each hour one transaction under the rollup job's advisory lock (taken for that
+   transaction only, so the job's runs go on between hours): every UTC hour the person had an
+   action in is recomputed from raw events without the person's (hourly.recompute_hours; counts
+   and visitor sketches cannot be decremented), with its bot count and the SDK sessions the
+   person's actions of that hour were part of (the rollup job's session code); after the last
+   such hour of a UTC day, that day's rows are summed again from its hours. The recomputes read
+   only rows the job has already added (`_ADDED`): rows stored since its last run are added by
+   its next one, and must not be counted twice. In the same transaction go the person's events
+   of that hour.
+3. The person's other events (identify, alias, group: no rollup reads them), in bounded batches
+   per partition, without the lock.
+4. Under the lock, held to the end: the hours and SDK sessions of the person's events still there
+   (stored since their hour's turn: usually none) are recomputed as in 2; those events go; their
+   inactivity sessions (without an SDK sessionId), their pairs in the retention matrices' visitor
+   state, their profiles and id links go; and the project's matrices are marked for rebuild
+   (questions are answered from raw events until the job's next run has recomputed them).
 
-Rollups come before the rows they are computed from: a retry after a crash finds the hours to
-rewrite in the events still there (a rewrite over hours already rewritten changes nothing).
-The dedupe ledger keeps the erased messages' ids (random ids, not the person's), so a client
-resending an erased message within the ledger's window does not bring it back."""
+Why the job's runs between the hours of 2 leave every rollup exact: a run only ever adds rows it
+has not added before (its snapshot moves forward), so the others' rows of an hour recomputed in 2
+that it adds later were left out of the recompute and are counted once; the person's rows of the
+hour go with the recompute, in one transaction, so no later run (nor a rebuild of every rollup,
+`tme reattribute`) finds them; the person's rows stored after their hour's turn, which a run may
+add, are still in `events` at step 4, which recomputes their hours and sessions under the lock and
+deletes them before any run can add them again. The visitor state keeps the person's pairs until
+step 4; another visitor's row is added against its own pairs only, so an hour's exact visitor count
+stays right meanwhile.
+
+Each unit of work (an hour, a batch of deletes, the search for linked ids, the person's footprint)
+is followed by a pause UNIT_PAUSE_FACTOR times as long as it took, so the erasure never takes more
+than a third of one database core however large the person, and ingest of every project goes on
+beside it at nearly its rate (docs/benchmarks.md, bench/lifecycle). A person active in every hour
+of a large project costs about what the rollup job's first run costs, spread over three times as
+long. The step in progress is the application_name of the job's connection (`tme erasure: hours`,
+...), which pg_stat_activity shows.
+
+Rollups come before the rows they are computed from: a retry after a crash finds the hours left to
+rewrite in the events still there. The dedupe ledger keeps the erased messages' ids (random ids,
+not the person's), so a client resending an erased message within the ledger's window does not
+bring it back."""
 
 from __future__ import annotations
 
@@ -31,8 +52,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import cast
 
 import asyncpg
@@ -47,12 +68,11 @@ from services.tracking.rollups.hours import hour_of
 from services.tracking.rollups.job import rollup_sessions, unseen_by_last_run
 from services.tracking.sql import ACTION_TYPES
 
-SESSIONS_PER_BATCH = 500  # SDK sessions recomputed in one transaction
-# after recomputing one day of rollups, pause this many times as long as it took, as the rollup job
-# paces itself: a person active every day of a large project makes the erasure recompute nearly all
-# its hours (what the job's first run costs), and ingest shares the database meanwhile
-# (docs/benchmarks.md, bench/lifecycle)
-DAY_PAUSE_FACTOR = 1.0
+SESSIONS_PER_BATCH = 500  # SDK sessions recomputed in one transaction (step 4)
+# after each unit of work, pause this many times as long as it took: the erasure then takes at most
+# a third of one database core, which ingest shares (docs/benchmarks.md, bench/lifecycle)
+UNIT_PAUSE_FACTOR = 2.0
+STEP_NAME = "tme erasure: {}"  # the application_name of the job's connection during each step
 
 # Rows the rollup job has added: not stored since its last run's watermark by a transaction its
 # snapshot did not see (read from rollup_state, which the lock keeps still). Rows older than a
@@ -67,32 +87,62 @@ _OTHERS = "NOT EXISTS (SELECT 1 FROM erasure_ids x WHERE x.id = e.visitor_id)"
 _REWRITE = f"{_ADDED} AND {_OTHERS}"
 
 
-@dataclass
-class Footprint:
-    """Where the person is in the rollups: the UTC hours of their actions (bots' included, for
-    the bot counts) and the SDK sessions of their analytics actions."""
+class ProjectGone(Exception):
+    """The project was deleted while the erasure ran: its deletion job deletes everything, and
+    rollups rewritten after that job's last sweep (which waits for the rollup lock) would outlive it."""
 
-    hours: list[dt.datetime]
-    sdk_sessions: list[str]
+
+class Paced:
+    """Units of work on the job's connection, each followed by a pause proportional to its time."""
+
+    def __init__(self, conn: asyncpg.Connection, ctx: JobContext) -> None:
+        self.conn, self.ctx = conn, ctx
+
+    async def step(self, name: str) -> None:
+        await self.conn.execute("SELECT set_config('application_name', $1, false)", STEP_NAME.format(name))
+
+    @contextlib.asynccontextmanager
+    async def unit(self, *, locked: bool = False) -> AsyncIterator[None]:
+        """One unit; with `locked`, under the rollup job's lock, in a project that still exists."""
+        async with contextlib.AsyncExitStack() as stack:
+            if locked:
+                await stack.enter_async_context(self.ctx.rollup_lock(self.conn))
+                if not await self.conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)",
+                                                self.ctx.job.project_id):
+                    raise ProjectGone
+            began = time.perf_counter()
+            yield
+            took = time.perf_counter() - began
+        await asyncio.sleep(UNIT_PAUSE_FACTOR * took)
+        await self.ctx.pause()
 
 
 async def erase_person(ctx: JobContext) -> None:
     job = ctx.job
     async with ctx.pool.acquire() as proxy:
         conn = cast(asyncpg.Connection, proxy)  # a pool's connection proxies every method of one
-        ids = await person_ids(conn, ctx)
-        async with ctx.rollup_lock(conn):
-            if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)", job.project_id):
-                # deleted meanwhile: its deletion job deletes everything, and rollups rewritten here
-                # after that job's last sweep (which waits for this lock) would outlive it
-                return
-            footprint = await _footprint(conn, job.project_id, ids)
-            await _rewrite_rollups(conn, ctx, ids, footprint)
-            await _delete_events(conn, ctx, ids)
-            await _delete_people(conn, ctx, ids)
-            if ctx.redis is not None:  # dead letters that carry the person's events
-                await ctx.record({"redis:dead_letters": await delete_dead_letters(
-                    ctx.redis, job.project_id, ctx.batch_rows, mentioning=ids)})
+        paced = Paced(conn, ctx)
+        try:
+            await paced.step("linked ids")
+            async with paced.unit():
+                ids = await person_ids(conn, ctx)
+            await paced.step("footprint")
+            async with paced.unit():
+                hours = await _action_hours(conn, job.project_id, ids, visitor_state=True)
+            await paced.step("hours")
+            await _erase_hours(paced, ids, hours)
+            await paced.step("other events")
+            await _delete_events(paced, ids, f"e.type NOT IN {ACTION_TYPES}")
+            await paced.step("rest")
+            async with ctx.rollup_lock(conn):
+                if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)", job.project_id):
+                    return
+                await _erase_rest(paced, ids)
+        except ProjectGone:
+            return
+        if ctx.redis is not None:  # dead letters that carry the person's events
+            await ctx.record({"redis:dead_letters": await delete_dead_letters(
+                ctx.redis, job.project_id, ctx.batch_rows, mentioning=ids)})
 
 
 async def person_ids(conn: asyncpg.Connection, ctx: JobContext) -> list[str]:
@@ -112,18 +162,17 @@ async def person_ids(conn: asyncpg.Connection, ctx: JobContext) -> list[str]:
     return ids
 
 
-async def _footprint(conn: asyncpg.Connection, project_id: int, ids: list[str]) -> Footprint:
-    hours = await conn.fetch(
+async def _action_hours(conn: asyncpg.Connection, project_id: int, ids: list[str], *,
+                        visitor_state: bool) -> list[dt.datetime]:
+    """The UTC hours of the person's actions (bots' included, for the bot counts); with
+    `visitor_state`, also those the visitor state still has them in (an earlier attempt's)."""
+    state = ("UNION SELECT hour FROM rollup_visitor_hours WHERE project_id = $1 AND visitor_id = ANY($2::text[])"
+             if visitor_state else "")
+    rows = await conn.fetch(
         f"""SELECT DISTINCT {hour_of('e.event_time')} AS hour FROM events e
-            WHERE e.project_id = $1 AND e.visitor_id = ANY($2::text[]) AND e.type IN {ACTION_TYPES}
-            UNION
-            SELECT hour FROM rollup_visitor_hours WHERE project_id = $1 AND visitor_id = ANY($2::text[])""",
+            WHERE e.project_id = $1 AND e.visitor_id = ANY($2::text[]) AND e.type IN {ACTION_TYPES} {state}""",
         project_id, ids)
-    sessions = await conn.fetch(
-        f"""SELECT DISTINCT e.session_id FROM events e
-            WHERE e.project_id = $1 AND e.visitor_id = ANY($2::text[]) AND e.session_id IS NOT NULL
-              AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", project_id, ids)
-    return Footprint(sorted(r["hour"] for r in hours), sorted(r["session_id"] for r in sessions))
+    return sorted(r["hour"] for r in rows)
 
 
 @contextlib.asynccontextmanager
@@ -136,83 +185,105 @@ async def _with_ids(conn: asyncpg.Connection, ids: list[str]) -> AsyncIterator[N
         yield
 
 
-async def _rewrite_rollups(conn: asyncpg.Connection, ctx: JobContext, ids: list[str], footprint: Footprint) -> None:
+async def _erase_hours(paced: Paced, ids: list[str], hours: list[dt.datetime]) -> None:
+    """Step 2: each hour in a transaction of its own under the lock, paced."""
+    by_day: dict[dt.date, list[dt.datetime]] = defaultdict(list)
+    for hour in hours:
+        by_day[hour.astimezone(dt.UTC).date()].append(hour)
+    for day_hours in by_day.values():
+        for hour in day_hours:
+            async with paced.unit(locked=True):
+                await _erase_hour(paced, ids, hour, last_of_day=hour == day_hours[-1])
+
+
+async def _erase_hour(paced: Paced, ids: list[str], hour: dt.datetime, *, last_of_day: bool) -> None:
+    """One hour without the person (under the lock, the caller's): its rollups, bot count and
+    the SDK sessions of the person's actions in it recomputed from the others' rows the job has
+    added, then the person's events of that hour deleted. Before the job's first run (or after its
+    state was cleared for a rebuild) only the events go: that run computes every rollup from the
+    events left."""
+    conn, ctx = paced.conn, paced.ctx
+    project_id, end = ctx.job.project_id, hour + dt.timedelta(hours=1)
+    in_hour = "e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3"
+    sessions = 0
+    async with _with_ids(conn, ids):
+        job_ran = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_state WHERE id = 1)")
+        if job_ran:
+            sids = [r["session_id"] for r in await conn.fetch(
+                f"""SELECT DISTINCT e.session_id FROM events e
+                    WHERE {in_hour} AND e.visitor_id = ANY($4::text[]) AND e.session_id IS NOT NULL
+                      AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", project_id, hour, end, ids)]
+            await hourly.recompute_hours(conn, project_id, [hour], _REWRITE)
+            if last_of_day:
+                await hourly.recompute_days(conn, project_id, [hour.astimezone(dt.UTC).replace(hour=0)])
+            await conn.execute("DELETE FROM rollup_bot_hours WHERE project_id = $1 AND hour = $2", project_id, hour)
+            await conn.execute(hourly.add_bots(f"{in_hour} AND {_REWRITE}"), project_id, hour, end)
+            if sids:
+                sessions = await _recompute_sessions(conn, project_id, sids, [])
+        status = await conn.execute(f"DELETE FROM events e WHERE {in_hour} AND e.visitor_id = ANY($4::text[])",
+                                    project_id, hour, end, ids)
+    await ctx.record({"events": _count(status), "rollup_sessions": sessions})
+
+
+async def _recompute_sessions(conn: asyncpg.Connection, project_id: int, sids: list[str], vids: list[str]) -> int:
+    """The SDK sessions `sids` recomputed from the others' rows the job has added, the inactivity
+    sessions of the visitors `vids` (the person's ids) deleted; the sessions that went."""
+    keys = [f"s:{s}" for s in sids] + [f"v:{v}" for v in vids]
+    count = "SELECT count(*) FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[])"
+    before = await conn.fetchval(count, project_id, keys)
+    await rollup_sessions(conn, project_id, (sids, vids), only=_REWRITE)
+    return int(before) - int(await conn.fetchval(count, project_id, keys))
+
+
+async def _erase_rest(paced: Paced, ids: list[str]) -> None:
+    """Step 4, under the lock (the caller's)."""
+    conn, ctx = paced.conn, paced.ctx
     project_id = ctx.job.project_id
-    job_ran = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_state WHERE id = 1)")
-    if job_ran:  # else the job's first run computes every rollup from the events left
-        for day in hourly.day_chunks(footprint.hours, 1):
-            low, high = day[0], day[-1] + dt.timedelta(hours=1)
-            began = time.perf_counter()
-            async with _with_ids(conn, ids):
-                await hourly.recompute(conn, project_id, day, _REWRITE)
-                await conn.execute("DELETE FROM rollup_bot_hours WHERE project_id = $1 "
-                                   "AND hour = ANY($2::timestamptz[])", project_id, day)
-                await conn.execute(hourly.add_bots(
-                    f"""e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3
-                        AND {hour_of('e.event_time')} = ANY($4::timestamptz[]) AND {_REWRITE}"""),
-                    project_id, low, high, day)
-            await asyncio.sleep(DAY_PAUSE_FACTOR * (time.perf_counter() - began))
-            await ctx.pause()
-    await _rewrite_sessions(conn, ctx, ids, footprint.sdk_sessions, recompute=job_ran)
-    async with conn.transaction():
+    for hour in await _action_hours(conn, project_id, ids, visitor_state=False):
+        await _erase_hour(paced, ids, hour, last_of_day=True)
+    await _delete_events(paced, ids, "TRUE", locked=True)  # came in since the hours were looked at
+    async with _with_ids(conn, ids):
+        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_state WHERE id = 1)"):
+            sessions = await _recompute_sessions(conn, project_id, [], ids)
+        else:
+            sessions = _count(await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1 "
+                                                 "AND grp = ANY($2::text[])", project_id, [f"v:{v}" for v in ids]))
         hours = await conn.execute("DELETE FROM rollup_visitor_hours WHERE project_id = $1 AND visitor_id = ANY($2)",
                                    project_id, ids)
         aliases = await conn.execute("DELETE FROM rollup_visitor_aliases WHERE project_id = $1 "
                                      "AND (alias_id = ANY($2) OR visitor_id = ANY($2))", project_id, ids)
         await conn.execute("UPDATE rollup_retention_zones SET ready = false WHERE project_id = $1 AND ready",
                            project_id)
-    await ctx.record({"rollup_visitor_hours": _count(hours), "rollup_visitor_aliases": _count(aliases)})
+        persons = await conn.execute("DELETE FROM persons WHERE project_id = $1 AND visitor_id = ANY($2::text[])",
+                                     project_id, ids)
+        links = await conn.execute("DELETE FROM person_aliases WHERE project_id = $1 "
+                                   "AND (alias_id = ANY($2::text[]) OR visitor_id = ANY($2::text[]))",
+                                   project_id, ids)
+    await ctx.record({"rollup_sessions": sessions, "rollup_visitor_hours": _count(hours),
+                      "rollup_visitor_aliases": _count(aliases), "persons": _count(persons),
+                      "person_aliases": _count(links)})
 
 
-async def _rewrite_sessions(conn: asyncpg.Connection, ctx: JobContext, ids: list[str], sdk_sessions: list[str], *,
-                            recompute: bool) -> None:
-    """The person's sessions go; the SDK sessions they were part of are recomputed from the
-    events of the others (or just go, before the job's first run: it computes them all)."""
-    project_id = ctx.job.project_id
-    batches = [sdk_sessions[i:i + SESSIONS_PER_BATCH] for i in range(0, len(sdk_sessions), SESSIONS_PER_BATCH)]
-    for n, sids in enumerate(batches or [[]]):
-        vids = ids if n == 0 else []
-        keys = [f"s:{s}" for s in sids] + [f"v:{v}" for v in vids]
-        count = "SELECT count(*) FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[])"
-        async with _with_ids(conn, ids):
-            before = await conn.fetchval(count, project_id, keys)
-            if recompute:
-                await rollup_sessions(conn, project_id, (sids, vids), only=_REWRITE)
-            else:
-                await conn.execute("DELETE FROM rollup_sessions WHERE project_id = $1 AND grp = ANY($2::text[])",
-                                   project_id, keys)
-            after = await conn.fetchval(count, project_id, keys)
-        await ctx.record({"rollup_sessions": int(before) - int(after)})
-        await ctx.pause()
-
-
-async def _delete_events(conn: asyncpg.Connection, ctx: JobContext, ids: list[str]) -> None:
-    """Each partition's events of the person, `batch_rows` at a time, each batch a statement of
-    its own (a short transaction)."""
-    project_id = ctx.job.project_id
+async def _delete_events(paced: Paced, ids: list[str], which: str, *, locked: bool = False) -> None:
+    """The person's events that pass `which` (a condition on `e`), partition by partition,
+    `batch_rows` at a time, each batch a statement of its own (a short transaction), paced; with
+    `locked`, under the lock the caller holds (then without pauses: the rollup job waits)."""
+    conn, ctx = paced.conn, paced.ctx
     for partition in await event_partitions(conn):
         table = ident(partition.name)
         while True:
-            status = await conn.execute(
-                f"""DELETE FROM {table} WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM {table} WHERE project_id = $1 AND visitor_id = ANY($2::text[]) LIMIT $3))""",
-                project_id, ids, ctx.batch_rows)
+            async with contextlib.AsyncExitStack() as stack:
+                if not locked:
+                    await stack.enter_async_context(paced.unit())
+                status = await conn.execute(
+                    f"""DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+                            SELECT ctid FROM {table} e
+                            WHERE e.project_id = $1 AND e.visitor_id = ANY($2::text[]) AND {which} LIMIT $3))""",
+                    ctx.job.project_id, ids, ctx.batch_rows)
             deleted = _count(status)
             await ctx.record({"events": deleted})
             if deleted < ctx.batch_rows:
                 break
-            await ctx.pause()
-
-
-async def _delete_people(conn: asyncpg.Connection, ctx: JobContext, ids: list[str]) -> None:
-    project_id = ctx.job.project_id
-    async with conn.transaction():
-        persons = await conn.execute("DELETE FROM persons WHERE project_id = $1 AND visitor_id = ANY($2::text[])",
-                                     project_id, ids)
-        aliases = await conn.execute("DELETE FROM person_aliases WHERE project_id = $1 "
-                                     "AND (alias_id = ANY($2::text[]) OR visitor_id = ANY($2::text[]))",
-                                     project_id, ids)
-    await ctx.record({"persons": _count(persons), "person_aliases": _count(aliases)})
 
 
 def _count(status: str) -> int:

@@ -11,14 +11,16 @@ Afterwards nothing of P or V is left in any table of the database (each table of
 searched for their ids), their requests' records hold the row counts and the ids' SHA-256 digests
 but not the ids, and every answer about A -- summaries, timeseries, breakdowns and retention from
 the rollups and from raw events, and funnels -- equals B's. The same holds, table by table, when
-other people's events arrive between the rollup job's last run and the erasure (in a database of
-the test's own, where no rollup job runs unless the test runs it)."""
+other people's events and P's own arrive between the rollup job's last run and the erasure, and
+when rollup runs and others' events go on while the erasure runs (in a database of the test's own,
+where no rollup job runs unless the test runs it)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -327,14 +329,15 @@ def _rollups(db: Database, project_id: int) -> dict[str, list[str]]:
         f"{'AND visitors <> 0' if table == 'rollup_retention' else ''}", project_id)) for table in ROLLUP_TABLES}
 
 
-async def _erase_in_process(url: str, project_id: int, subject_type: SubjectType, subject: str) -> dict[str, int]:
+async def _erase_in_process(url: str, project_id: int, subject_type: SubjectType, subject: str,
+                            batch_pause: float = 0) -> dict[str, int]:
     """Queue an erasure and run it with the data job worker's own code, 2 rows a batch."""
     pool = await create_pool(url)
     try:
         async with pool.acquire() as conn:
             job_id = await create_job(conn, "erase_person", project_id, owner_id=None, requested_by=None,
                                       client="test", subject_type=subject_type, subject_ids=[subject])
-        job = await run_next(pool, batch_rows=2, batch_pause=0)
+        job = await run_next(pool, batch_rows=2, batch_pause=batch_pause)
         assert job is not None and job.id == job_id
         async with pool.acquire() as conn:
             done = await get_job(conn, job_id)
@@ -359,18 +362,35 @@ def own_database(db: Database, database_url: str) -> Iterator[Database]:
         db.execute(f"DROP DATABASE IF EXISTS {own.url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
-def test_events_the_rollup_job_has_not_added_yet_are_counted_once(own_database: Database) -> None:
-    db, a, b = own_database, 1, 2
-    events_a, events_b = Events(db, a), Events(db, b)
+def _rolled_up_twins(db: Database) -> tuple[Events, Events]:
+    """Projects 1 (everyone) and 2 (everyone but P and V) of the test's database, rolled up, with
+    retention matrices to keep."""
+    events_a, events_b = Events(db, 1), Events(db, 2)
     events_a.insert(_everyone(events_a) + _p_and_v(events_a))
     events_b.insert(_everyone(events_b))
-    _people(db, a, erased_too=True)
-    _people(db, b, erased_too=False)
-    for project_id in (a, b):
+    _people(db, 1, erased_too=True)
+    _people(db, 2, erased_too=False)
+    for project_id in (1, 2):
         db.execute("INSERT INTO rollup_retention_zones (project_id, tz, period) VALUES ($1, 'UTC', 'week'), "
                    "($1, 'Europe/Berlin', 'day')", project_id)
     roll_up(db.url)
-    assert _rollups(db, a) != _rollups(db, b)
+    assert _rollups(db, 1) != _rollups(db, 2)
+    return events_a, events_b
+
+
+def _p_goes_on(events: Events) -> None:
+    """P's rows after the job's last run: in an hour of theirs the job has added (in the SDK session
+    P shares) and in a new one."""
+    events.insert([events.row("2026-02-02 10:52", visitor=P["anon"], user=P["user"], path="/docs",
+                              session_id=SHARED_SDK),
+                   events.row("2026-02-20 08:00", visitor=P["anon"], user=P["user"], path="/")])
+
+
+def test_events_the_rollup_job_has_not_added_yet_are_counted_once(own_database: Database) -> None:
+    db, a, b = own_database, 1, 2
+    events_a, events_b = _rolled_up_twins(db)
+    # P goes on too, in an hour of theirs the job has added and in a new one, in the SDK session P shares
+    _p_goes_on(events_a)
     for events in (events_a, events_b):  # the others go on, in P's hours and in the SDK session P shares
         events.insert([events.row("2026-02-02 10:50", visitor=None, user="s-user", path="/blog",
                                   session_id=SHARED_SDK),
@@ -379,10 +399,50 @@ def test_events_the_rollup_job_has_not_added_yet_are_counted_once(own_database: 
                        events.row("2026-02-02 10:57", visitor="crawler", path="/", is_bot=True)])
 
     deleted = asyncio.run(_erase_in_process(db.url, a, "USER_ID", P["user"]))
-    assert deleted["events"] == 11 and deleted["persons"] == 1 and deleted["person_aliases"] == 2
+    assert deleted["events"] == 13 and deleted["persons"] == 1 and deleted["person_aliases"] == 2
     assert asyncio.run(_erase_in_process(db.url, a, "ANONYMOUS_ID", V["anon"]))["events"] == 3
     roll_up(db.url)
     assert _rollups(db, a) == _rollups(db, b)
     assert db.fetchval("SELECT count(*) FROM events WHERE project_id = $1 AND visitor_id = ANY($2::text[])",
                        a, [*P.values(), *V.values()]) == 0
     assert db.fetchval("SELECT count(*) FROM rollup_retention_zones WHERE ready") == 4
+
+
+def test_rollup_runs_and_ingest_while_the_erasure_runs_leave_the_rollups_exact(own_database: Database) -> None:
+    """The erasure takes the rollup job's lock one hour at a time: runs of the job between its
+    hours add the others' new rows, in P's hours and in the SDK session P shares, exactly once."""
+    db, a, b = own_database, 1, 2
+    events_a, events_b = _rolled_up_twins(db)
+    _p_goes_on(events_a)  # which the job's runs may add before or after the erasure gets to their hours
+    erasing = threading.Event()
+    erasing.set()
+
+    def others_go_on() -> None:
+        hours = ["2026-02-02 09:5", "2026-02-02 10:5", "2026-02-03 14:4", "2026-02-10 12:3", "2026-02-17 10:4"]
+        n = 0
+        while erasing.is_set():
+            for events in (events_a, events_b):
+                events.insert([events.row(f"{hours[n % len(hours)]}{n % 10}", visitor=f"newcomer-{n % 3}",
+                                          path=f"/page-{n % 4}"),
+                               events.row(f"2026-02-02 10:4{n % 10}", visitor=None, user="s-user", path="/",
+                                          session_id=SHARED_SDK)])
+            roll_up(db.url)
+            n += 1
+
+    meanwhile = threading.Thread(target=others_go_on)
+    meanwhile.start()
+    try:
+        deleted = asyncio.run(_erase_in_process(db.url, a, "USER_ID", P["user"], batch_pause=0.05))
+    finally:
+        erasing.clear()
+        meanwhile.join()
+    assert deleted["events"] == 13
+    roll_up(db.url)
+    assert db.fetchval("SELECT count(*) FROM events WHERE project_id = $1", a) > 30  # the others went on
+    assert db.fetchval("SELECT count(*) FROM events WHERE project_id = $1 AND visitor_id = ANY($2::text[])",
+                       a, list(P.values())) == 0
+    p_free = _rollups(db, a)
+    assert asyncio.run(_erase_in_process(db.url, a, "ANONYMOUS_ID", V["anon"]))["events"] == 3
+    roll_up(db.url)
+    assert _rollups(db, a) == _rollups(db, b)
+    assert p_free != _rollups(db, a)  # V was still in them

@@ -129,8 +129,14 @@ async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.da
     (inside the run's transaction). `only`: a condition on the events (`e`, no parameters) the
     hours are computed from (an erasure leaves out the rows it deletes and those the job has not
     added yet)."""
+    await recompute_hours(conn, project_id, hours, only)
+    await recompute_days(conn, project_id, sorted({hour.astimezone(dt.UTC).replace(hour=0) for hour in hours}))
+
+
+async def recompute_hours(conn: asyncpg.Connection, project_id: int, hours: list[dt.datetime],
+                          only: str = "TRUE") -> None:
+    """The hourly half of `recompute`: the given hours' rows, their days left as they are."""
     low, high = min(hours), max(hours) + dt.timedelta(hours=1)
-    days = sorted({hour.astimezone(dt.UTC).replace(hour=0) for hour in hours})
     await conn.execute("DELETE FROM rollup_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
                        project_id, hours)
     await conn.execute("DELETE FROM rollup_dim_hours WHERE project_id = $1 AND hour >= $2 AND hour < $3 "
@@ -142,6 +148,10 @@ async def recompute(conn: asyncpg.Connection, project_id: int, hours: list[dt.da
     await conn.execute(_DIMENSION_ROWS)
     await conn.execute(_ADD_DIM_HOURS)
     await conn.execute(_DROP)
+
+
+async def recompute_days(conn: asyncpg.Connection, project_id: int, days: list[dt.datetime]) -> None:
+    """The daily half of `recompute`: the given UTC days (midnights) summed again from their hours."""
     await conn.execute("DELETE FROM rollup_dim_days WHERE project_id = $1 AND day = ANY($2::timestamptz[])",
                        project_id, days)
     await conn.execute(
