@@ -1,11 +1,14 @@
-"""Who is calling, and may they see this project?
+"""Who is calling, and what is their role in this project?
 
-A Bearer access token is checked with the users service (`/internal/auth/verify`) and project
-ownership with `/internal/projects/{id}`. Both answers are cached for a few seconds
+A Bearer access token or API key is checked with the users service (`/internal/auth/verify`) and
+the caller's role in a project with `/internal/projects/{id}/access` (services/users/access.py:
+404 when the caller may not see it). Both answers are cached for a few seconds
 (`TME_AUTH_CACHE_TTL_SECONDS`, bounded size) so a dashboard page with many widgets costs one
 round trip, and the gateway forgets a token at once when it proxies a logout or password change.
 The cache is per process; the gateway that proxied the change broadcasts it through Redis
-(services/gateway/broadcast.py), so every other gateway process and pod forgets it at once too."""
+(services/gateway/broadcast.py), so every other gateway process and pod forgets it at once too.
+Role changes, removed members and revoked API keys are forgotten the same way; should a broadcast
+be lost, a cached answer lives at most `TME_AUTH_CACHE_TTL_SECONDS` (5 s by default)."""
 
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ from starlette.requests import Request
 from services.gateway.cache import TtlCache
 from services.gateway.proxy import request_id
 from services.gateway.settings import GatewaySettings
-from services.shared.errors import ApiError, NotFound, Unauthorized, UpstreamUnavailable
-from services.shared.internal_api import ProjectOwner, TokenCheck
+from services.shared.errors import ApiError, Forbidden, NotFound, Unauthorized, UpstreamUnavailable
+from services.shared.internal_api import ProjectAccessCheck, ProjectRole, TokenCheck
 
 log = logging.getLogger("tme.gateway.auth")
 
@@ -34,8 +37,23 @@ _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tme"'}
 
 @dataclass(frozen=True)
 class Identity:
-    user_id: int
-    session_id: str
+    user_id: int | None  # an API key's: the account that made it, if it still exists
+    session_id: str | None  # None for an API key
+    api_key_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Access:
+    """A caller's role in a project, as cached."""
+
+    project_id: int
+    role: ProjectRole
+    user_id: int | None
+    api_key_id: int | None
+    token_key: bytes
+
+
+ROLE_RANK: dict[ProjectRole, int] = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 
 
 def bearer_token(request: Request) -> str | None:
@@ -75,7 +93,8 @@ class Authenticator:
         self.timeout = settings.auth_timeout_seconds
         self.tokens: TtlCache[bytes, Identity] = TtlCache(settings.auth_cache_ttl_seconds,
                                                           settings.auth_cache_max_entries)
-        self.owners: TtlCache[int, int] = TtlCache(settings.auth_cache_ttl_seconds, settings.auth_cache_max_entries)
+        self.access: TtlCache[tuple[bytes, int], Access] = TtlCache(settings.auth_cache_ttl_seconds,
+                                                                    settings.auth_cache_max_entries)
         self._pending: dict[bytes, asyncio.Future[Identity]] = {}
         self._project_generation = 0
         self._generation = 0  # bumped on every revocation, so an answer that raced with it is not cached
@@ -123,33 +142,41 @@ class Authenticator:
         except ValidationError:
             log.error("users /internal/auth/verify answered an unexpected body")
             raise _unavailable() from None
-        identity = Identity(user_id=check.user_id, session_id=check.session_id)
+        identity = Identity(user_id=check.user_id, session_id=check.session_id, api_key_id=check.api_key_id)
         if generation == self._generation:  # nothing was revoked while we asked: safe to remember
-            self.tokens.set(key, identity, max_age=(check.expires_at - dt.datetime.now(dt.UTC)).total_seconds())
+            max_age = None if check.expires_at is None else (check.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+            self.tokens.set(key, identity, max_age=max_age)
         return identity
 
-    async def require_project(self, request: Request, identity: Identity, project_id: int) -> None:
-        """404 unless the caller owns the project (a stranger's project looks like a missing one)."""
-        if not 1 <= project_id <= MAX_PROJECT_ID:
+    async def require_project(self, request: Request, identity: Identity, project_id: int,
+                              needed: ProjectRole = "viewer") -> Access:
+        """The caller's role in the project: 404 unless it may see the project (a stranger's project
+        looks like a missing one), 403 when its role is below `needed`."""
+        token = bearer_token(request)
+        if token is None or not 1 <= project_id <= MAX_PROJECT_ID:
             raise project_not_found()
-        owner = self.owners.get(project_id)
-        if owner is None:
-            generation = self._project_generation
-            response = await self._get(request, f"/internal/projects/{project_id}")
-            if response.status_code == 404:
+        cache_key = (_token_key(token), project_id)
+        access = self.access.get(cache_key)
+        if access is None:
+            generation = (self._generation, self._project_generation)
+            response = await self._get(request, f"/internal/projects/{project_id}/access",
+                                       {"authorization": f"Bearer {token}"})
+            if response.status_code in (401, 404):
                 raise project_not_found()
             if response.status_code != 200:
-                log.warning("users /internal/projects answered %s", response.status_code)
+                log.warning("users /internal/projects/access answered %s", response.status_code)
                 raise _unavailable()
             try:
-                owner = ProjectOwner.model_validate_json(response.content).owner_id
+                check = ProjectAccessCheck.model_validate_json(response.content)
             except ValidationError:
-                log.error("users /internal/projects answered an unexpected body")
+                log.error("users /internal/projects/access answered an unexpected body")
                 raise _unavailable() from None
-            if generation == self._project_generation:
-                self.owners.set(project_id, owner)
-        if owner != identity.user_id:
-            raise project_not_found()
+            access = Access(project_id, check.role, identity.user_id, identity.api_key_id, cache_key[0])
+            if generation == (self._generation, self._project_generation):
+                self.access.set(cache_key, access)
+        if ROLE_RANK[access.role] < ROLE_RANK[needed]:
+            raise Forbidden(f"Your role in this project ({access.role}) cannot do this; it needs {needed}.")
+        return access
 
     # -- forgetting: called after the gateway proxied a change that revokes tokens --------
     def _revoked(self) -> None:
@@ -162,24 +189,35 @@ class Authenticator:
 
     def forget_token_digest(self, digest: str) -> None:
         self._revoked()
-        self.tokens.delete(bytes.fromhex(digest))
+        key = bytes.fromhex(digest)
+        self.tokens.delete(key)
+        self.access.delete_where(lambda access: access.token_key == key)
 
     def forget_session(self, session_id: str) -> None:
         self._revoked()
         self.tokens.delete_where(lambda identity: identity.session_id == session_id)
 
     def forget_user(self, user_id: str | int) -> None:
+        """Its logins, and its roles in every project (a role changed, a member removed)."""
         uid = int(user_id)
         self._revoked()
-        self.tokens.delete_where(lambda identity: identity.user_id == uid)
+        self.tokens.delete_where(lambda identity: identity.user_id == uid and identity.api_key_id is None)
+        self.access.delete_where(lambda access: access.user_id == uid and access.api_key_id is None)
+
+    def forget_api_key(self, key_id: str | int) -> None:
+        kid = int(key_id)
+        self._revoked()
+        self.tokens.delete_where(lambda identity: identity.api_key_id == kid)
+        self.access.delete_where(lambda access: access.api_key_id == kid)
 
     def forget_project(self, project_id: str | int) -> None:
+        pid = int(project_id)
         self._project_generation += 1
-        self.owners.delete(int(project_id))
+        self.access.delete_where(lambda access: access.project_id == pid)
 
     def forget_everything(self) -> None:
         """After missing broadcasts (a lost subscription): trust nothing cached."""
         self._revoked()
         self._project_generation += 1
         self.tokens.delete_where(lambda _: True)
-        self.owners.delete_where(lambda _: True)
+        self.access.delete_where(lambda _: True)

@@ -28,7 +28,7 @@ from services.gateway.proxy import ProxyResponse, forward, request_id, upstream_
 from services.gateway.state import gateway_state
 from services.gateway.streams import is_long_lived
 from services.shared.errors import ApiError, NotFound
-from services.users.public import AccountDeletion
+from services.users.public import DeletionJobs
 
 log = logging.getLogger("tme.gateway.routes")
 
@@ -66,7 +66,7 @@ async def logout(request: Request) -> Response:
     auth = _auth(request)
     if token:
         await _everywhere(request, "token", token_digest(token), auth.forget_token_digest)
-    if identity is not None and response.status_code < 400:
+    if identity is not None and identity.session_id is not None and response.status_code < 400:
         await _everywhere(request, "session", identity.session_id, auth.forget_session)
     return response
 
@@ -107,12 +107,23 @@ async def _forget_project(request: Request, project_id: int) -> None:
 
 async def delete_account(request: Request) -> Response:
     """Proxy an account deletion: once users accepted it, every gateway forgets the user's logins
-    and the deleted projects' owners and write keys at once (the answer lists the projects' jobs)."""
+    and the deleted projects' roles and write keys at once (the answer lists the projects' jobs)."""
+    return await _forgetting_deleted_projects(request, forget_caller=True)
+
+
+async def delete_team(request: Request) -> Response:
+    """Proxy a team's deletion: once users accepted it, every gateway forgets the deleted projects'
+    roles and write keys at once (the answer lists the projects' jobs)."""
+    return await _forgetting_deleted_projects(request, forget_caller=False)
+
+
+async def _forgetting_deleted_projects(request: Request, *, forget_caller: bool) -> Response:
     identity = await _identity_or_none(request) if bearer_token(request) else None
     response = await forward(request, gateway_state(request.app).users, "users")
     if identity is None or response.status_code >= 400 or not isinstance(response, ProxyResponse):
         return response
-    await _everywhere(request, "user", str(identity.user_id), _auth(request).forget_user)
+    if forget_caller and identity.user_id is not None:
+        await _everywhere(request, "user", str(identity.user_id), _auth(request).forget_user)
     try:  # a small JSON answer: read it whole (for the project ids), then pass it on
         body = await response.upstream.aread()
     except httpx.HTTPError as exc:
@@ -120,9 +131,9 @@ async def delete_account(request: Request) -> Response:
     finally:
         await response.upstream.aclose()
     try:
-        project_ids = [job.project_id for job in AccountDeletion.model_validate_json(body).jobs]
+        project_ids = [job.project_id for job in DeletionJobs.model_validate_json(body).jobs]
     except ValidationError:
-        log.warning("account deletion answered an unexpected body; project caches expire on their own")
+        log.warning("a deletion answered an unexpected body; project caches expire on their own")
         project_ids = []
     for project_id in project_ids:
         await _forget_project(request, project_id)
@@ -141,15 +152,26 @@ async def to_tracking(request: Request) -> Response:
     await auth.require_project(request, identity, project_id)
     long_lived = is_long_lived(segments)  # realtime stream, export: own pool, capped (streams.py)
     gateway = gateway_state(request.app)
-    release = gateway.stream_slots.acquire(identity.user_id, project_id) if long_lived else None
+    caller = f"key:{identity.api_key_id}" if identity.api_key_id is not None else f"user:{identity.user_id}"
+    release = gateway.stream_slots.acquire(caller, project_id) if long_lived else None
     return await forward(
         request,
         gateway.streams if long_lived else gateway.tracking,
         "tracking",
-        extra_headers={"x-tme-user-id": str(identity.user_id), "x-tme-project-id": str(project_id)},
+        extra_headers={**_caller_headers(identity), "x-tme-project-id": str(project_id)},
         stream_read_timeout=gateway.settings.upstream_stream_timeout_seconds,
         on_close=release,
     )
+
+
+def _caller_headers(identity: Identity) -> dict[str, str]:
+    """Who the tracking service answers (for its logs and the audit log of exports)."""
+    headers = {}
+    if identity.user_id is not None:
+        headers["x-tme-user-id"] = str(identity.user_id)
+    if identity.api_key_id is not None:
+        headers["x-tme-api-key-id"] = str(identity.api_key_id)
+    return headers
 
 
 def proxy_routes() -> list[BaseRoute]:
@@ -163,6 +185,9 @@ def proxy_routes() -> list[BaseRoute]:
         Route("/api/me/password", change_password, methods=["POST"]),
         Route("/api/data-jobs", to_users, methods=["GET"]),
         Route("/api/data-jobs/{job_id}", to_users, methods=["GET"]),
+        Route("/api/teams", to_users, methods=["GET", "POST"]),
+        Route("/api/teams/{team_id:int}", to_users, methods=["GET", "PATCH"]),
+        Route("/api/teams/{team_id:int}", delete_team, methods=["DELETE"]),
         Route("/api/projects", to_users, methods=["GET", "POST"]),
         Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/projects/{project_id:int}/rotate-key", project, methods=["POST"]),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from services.shared.errors import ApiError, TooManyStreams
 
@@ -29,15 +30,19 @@ def is_long_lived(segments: Sequence[str]) -> bool:
     return tuple(segments) in LONG_LIVED
 
 
+_K = TypeVar("_K", str, int)
+
+
 class StreamSlots:
     def __init__(self, *, per_user: int, per_project: int) -> None:
         self.per_user = per_user
         self.per_project = per_project
-        self.users: Counter[int] = Counter()
+        self.users: Counter[str] = Counter()
         self.projects: Counter[int] = Counter()
 
-    def acquire(self, user_id: int, project_id: int) -> Callable[[], None]:
-        """Take a slot for one stream, or raise ApiError 429; returns its release (safe to call twice)."""
+    def acquire(self, user_id: str, project_id: int) -> Callable[[], None]:
+        """Take a slot for one stream, or raise ApiError 429; returns its release (safe to call twice).
+        `user_id`: the caller, an account (`user:12`) or an API key (`key:3`)."""
         if self.users[user_id] >= self.per_user:
             raise _too_many(f"You have {self.per_user} live streams or exports open; close one (another tab?) "
                             "and retry.")
@@ -52,12 +57,16 @@ class StreamSlots:
             if released:
                 return
             released = True
-            for counts, key in ((self.users, user_id), (self.projects, project_id)):
-                counts[key] -= 1
-                if counts[key] <= 0:
-                    del counts[key]
+            self._release(self.users, user_id)
+            self._release(self.projects, project_id)
 
         return release
+
+    @staticmethod
+    def _release(counts: Counter[_K], key: _K) -> None:
+        counts[key] -= 1
+        if counts[key] <= 0:
+            del counts[key]
 
 
 def _too_many(message: str) -> ApiError:

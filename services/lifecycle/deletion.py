@@ -48,8 +48,10 @@ from services.shared.redis import DEAD_LETTER_STREAM, delete_project_write_keys
 log = logging.getLogger("tme.lifecycle.deletion")
 
 # tables with a project_id column whose rows stay: data_jobs is the audit record of deletions and
-# erasures, this one included (who asked, when, how many rows), meant to outlive the project
-KEPT = frozenset({"data_jobs"})
+# erasures, this one included (who asked, when, how many rows), meant to outlive the project, and
+# audit_events the team's log (which says the project was deleted, and by whom); neither holds
+# anything a visitor sent
+KEPT = frozenset({"data_jobs", "audit_events"})
 
 # every plain table (a partition, or an unpartitioned table) of our schema with a project_id
 # column: its name, the table its rows are counted under (a partition's root), and the btree index
@@ -73,7 +75,11 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) ix ON true
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND c.relpersistence <> 't'
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f'
+                  AND f.confrelid = 'projects'::regclass AND f.confdeltype = 'c')
 """
+# (tables whose project_id references projects ON DELETE CASCADE -- invitations, guests, share
+# links -- lose their rows with the project's row, in the users service's transaction)
 
 # a batch's scan goes through its index in the index's order: no sequential or bitmap scan (either
 # reads the whole table, or every row of the project, once per batch) and no sort

@@ -53,6 +53,7 @@ class Job:
     finished_at: dt.datetime | None
     subject_digests: list[str] = field(default_factory=list)
     project_name: str | None = None
+    team_id: int | None = None
 
     @classmethod
     def from_record(cls, r: asyncpg.Record) -> Job:
@@ -63,25 +64,31 @@ class Job:
                    rows_deleted=orjson.loads(rows) if isinstance(rows, str | bytes) else dict(rows or {}),
                    error=r["error"], attempts=r["attempts"], created_at=r["created_at"],
                    started_at=r["started_at"], finished_at=r["finished_at"],
-                   subject_digests=list(r["subject_digests"] or []), project_name=r["project_name"])
+                   subject_digests=list(r["subject_digests"] or []), project_name=r["project_name"],
+                   team_id=r["team_id"])
 
 
-async def create_job(conn: Conn, kind: JobKind, project_id: int, *, owner_id: int | None,
-                     requested_by: int | None, client: str | None, subject_type: SubjectType | None = None,
+async def create_job(conn: Conn, kind: JobKind, project_id: int, *, requested_by: int | None, client: str | None,
+                     owner_id: int | None = None, subject_type: SubjectType | None = None,
                      subject_ids: list[str] | None = None, status: JobStatus = "queued",
-                     rows_deleted: dict[str, int] | None = None, project_name: str | None = None) -> int:
+                     rows_deleted: dict[str, int] | None = None, project_name: str | None = None,
+                     team_id: int | None = None) -> int:
     """Insert a job (in the caller's transaction, so it exists exactly when what asked for it
-    committed) and return its id. The record keeps the project's name (`project_name`, else the
-    name the project has now), so it still says which project it was once the project is gone."""
+    committed) and return its id. The record keeps the project's name and team (`project_name`,
+    `team_id`, else those the project has now), so it still says which project it was once the
+    project is gone, and the team's admins still see it. `owner_id`: the project's creator."""
     ids = list(dict.fromkeys(subject_ids or []))
     job_id = await conn.fetchval(
         """INSERT INTO data_jobs (kind, project_id, owner_id, requested_by, client, subject_type, subject_ids,
-                                  subject_digests, status, rows_deleted, finished_at, project_name)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text::jsonb, CASE WHEN $9 = 'done' THEN now() END,
-                   coalesce($11::text, (SELECT name FROM projects WHERE id = $2)))
+                                  subject_digests, status, rows_deleted, finished_at, project_name, team_id)
+           VALUES ($1, $2, coalesce($3::bigint, (SELECT created_by FROM projects WHERE id = $2)), $4, $5, $6, $7,
+                   $8, $9, $10::text::jsonb, CASE WHEN $9 = 'done' THEN now() END,
+                   coalesce($11::text, (SELECT name FROM projects WHERE id = $2)),
+                   coalesce($12::bigint, (SELECT team_id FROM projects WHERE id = $2)))
            RETURNING id""",
         kind, project_id, owner_id, requested_by, client, subject_type, ids or None,
-        [subject_digest(i) for i in ids] or None, status, orjson.dumps(rows_deleted or {}).decode(), project_name)
+        [subject_digest(i) for i in ids] or None, status, orjson.dumps(rows_deleted or {}).decode(), project_name,
+        team_id)
     return int(job_id)
 
 
@@ -136,10 +143,13 @@ async def get_job(conn: Conn, job_id: int) -> Job | None:
     return None if record is None else Job.from_record(record)
 
 
-async def list_jobs(conn: Conn, owner_id: int, limit: int) -> list[Job]:
-    """An owner's jobs, newest first (data_jobs_owner_idx)."""
-    records = await conn.fetch("SELECT * FROM data_jobs WHERE owner_id = $1 ORDER BY id DESC LIMIT $2",
-                               owner_id, limit)
+async def list_jobs(conn: Conn, requested_by: int | None, team_ids: list[int], limit: int) -> list[Job]:
+    """The jobs of these teams and those `requested_by` asked for, newest first."""
+    records = await conn.fetch(
+        """SELECT * FROM (
+               SELECT * FROM data_jobs WHERE team_id = ANY($2::bigint[])
+               UNION SELECT * FROM data_jobs WHERE requested_by = $1) j
+           ORDER BY id DESC LIMIT $3""", requested_by, team_ids, limit)
     return [Job.from_record(r) for r in records]
 
 

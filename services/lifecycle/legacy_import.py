@@ -223,12 +223,26 @@ async def import_accounts(conn: asyncpg.Connection, users: list[asyncpg.Record],
                 key = new_write_key()
                 result.new_keys.append(user["email"])
             project_id = await conn.fetchval(
-                "INSERT INTO projects (owner_id, name, write_key, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                owner, project_name, key, created_at)
+                "INSERT INTO projects (team_id, created_by, name, write_key, created_at) VALUES ($1, $2, $3, $4, $5) "
+                "RETURNING id", await _personal_team(conn, owner, name, created_at), owner, project_name, key,
+                created_at)
             await conn.execute("INSERT INTO legacy_imports (legacy_user_id, project_id) VALUES ($1, $2)",
                                legacy_id, project_id)
         accounts[legacy_id] = Account(legacy_id, user["email"], project_id, key, 0)
     return accounts
+
+
+async def _personal_team(conn: asyncpg.Connection, user_id: int, name: str, created_at: dt.datetime) -> int:
+    """The account's personal team (made for it when it registered; made here for an imported one)."""
+    team_id = await conn.fetchval(
+        """SELECT t.id FROM teams t JOIN team_members m ON m.team_id = t.id AND m.user_id = $1 AND m.role = 'owner'
+           WHERE t.personal ORDER BY t.id LIMIT 1""", user_id)
+    if team_id is None:
+        team_id = await conn.fetchval("INSERT INTO teams (name, personal, created_by, created_at) "
+                                      "VALUES ($1, true, $2, $3) RETURNING id", name, user_id, created_at)
+        await conn.execute("INSERT INTO team_members (team_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+                           team_id, user_id, created_at)
+    return int(team_id)
 
 
 class EventImport:

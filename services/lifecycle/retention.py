@@ -39,7 +39,7 @@ CLIENT = "retention"  # data_jobs.client of the records a run leaves
 @dataclass(frozen=True)
 class Policy:
     project_id: int
-    owner_id: int
+    created_by: int | None
     days: int
     cutoff: dt.datetime  # rows before this go
 
@@ -72,11 +72,11 @@ async def policies(conn: asyncpg.Connection, now: dt.datetime | None = None) -> 
     """Every project with a retention and its cutoff: midnight UTC of `now` (the database's clock
     unless given) minus its days."""
     rows = await conn.fetch(
-        """SELECT id, owner_id, retention_days,
+        """SELECT id, created_by, retention_days,
                   (date_trunc('day', coalesce($1::timestamptz, now()) AT TIME ZONE 'UTC')
                    - make_interval(days => retention_days)) AT TIME ZONE 'UTC' AS cutoff
            FROM projects WHERE retention_days IS NOT NULL ORDER BY id""", now)
-    return [Policy(r["id"], r["owner_id"], r["retention_days"], r["cutoff"]) for r in rows]
+    return [Policy(r["id"], r["created_by"], r["retention_days"], r["cutoff"]) for r in rows]
 
 
 async def _drop_partitions(conn: asyncpg.Connection, cutoffs: dict[int, dt.datetime], report: Report) -> dict[int, int]:
@@ -119,7 +119,7 @@ async def run(conn: asyncpg.Connection, *, batch_rows: int, batch_pause: float,
         await trim_project(conn, trim)
         report.batches[policy.project_id] = trim.batches
         if trim.rows:
-            await _record(conn, report, policy.project_id, policy.owner_id, trim.rows)
+            await _record(conn, report, policy.project_id, policy.created_by, trim.rows)
     for project_id, rows in lost.items():  # a retired table left by a stopped run, of a project now without retention
         await _record(conn, report, project_id, None, {"events": rows})
     return report

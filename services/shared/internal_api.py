@@ -4,23 +4,37 @@ gateway): one definition that the users service writes and the gateway reads."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from services.shared.api.model import ApiModel
 
+ProjectRole = Literal["viewer", "member", "admin", "owner"]
+
 
 class TokenCheck(ApiModel):
-    """`GET /internal/auth/verify`: whose access token it is, and until when."""
+    """`GET /internal/auth/verify`: who the bearer is (an account's login, or an API key), and
+    until when."""
 
-    user_id: int
-    session_id: str
-    expires_at: dt.datetime
+    user_id: int | None  # an API key's: the account that made it, if it still exists
+    session_id: str | None  # None for an API key
+    expires_at: dt.datetime | None  # None: an API key without expiry
+    api_key_id: int | None = None
 
 
-class ProjectOwner(ApiModel):
+class ProjectAccessCheck(ApiModel):
+    """`GET /internal/projects/{id}/access` (with the caller's bearer): the caller's role in the
+    project (404: no access)."""
+
+    project_id: int
+    team_id: int
+    role: ProjectRole
+
+
+class ProjectInfo(ApiModel):
     """`GET /internal/projects/{id}`."""
 
     id: int
-    owner_id: int
+    team_id: int
     name: str
     write_key: str
 
@@ -29,4 +43,4 @@ class WriteKeyOwner(ApiModel):
     """`GET /internal/write-keys/{key}`: the project a write key belongs to."""
 
     project_id: int
-    owner_id: int | None = None
+    team_id: int | None = None

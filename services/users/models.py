@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, LargeBinary
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 
@@ -61,11 +61,97 @@ class Project(ProjectBase, table=True):
     __tablename__ = "projects"
 
     id: int | None = _bigint(default=None, primary_key=True)
-    owner_id: int = _bigint(foreign_key="users.id")
+    team_id: int = _bigint(foreign_key="teams.id")
+    created_by: int | None = _bigint(default=None, foreign_key="users.id")
     write_key: str = Field(description="Public key that identifies the project when sending events (`wk_...`). "
                                        "Rotate it to stop old senders.")
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     updated_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class TeamBase(SQLModel):
+    name: str = Field(description="The team's name.")
+
+
+class Team(TeamBase, table=True):
+    """A team owns projects; accounts are its members with a role (migration 0013_teams)."""
+
+    __tablename__ = "teams"
+
+    id: int | None = _bigint(default=None, primary_key=True)
+    personal: bool = Field(default=False, description="The team made for an account when it registered.")
+    created_by: int | None = _bigint(default=None, foreign_key="users.id")
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    updated_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_members"
+
+    team_id: int = _bigint(primary_key=True, foreign_key="teams.id")
+    user_id: int = _bigint(primary_key=True, foreign_key="users.id")
+    role: str  # services/users/access.py Role
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class ProjectGuest(SQLModel, table=True):
+    """An account that may read one project of a team it is not in."""
+
+    __tablename__ = "project_guests"
+
+    project_id: int = _bigint(primary_key=True, foreign_key="projects.id")
+    user_id: int = _bigint(primary_key=True, foreign_key="users.id")
+    role: str = "viewer"
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    __tablename__ = "invitations"
+
+    id: int | None = _bigint(default=None, primary_key=True)
+    team_id: int = _bigint(foreign_key="teams.id")
+    project_id: int | None = _bigint(default=None, foreign_key="projects.id")
+    email: str
+    role: str
+    token_hash: bytes = Field(sa_type=LargeBinary, unique=True)
+    invited_by: int | None = _bigint(default=None, foreign_key="users.id")
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    expires_at: dt.datetime = _timestamp()
+    accepted_at: dt.datetime | None = _timestamp(default=None)
+    accepted_by: int | None = _bigint(default=None, foreign_key="users.id")
+    revoked_at: dt.datetime | None = _timestamp(default=None)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: int | None = _bigint(default=None, primary_key=True)
+    team_id: int = _bigint(foreign_key="teams.id")
+    name: str
+    scope: str  # services/users/access.py KeyScope
+    project_ids: list[int] | None = Field(default=None, sa_type=ARRAY(BigInteger))
+    token_hash: bytes = Field(sa_type=LargeBinary, unique=True)
+    hint: str
+    created_by: int | None = _bigint(default=None, foreign_key="users.id")
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    last_used_at: dt.datetime | None = _timestamp(default=None)
+    expires_at: dt.datetime | None = _timestamp(default=None)
+    revoked_at: dt.datetime | None = _timestamp(default=None)
+
+
+class ShareLink(SQLModel, table=True):
+    __tablename__ = "share_links"
+
+    id: int | None = _bigint(default=None, primary_key=True)
+    project_id: int = _bigint(foreign_key="projects.id")
+    name: str | None = None
+    token_hash: bytes = Field(sa_type=LargeBinary, unique=True)
+    password_hash: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    created_by: int | None = _bigint(default=None, foreign_key="users.id")
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    last_viewed_at: dt.datetime | None = _timestamp(default=None)
+    revoked_at: dt.datetime | None = _timestamp(default=None)
 
 
 class AuthSession(SQLModel, table=True):

@@ -30,37 +30,72 @@ async def _locked_connection(db: AsyncSession) -> asyncpg.Connection:
     return conn
 
 
-async def delete_projects(db: AsyncSession, owner_id: int, project_ids: list[int], *, requested_by: int,
+async def delete_projects(db: AsyncSession, project_ids: list[int], *, requested_by: int | None,
                           client: str) -> list[Job]:
-    """Delete these projects of `owner_id` and queue a deletion job for each; the jobs, by project
-    id. A project that is not the owner's (or no longer exists) is left out. The caller commits."""
-    return await _delete_projects(await _locked_connection(db), owner_id, project_ids, requested_by=requested_by,
-                                  client=client)
+    """Delete these projects and queue a deletion job for each; the jobs, by project id. A project
+    that no longer exists is left out. The caller checked the caller's role, and commits."""
+    conn = await _locked_connection(db)
+    rows = await conn.fetch("DELETE FROM projects WHERE id = ANY($1::bigint[]) RETURNING id, name, team_id, created_by",
+                            project_ids)
+    return await _jobs(conn, rows, requested_by=requested_by, client=client)
+
+
+async def delete_team(db: AsyncSession, team_id: int, *, requested_by: int | None, client: str) -> list[Job]:
+    """Delete the team's projects as delete_projects does, then the team (its members, invitations,
+    keys, share links and audit log go with it: ON DELETE CASCADE); the jobs. The caller commits."""
+    conn = await _locked_connection(db)
+    rows = await conn.fetch("DELETE FROM projects WHERE team_id = $1 RETURNING id, name, team_id, created_by",
+                            team_id)
+    jobs = await _jobs(conn, rows, requested_by=requested_by, client=client)
+    await conn.execute("DELETE FROM teams WHERE id = $1", team_id)
+    return jobs
+
+
+class LastOwner(Exception):
+    """The account is the last owner of a team that has other members: ownership must be
+    transferred (or the team deleted) first."""
+
+    def __init__(self, team_name: str) -> None:
+        super().__init__(team_name)
+        self.team_name = team_name
 
 
 async def delete_account(db: AsyncSession, user_id: int, *, client: str) -> list[Job]:
-    """Delete every project of the user as delete_projects does, then the user (its logins and
-    tokens go with it: ON DELETE CASCADE); the jobs. The caller commits. The projects are deleted
-    here first, not left to the cascade from users, so that each gets its job."""
+    """Delete the account: every team where it is the only member goes with its projects (as
+    delete_team does); from the other teams it is removed (LastOwner if it is the last owner of one
+    of them); then the user row (its logins, tokens, memberships and guest access go with it: ON
+    DELETE CASCADE). The jobs; the caller commits."""
     conn = await _locked_connection(db)
-    jobs = await _delete_projects(conn, user_id, None, requested_by=user_id, client=client)
+    teams = await conn.fetch(
+        """SELECT t.id, t.name,
+                  (SELECT count(*) FROM team_members o WHERE o.team_id = t.id AND o.user_id <> $1) AS others,
+                  (SELECT count(*) FROM team_members o WHERE o.team_id = t.id AND o.user_id <> $1
+                                                         AND o.role = 'owner') AS other_owners,
+                  m.role
+           FROM teams t JOIN team_members m ON m.team_id = t.id AND m.user_id = $1
+           ORDER BY t.id FOR UPDATE OF t""", user_id)
+    for team in teams:
+        if team["others"] and team["role"] == "owner" and not team["other_owners"]:
+            raise LastOwner(team["name"])
+    jobs: list[Job] = []
+    for team in teams:
+        if not team["others"]:
+            rows = await conn.fetch("DELETE FROM projects WHERE team_id = $1 RETURNING id, name, team_id, created_by",
+                                    team["id"])
+            jobs += await _jobs(conn, rows, requested_by=user_id, client=client)
+            await conn.execute("DELETE FROM teams WHERE id = $1", team["id"])
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
     return jobs
 
 
-async def _delete_projects(conn: asyncpg.Connection, owner_id: int, project_ids: list[int] | None, *,
-                           requested_by: int, client: str) -> list[Job]:
-    """The projects' rows (all of the owner's when `project_ids` is None) and a job for each."""
-    if project_ids is None:
-        rows = await conn.fetch("DELETE FROM projects WHERE owner_id = $1 RETURNING id, name", owner_id)
-    else:
-        rows = await conn.fetch("DELETE FROM projects WHERE owner_id = $1 AND id = ANY($2::bigint[]) "
-                                "RETURNING id, name", owner_id, project_ids)
+async def _jobs(conn: asyncpg.Connection, rows: list[asyncpg.Record], *, requested_by: int | None,
+                client: str) -> list[Job]:
+    """A deletion job for each deleted project row, by project id."""
     jobs = []
     for row in sorted(rows, key=lambda r: int(r["id"])):
-        project_id = int(row["id"])
-        job_id = await create_job(conn, "delete_project", project_id, owner_id=owner_id, requested_by=requested_by,
-                                  client=client, project_name=row["name"])
+        job_id = await create_job(conn, "delete_project", int(row["id"]), owner_id=row["created_by"],
+                                  requested_by=requested_by, client=client, project_name=row["name"],
+                                  team_id=row["team_id"])
         job = await get_job(conn, job_id)
         assert job is not None
         jobs.append(job)

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from services.lifecycle.jobs import JobKind, JobStatus
 from services.shared.api.model import PUBLIC_CONFIG, ApiModel
-from services.users.models import Project, ProjectBase, User, UserBase
+from services.users.access import ProjectAccess, Role
+from services.users.models import Project, ProjectBase, Team, TeamBase, User, UserBase
 from services.users.tokens import TokenPair
 
 
@@ -21,13 +22,44 @@ class UserPublic(UserBase):
     created_at: dt.datetime
 
 
+ROLE_DESCRIPTION = ("Your role: `viewer` reads analytics; `member` also creates projects; `admin` also manages "
+                    "settings, keys, members and deletions; `owner` also deletes the team.")
+
+
 class ProjectPublic(ProjectBase):
-    """The project, with its write key."""
+    """The project, with its write key, its team and your role in it."""
 
     model_config = PUBLIC_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
     id: int
+    team_id: int = Field(description="The team the project belongs to.")
     write_key: str = Field(description=Project.model_fields["write_key"].description)
     created_at: dt.datetime
+    role: Role = Field(description=ROLE_DESCRIPTION + " A guest of this project only is a `viewer`.")
+    guest: bool = Field(False, description="You see this project as a guest, not as a member of its team.")
+
+    @classmethod
+    def of(cls, access: ProjectAccess) -> ProjectPublic:
+        return cls.model_validate({**access.project.model_dump(), "role": access.role, "guest": access.guest})
+
+
+class TeamPublic(TeamBase):
+    """A team you are in, and your role in it."""
+
+    model_config = PUBLIC_CONFIG  # type: ignore[assignment]  # SQLModel types this as SQLModelConfig
+    id: int
+    personal: bool = Field(description=Team.model_fields["personal"].description)
+    role: Role = Field(description=ROLE_DESCRIPTION)
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, team: Team, role: Role) -> TeamPublic:
+        return cls.model_validate({**team.model_dump(), "role": role})
+
+
+class TeamList(ApiModel):
+    """Your teams: your personal team first, then by age."""
+
+    teams: list[TeamPublic]
 
 
 class ProjectList(ApiModel):
@@ -57,7 +89,7 @@ class Registration(Session):
 
     @classmethod
     def of_new(cls, user: User, pair: TokenPair, project: Project) -> Registration:
-        return cls(**Session.of(user, pair).__dict__, project=ProjectPublic.model_validate(project))
+        return cls(**Session.of(user, pair).__dict__, project=ProjectPublic.of(ProjectAccess(project, Role.OWNER)))
 
 
 class DataJob(ApiModel):
@@ -85,7 +117,17 @@ class DataJobList(ApiModel):
     jobs: list[DataJob]
 
 
-class AccountDeletion(ApiModel):
-    """The account is gone (its logins end at once); each of its projects is deleted by a job."""
+class DeletionJobs(ApiModel):
+    """The deletion jobs of the projects something deleted took with it."""
 
     jobs: list[DataJob]
+
+
+class AccountDeletion(DeletionJobs):
+    """The account is gone (its logins end at once); each project of the teams it was the only
+    member of is deleted by a job."""
+
+
+class TeamDeletion(DeletionJobs):
+    """The team is gone (with its members, invitations, keys and share links); each of its
+    projects is deleted by a job."""

@@ -146,6 +146,18 @@ class DeletionQuery(RequestBody):
                            "`dashboard`): up to 40 letters, digits, spaces and `._/-`.")
 
 
+class TeamCreate(RequestBody):
+    """A new team: you are its owner."""
+
+    name: Name
+
+
+class TeamUpdate(RequestBody):
+    """Only the fields given change."""
+
+    name: PatchName = None
+
+
 class DataJobsQuery(RequestBody):
     limit: int = Field(50, ge=1, le=200, description="How many of the newest jobs (1 to 200).")
 
@@ -155,6 +167,8 @@ class ProjectCreate(ProjectBase):
     name: Name
     domain: Domain = None
     retention_days: RetentionDays = None
+    team_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+        None, description="The team to create it in (you must be at least a `member`); default: your personal team.")
 
 
 class ProjectUpdate(RequestBody):

@@ -14,11 +14,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.users.models import AccessToken, AuthSession, RefreshToken, utcnow
+from services.users.models import AccessToken, ApiKey, AuthSession, RefreshToken, utcnow
 from services.users.settings import UsersSettings
 
 ACCESS_PREFIX = "tme_at_"
 REFRESH_PREFIX = "tme_rt_"
+API_KEY_PREFIX = "tme_key_"
 WRITE_KEY_PREFIX = "wk_"
 _MAX_TOKEN_LENGTH = 200
 
@@ -48,12 +49,25 @@ class TokenPair:
 
 
 @dataclass(frozen=True)
-class Principal:
-    """Who an access token belongs to."""
+class KeyGrant:
+    """What an API key may do: `admin` of its team, or `read` the analytics of `project_ids`."""
 
-    user_id: int
-    session_id: uuid.UUID
-    expires_at: dt.datetime
+    key_id: int
+    team_id: int
+    scope: str
+    project_ids: tuple[int, ...]
+    name: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an account through a login's access token, or an API key (`key`; then
+    `user_id` is the account that created the key, if it still exists, and there is no login)."""
+
+    user_id: int | None
+    session_id: uuid.UUID | None
+    expires_at: dt.datetime | None
+    key: KeyGrant | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,8 @@ async def start_session(
 
 
 async def verify_access(db: AsyncSession, token: str) -> Principal:
+    if _looks_like(token, API_KEY_PREFIX):
+        return await verify_api_key(db, token)
     if not _looks_like(token, ACCESS_PREFIX):
         raise TokenError("Access token is invalid.")
     row = (await db.exec(
@@ -105,6 +121,20 @@ async def verify_access(db: AsyncSession, token: str) -> Principal:
     if access.expires_at <= utcnow():
         raise TokenError("Access token has expired; refresh it or sign in again.")
     return Principal(access.user_id, access.session_id, access.expires_at)
+
+
+async def verify_api_key(db: AsyncSession, token: str) -> Principal:
+    key = (await db.exec(select(ApiKey).where(ApiKey.token_hash == token_hash(token)))).first()
+    if key is None:
+        raise TokenError("API key is invalid.")
+    if key.revoked_at is not None:
+        raise TokenError("API key has been revoked.")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise TokenError("API key has expired.")
+    assert key.id is not None
+    grant = KeyGrant(key_id=key.id, team_id=key.team_id, scope=key.scope, project_ids=tuple(key.project_ids or ()),
+                     name=key.name)
+    return Principal(key.created_by, None, key.expires_at, key=grant)
 
 
 async def revoke_session(db: AsyncSession, session_id: uuid.UUID) -> None:

@@ -1,5 +1,5 @@
 """A stand-in upstream for the gateway's proxy tests: it answers the two internal auth endpoints
-the gateway calls (two fixed users and projects), echoes every other request back as JSON (so a
+the gateway calls (two fixed users, each the owner of one project), echoes every other request back as JSON (so a
 test sees exactly what the gateway forwarded), streams Server-Sent Events, and can be slow.
 
 Run: python tests/gateway/echo_upstream.py <port>"""
@@ -20,7 +20,7 @@ from starlette.routing import Route
 TOKENS = {"alice-token": (7, "s-alice"), "alice-second-token": (7, "s-alice"), "bob-token": (8, "s-bob"),
           "alice-slow-token": (7, "s-alice-slow")}
 OWNERS = {1: 7, 2: 8}
-state = {"verify_calls": 0, "open_streams": 0}
+state = {"verify_calls": 0, "access_calls": 0, "open_streams": 0}
 
 
 async def verify(request: Request) -> Response:
@@ -35,11 +35,14 @@ async def verify(request: Request) -> Response:
     return JSONResponse({"userId": user_id, "sessionId": session_id, "expiresAt": expires})
 
 
-async def project(request: Request) -> Response:
+async def project_access(request: Request) -> Response:
+    """The caller's role: owner of its own project, nothing in another's."""
+    state["access_calls"] += 1
     project_id = int(request.path_params["project_id"])
-    if project_id not in OWNERS:
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if token not in TOKENS or OWNERS.get(project_id) != TOKENS[token][0]:
         return JSONResponse({"error": {"code": "not_found", "message": "no", "fields": {}}}, status_code=404)
-    return JSONResponse({"id": project_id, "ownerId": OWNERS[project_id], "name": "p", "writeKey": "wk_x"})
+    return JSONResponse({"projectId": project_id, "teamId": project_id, "role": "owner"})
 
 
 async def counters(request: Request) -> Response:
@@ -81,7 +84,7 @@ async def echo(request: Request) -> Response:
 
 app = Starlette(routes=[
     Route("/internal/auth/verify", verify),
-    Route("/internal/projects/{project_id:int}", project),
+    Route("/internal/projects/{project_id:int}/access", project_access),
     Route("/_counters", counters),
     Route("/api/projects/{project_id:int}/realtime/stream", events),
     Route("/api/projects/{project_id:int}/stats/slow", slow),

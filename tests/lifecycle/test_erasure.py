@@ -354,8 +354,9 @@ def own_database(db: Database, database_url: str) -> Iterator[Database]:
     # projects 1 and 2 exist (an erasure of a project deleted meanwhile does nothing)
     owner = own.fetchval("INSERT INTO users (name, email, password_hash) VALUES ('o', 'o@example.com', 'x') "
                          "RETURNING id")
-    own.execute("INSERT INTO projects (id, owner_id, name, write_key) OVERRIDING SYSTEM VALUE "
-                "VALUES (1, $1, 'A', 'wk_a'), (2, $1, 'B', 'wk_b')", owner)
+    team = own.fetchval("INSERT INTO teams (name, created_by) VALUES ('o', $1) RETURNING id", owner)
+    own.execute("INSERT INTO projects (id, team_id, created_by, name, write_key) OVERRIDING SYSTEM VALUE "
+                "VALUES (1, $2, $1, 'A', 'wk_a'), (2, $2, $1, 'B', 'wk_b')", owner, team)
     try:
         yield own
     finally:

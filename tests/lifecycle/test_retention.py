@@ -95,7 +95,7 @@ def test_a_partition_holding_only_expired_projects_is_dropped(client: httpx.Clie
         job = record(db, project)
         assert (job["status"], job["client"], job["requested_by"]) == ("done", "retention", None)
         assert json.loads(job["rows_deleted"]) == report.deleted[project.id]
-        assert job["owner_id"] == db.fetchval("SELECT owner_id FROM projects WHERE id = $1", project.id)
+        assert job["owner_id"] == db.fetchval("SELECT created_by FROM projects WHERE id = $1", project.id)
         assert job["finished_at"] is not None
     again = retention(database_url)  # idempotent: nothing more to delete, no new record
     assert a.id not in again.deleted and b.id not in again.deleted

@@ -18,7 +18,8 @@ def test_project_crud(api, owner):
                        headers=headers)
     assert created.status_code == 201, created.text
     project = created.json()
-    assert set(project) == {"id", "name", "domain", "retentionDays", "writeKey", "createdAt"}
+    assert set(project) == {"id", "teamId", "name", "domain", "retentionDays", "writeKey", "createdAt", "role", "guest"}
+    assert project["role"] == "owner" and project["guest"] is False
     assert project["name"] == "Shop"
     assert project["domain"] == "shop.example.com"
     assert project["writeKey"].startswith("wk_")
@@ -88,7 +89,7 @@ def test_rotating_the_write_key(api, owner):
 
     assert_error(api.get(f"/internal/write-keys/{old_key}"), 404)
     assert api.get(f"/internal/write-keys/{rotated['writeKey']}").json() == {
-        "projectId": project["id"], "ownerId": owner["user"]["id"]}
+        "projectId": project["id"], "teamId": project["teamId"]}
     assert api.get(f"/api/projects/{project['id']}", headers=headers).json()["writeKey"] == rotated["writeKey"]
 
 
@@ -126,7 +127,7 @@ def test_internal_project_lookup(api, owner):
     project = owner["project"]
     resp = api.get(f"/internal/projects/{project['id']}")
     assert resp.status_code == 200
-    assert resp.json() == {"id": project["id"], "ownerId": owner["user"]["id"], "name": project["name"],
+    assert resp.json() == {"id": project["id"], "teamId": project["teamId"], "name": project["name"],
                            "writeKey": project["writeKey"]}
     assert_error(api.get("/internal/projects/987654321"), 404)
     assert_error(api.get("/internal/write-keys/wk_unknown"), 404)

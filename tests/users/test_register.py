@@ -28,7 +28,8 @@ def test_register_returns_user_tokens_and_a_first_project(api, register):
     assert body["expiresIn"] == 3600
 
     project = body["project"]
-    assert set(project) == {"id", "name", "domain", "retentionDays", "writeKey", "createdAt"}
+    assert set(project) == {"id", "teamId", "name", "domain", "retentionDays", "writeKey", "createdAt", "role", "guest"}
+    assert project["role"] == "owner"  # of the account's personal team
     assert project["name"] == "Grace Hopper's project"
     assert project["domain"] is None
     assert project["writeKey"].startswith("wk_")
@@ -39,7 +40,7 @@ def test_register_returns_user_tokens_and_a_first_project(api, register):
     projects = api.get("/api/projects", headers=bearer(body["accessToken"])).json()["projects"]
     assert projects == [project]
     resolved = api.get(f"/internal/write-keys/{project['writeKey']}").json()
-    assert resolved == {"projectId": project["id"], "ownerId": user["id"]}
+    assert resolved == {"projectId": project["id"], "teamId": project["teamId"]}
 
 
 def _keys(value):
@@ -128,7 +129,7 @@ def test_tokens_are_stored_only_as_sha256_hashes(db, api, register):
         UNION ALL SELECT r::text FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id WHERE s.user_id = $1
         UNION ALL SELECT s::text FROM auth_sessions s WHERE user_id = $1
         UNION ALL SELECT u::text FROM users u WHERE id = $1
-        UNION ALL SELECT p::text FROM projects p WHERE owner_id = $1
+        UNION ALL SELECT p::text FROM projects p WHERE created_by = $1
         """,
         user_id,
     )

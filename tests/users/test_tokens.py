@@ -119,7 +119,8 @@ def test_internal_verify_describes_the_token(api, db, register):
     resp = api.get("/internal/auth/verify", headers=bearer(account["accessToken"]))
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert set(body) == {"userId", "sessionId", "expiresAt"}
+    assert set(body) == {"userId", "sessionId", "expiresAt", "apiKeyId"}
+    assert body["apiKeyId"] is None
     assert body["userId"] == account["user"]["id"]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$", body["expiresAt"])
     stored_session = db.fetchval("SELECT session_id::text FROM access_tokens WHERE token_hash = $1",

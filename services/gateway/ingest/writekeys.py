@@ -44,7 +44,7 @@ _CACHE_HITS = buffered(metrics.KEY_LOOKUPS.labels("cache"))  # every ingest requ
 @dataclass(frozen=True)
 class Project:
     project_id: int
-    owner_id: int | None
+    team_id: int | None
 
 
 class UsersUnavailable(Exception):
@@ -52,7 +52,7 @@ class UsersUnavailable(Exception):
 
 
 class SharedKeys:
-    """Confirmed write keys in Redis: `tme:wk:<sha256 of the key>` -> "project:owner", and per
+    """Confirmed write keys in Redis: `tme:wk:<sha256 of the key>` -> "project:team", and per
     project the set of its key digests (`tme:wk-project:<id>`) so a rotation can find them. Only
     digests are stored: Redis never holds a usable key. Redis errors are logged and ignored (the
     shared entries only help during an outage of users; they are never the only truth)."""
@@ -79,9 +79,9 @@ class SharedKeys:
             return None
         if value is None:
             return None
-        project, _, owner = (value.decode() if isinstance(value, bytes) else str(value)).partition(":")
+        project, _, team = (value.decode() if isinstance(value, bytes) else str(value)).partition(":")
         try:
-            return Project(project_id=int(project), owner_id=int(owner) if owner else None)
+            return Project(project_id=int(project), team_id=int(team) if team else None)
         except ValueError:
             return None
 
@@ -89,7 +89,7 @@ class SharedKeys:
         if self.redis is None:
             return
         entry, members = self._entry(key), self._project_set(project.project_id)
-        value = f"{project.project_id}:{'' if project.owner_id is None else project.owner_id}"
+        value = f"{project.project_id}:{'' if project.team_id is None else project.team_id}"
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.set(entry, value, ex=self.ttl)
@@ -202,7 +202,7 @@ class WriteKeyResolver:
             raise UsersUnavailable()
         try:
             found = WriteKeyOwner.model_validate_json(response.content)
-            return Project(project_id=found.project_id, owner_id=found.owner_id)
+            return Project(project_id=found.project_id, team_id=found.team_id)
         except ValidationError:
             log.warning("write key lookup returned an unexpected body")
             raise UsersUnavailable() from None

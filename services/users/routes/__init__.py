@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from services.shared.api.endpoint import Endpoint, routes
-from services.users.routes import auth, data_jobs, internal, me, projects, regulations
+from services.users.routes import auth, data_jobs, internal, me, projects, regulations, teams
 
 # the public routes, in the order the API reference lists them
-ENDPOINTS: list[Endpoint] = [*auth.endpoints, *me.endpoints, *projects.endpoints, *data_jobs.endpoints,
-                             *regulations.endpoints]
+ENDPOINTS: list[Endpoint] = [*auth.endpoints, *me.endpoints, *teams.endpoints, *projects.endpoints,
+                             *data_jobs.endpoints, *regulations.endpoints]
 
 
 def all_routes() -> list[BaseRoute]:

@@ -11,12 +11,14 @@ from starlette.requests import Request
 
 from services.shared.api.endpoint import PUBLIC, endpoint
 from services.shared.errors import ApiError, EmailTaken, RateLimited, Unauthorized
+from services.users.access import account_required
 from services.users.bearer import authenticate, client_ip, unauthorized
 from services.users.metrics import auth_event
 from services.users.models import Project, User
 from services.users.public import Registration, Session
 from services.users.schemas import NAME_MAX, LoginRequest, RefreshRequest, RegisterRequest
 from services.users.state import users_state
+from services.users.teams import create_team
 from services.users.tokens import TokenError, new_write_key, revoke_session, rotate, start_session
 
 log = logging.getLogger("tme.users.auth")
@@ -49,7 +51,8 @@ def rate_limited(message: str, wait: int) -> ApiError:
           errors=(EmailTaken, RateLimited),
           examples={"body": {"name": "Ada", "email": "ada@example.com", "password": "correct horse"}})
 async def register(request: Request, body: RegisterRequest) -> Registration:
-    """Creates the user, logs them in and creates their first project."""
+    """Creates the user, logs them in, and creates their personal team (they are its owner) with
+    a first project in it."""
     state = users_state(request)
     wait = await state.registrations.attempt(client_ip(request))
     if wait is not None:
@@ -66,7 +69,10 @@ async def register(request: Request, body: RegisterRequest) -> Registration:
         except IntegrityError:  # the same email registered concurrently
             raise email_taken() from None
         assert user.id is not None
-        project = Project(owner_id=user.id, name=first_project_name(body.name), write_key=new_write_key())
+        team = await create_team(db, user.id, body.name, personal=True)
+        assert team.id is not None
+        project = Project(team_id=team.id, created_by=user.id, name=first_project_name(body.name),
+                          write_key=new_write_key())
         db.add(project)
         _, pair = await start_session(db, state.settings, user.id, request.headers.get("user-agent"))
         try:
@@ -139,6 +145,8 @@ async def logout(request: Request) -> None:
     state = users_state(request)
     async with state.sessions() as db:
         principal = await authenticate(request, db)
+        if principal.session_id is None:
+            raise account_required()  # an API key is revoked by an admin, not logged out
         await revoke_session(db, principal.session_id)
         await db.commit()
     auth_event("logout")

@@ -8,10 +8,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
-from services.shared.errors import InvalidPassword, RateLimited, ValidationFailed
+from services.shared.errors import Conflict, InvalidPassword, RateLimited, ValidationFailed
+from services.users.access import account_id
 from services.users.bearer import authenticate, client_ip, unauthorized
 from services.users.models import User, utcnow
-from services.users.project_deletion import delete_account
+from services.users.project_deletion import LastOwner, delete_account
 from services.users.public import AccountDeletion, DataJob, UserPublic
 from services.users.schemas import AccountDelete, DeletionQuery, PasswordChange, UserUpdate
 from services.users.state import UsersState, users_state
@@ -23,7 +24,7 @@ TAG = "Me"
 
 
 async def _current_user(db: AsyncSession, principal: Principal) -> User:
-    user = await db.get(User, principal.user_id)
+    user = await db.get(User, account_id(principal))  # an API key is refused: 403
     if user is None:
         raise unauthorized("Access token is invalid.")
     return user
@@ -83,23 +84,32 @@ async def change_password(request: Request, body: PasswordChange) -> None:
         user.password_hash = await state.passwords.hash(body.new_password)
         user.updated_at = utcnow()
         db.add(user)
-        revoked = await revoke_other_sessions(db, principal.user_id, keep=principal.session_id)
+        assert user.id is not None and principal.session_id is not None
+        revoked = await revoke_other_sessions(db, user.id, keep=principal.session_id)
         await db.commit()
     log.info("password changed", extra={"user_id": principal.user_id, "revoked_sessions": revoked})
 
 
 @endpoint("DELETE", "/api/me", tag=TAG, summary="Delete my account", status=202,
-          errors=(InvalidPassword, RateLimited))
+          errors=(InvalidPassword, RateLimited, Conflict))
 async def delete_me(request: Request, body: AccountDelete, query: DeletionQuery) -> AccountDeletion:
     """Needs the password. The account is deleted at once with every login and token (they answer
     401 from now on), and so is each of its projects, as `DELETE /api/projects/{projectId}` does:
-    their write keys are refused and their data is deleted by the data jobs answered."""
+    their write keys are refused and their data is deleted by the data jobs answered. That holds for
+    the projects of the teams you are the only member of (your personal team, usually): from the
+    other teams you are removed, and their projects stay. If you are the last owner of a team with
+    other members, the answer is 409: make someone else an owner, or delete the team, first."""
     state = users_state(request)
     async with state.sessions() as db:
         principal = await authenticate(request, db)
         user = await _current_user(db, principal)
         await _confirm_password(state, request, user, body.password, field="password", action="account deletion")
-        jobs = await delete_account(db, principal.user_id, client=query.client)
+        assert user.id is not None
+        try:
+            jobs = await delete_account(db, user.id, client=query.client)
+        except LastOwner as exc:
+            raise Conflict(f"You are the last owner of the team {exc.team_name!r}, which has other members: "
+                           "make one of them an owner, or delete the team, first.") from None
         await db.commit()
     log.info("account deleted", extra={"user_id": principal.user_id, "jobs": [j.id for j in jobs]})
     return AccountDeletion(jobs=[DataJob.model_validate(job) for job in jobs])

@@ -1,16 +1,27 @@
-"""The signed-in user's projects: list, create, read, update, delete, rotate the write key.
-Another user's project answers 404, exactly like a missing one."""
+"""Projects: list, create, read, update, delete, rotate the write key, by role
+(services/users/access.py). A project the caller may not see answers 404, exactly like a missing one;
+one it may see but its role does not allow the change answers 403."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
-from services.shared.errors import ApiError, NotFound
+from services.shared.errors import Forbidden, NotFound
+from services.users.access import (
+    ProjectAccess,
+    Role,
+    accessible_projects,
+    account_id,
+    my_teams,
+    project_access,
+    project_not_found,
+    require_project,
+    require_team,
+)
 from services.users.bearer import authenticate
 from services.users.models import Project, utcnow
 from services.users.path_ids import path_id
@@ -18,16 +29,12 @@ from services.users.project_deletion import delete_projects
 from services.users.public import DataJob, ProjectList, ProjectPublic
 from services.users.schemas import DeletionQuery, ProjectCreate, ProjectUpdate
 from services.users.state import users_state
-from services.users.tokens import new_write_key
+from services.users.tokens import Principal, new_write_key
 
 log = logging.getLogger("tme.users.projects")
 
 TAG = "Projects"
 PROJECT_ID = {"project_id": int}
-
-
-def project_not_found() -> ApiError:
-    return NotFound("Project not found.")
 
 
 def parse_project_id(raw: str) -> int:
@@ -38,38 +45,48 @@ def parse_project_id(raw: str) -> int:
     return value
 
 
-async def owned_project(db: AsyncSession, request: Request, owner_id: int) -> Project:
-    project_id = parse_project_id(request.path_params["project_id"])
-    project = (await db.exec(
-        select(Project).where(Project.id == project_id, Project.owner_id == owner_id)
-    )).first()
-    if project is None:
-        raise project_not_found()
-    return project
+async def project_for(db: AsyncSession, request: Request, principal: Principal, needed: Role) -> Project:
+    """The path's project, when the caller's role in it allows `needed` (else 404 or 403)."""
+    return await require_project(db, principal, parse_project_id(request.path_params["project_id"]), needed)
+
+
+async def default_team(db: AsyncSession, principal: Principal) -> int:
+    """Where a project goes when the request names no team: an admin key's team, else the
+    caller's personal team (or its first team where it may create projects)."""
+    if principal.key is not None:
+        return principal.key.team_id
+    for team, role in await my_teams(db, account_id(principal)):
+        if role.allows(Role.MEMBER):
+            assert team.id is not None
+            return team.id
+    raise Forbidden("You are in no team where you may create projects; give a `teamId`.")
 
 
 @endpoint("GET", "/api/projects", tag=TAG, summary="List my projects")
 async def list_projects(request: Request) -> ProjectList:
+    """Every project you may see: your teams' projects and those you are a guest of, oldest first,
+    each with your role in it."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        projects = (await db.exec(
-            select(Project).where(Project.owner_id == principal.user_id).order_by(col(Project.id))
-        )).all()
-    return ProjectList(projects=[ProjectPublic.model_validate(p) for p in projects])
+        found = await accessible_projects(db, principal)
+    return ProjectList(projects=[ProjectPublic.of(access) for access in found])
 
 
-@endpoint("POST", "/api/projects", tag=TAG, summary="Create a project", status=201,
+@endpoint("POST", "/api/projects", tag=TAG, summary="Create a project", status=201, errors=(NotFound, Forbidden),
           examples={"body": {"name": "Shop", "domain": "shop.example.com"}})
 async def create_project(request: Request, body: ProjectCreate) -> ProjectPublic:
-    """The new project, with its write key."""
+    """The new project, with its write key, in the team named (`teamId`, where you are at least a
+    `member`) or else your personal team."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = Project(owner_id=principal.user_id, name=body.name, domain=body.domain,
+        team_id = body.team_id if body.team_id is not None else await default_team(db, principal)
+        _, role = await require_team(db, principal, team_id, Role.MEMBER)
+        project = Project(team_id=team_id, created_by=principal.user_id, name=body.name, domain=body.domain,
                           retention_days=body.retention_days, write_key=new_write_key())
         db.add(project)
         await db.commit()
-    log.info("project created", extra={"user_id": principal.user_id, "project_id": project.id})
-    return ProjectPublic.model_validate(project)
+    log.info("project created", extra={"user_id": principal.user_id, "project_id": project.id, "team_id": team_id})
+    return ProjectPublic.of(ProjectAccess(project, role))
 
 
 @endpoint("GET", "/api/projects/{project_id}", tag=TAG, summary="Get a project", errors=(NotFound,),
@@ -77,16 +94,19 @@ async def create_project(request: Request, body: ProjectCreate) -> ProjectPublic
 async def get_project(request: Request) -> ProjectPublic:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = await owned_project(db, request, principal.user_id)
-    return ProjectPublic.model_validate(project)
+        access = await project_access(db, principal, parse_project_id(request.path_params["project_id"]))
+    if access is None:
+        raise project_not_found()
+    return ProjectPublic.of(access)
 
 
-@endpoint("PATCH", "/api/projects/{project_id}", tag=TAG, summary="Update a project", errors=(NotFound,),
+@endpoint("PATCH", "/api/projects/{project_id}", tag=TAG, summary="Update a project", errors=(NotFound, Forbidden),
           path_params=PROJECT_ID)
 async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
+    """Needs `admin`."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = await owned_project(db, request, principal.user_id)
+        project = await project_for(db, request, principal, Role.ADMIN)
         if body.name is not None:
             project.name = body.name
         if "domain" in body.model_fields_set:
@@ -97,22 +117,21 @@ async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
             project.updated_at = utcnow()
             db.add(project)
             await db.commit()
-    return ProjectPublic.model_validate(project)
+    return ProjectPublic.of(ProjectAccess(project, await _role(db, principal, project)))
 
 
 @endpoint("DELETE", "/api/projects/{project_id}", tag=TAG, summary="Delete a project", status=202,
-          errors=(NotFound,), path_params=PROJECT_ID, location=lambda job: f"/api/data-jobs/{job.id}")
+          errors=(NotFound, Forbidden), path_params=PROJECT_ID, location=lambda job: f"/api/data-jobs/{job.id}")
 async def delete_project(request: Request, query: DeletionQuery) -> DataJob:
     """The project is gone at once: it leaves the list, its write key is refused (401) from this
     answer on, and no event sent with it is stored any more, even one accepted just before. Its data
     (events, people, sessions, rollups, dead letters) is deleted by the data job answered: follow it
-    at `/api/data-jobs/{jobId}`."""
+    at `/api/data-jobs/{jobId}`. Needs `admin`."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = await owned_project(db, request, principal.user_id)
+        project = await project_for(db, request, principal, Role.ADMIN)
         assert project.id is not None
-        jobs = await delete_projects(db, principal.user_id, [project.id], requested_by=principal.user_id,
-                                     client=query.client)
+        jobs = await delete_projects(db, [project.id], requested_by=principal.user_id, client=query.client)
         if not jobs:  # deleted by a concurrent request meanwhile
             raise project_not_found()
         await db.commit()
@@ -122,19 +141,25 @@ async def delete_project(request: Request, query: DeletionQuery) -> DataJob:
 
 
 @endpoint("POST", "/api/projects/{project_id}/rotate-key", tag=TAG, summary="Rotate the write key",
-          errors=(NotFound,), path_params=PROJECT_ID)
+          errors=(NotFound, Forbidden), path_params=PROJECT_ID)
 async def rotate_key(request: Request) -> ProjectPublic:
     """Issues a new write key. Events sent with the old one are refused once gateways stop caching
-    it (`TME_INGEST_KEY_CACHE_TTL_SECONDS`, 60 s by default)."""
+    it (`TME_INGEST_KEY_CACHE_TTL_SECONDS`, 60 s by default). Needs `admin`."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = await owned_project(db, request, principal.user_id)
+        project = await project_for(db, request, principal, Role.ADMIN)
         project.write_key = new_write_key()
         project.updated_at = utcnow()
         db.add(project)
         await db.commit()
     log.info("write key rotated", extra={"user_id": principal.user_id, "project_id": project.id})
-    return ProjectPublic.model_validate(project)
+    return ProjectPublic.of(ProjectAccess(project, await _role(db, principal, project)))
+
+
+async def _role(db: AsyncSession, principal: Principal, project: Project) -> Role:
+    assert project.id is not None
+    access = await project_access(db, principal, project.id)
+    return access.role if access is not None else Role.ADMIN
 
 
 endpoints = [list_projects, create_project, get_project, patch_project, delete_project, rotate_key]

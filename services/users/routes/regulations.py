@@ -1,5 +1,5 @@
 """A project's deletion requests for people (services/users/regulations.py): ask for one, list
-them. Another user's project answers 404, exactly like a missing one."""
+them, as a project `admin` (services/users/access.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from starlette.requests import Request
 from services.lifecycle.jobs import create_job
 from services.shared.api.endpoint import endpoint
 from services.shared.db import session_connection
-from services.shared.errors import NotFound, ValidationFailed
+from services.shared.errors import Forbidden, NotFound, ValidationFailed
+from services.users.access import Role
 from services.users.bearer import authenticate
 from services.users.regulations import (
     ERASING,
@@ -23,7 +24,7 @@ from services.users.regulations import (
     RegulationsQuery,
     project_erasures,
 )
-from services.users.routes.projects import PROJECT_ID, owned_project
+from services.users.routes.projects import PROJECT_ID, project_for
 from services.users.schemas import DeletionQuery
 from services.users.state import users_state
 
@@ -34,7 +35,7 @@ PATH = "/api/projects/{project_id}/regulations"
 
 
 @endpoint("POST", PATH, tag=TAG, summary="Erase people (a deletion request)", status=202,
-          errors=(NotFound, ValidationFailed), path_params=PROJECT_ID,
+          errors=(NotFound, Forbidden, ValidationFailed), path_params=PROJECT_ID,
           location=lambda answer: f"/api/data-jobs/{answer.data.regulate_id}",
           examples={"body": {"regulationType": "DELETE_ONLY", "subjectType": "USER_ID", "subjectIds": ["user-42"]}})
 async def create_regulation(request: Request, body: RegulationCreate, query: DeletionQuery) -> RegulationCreated:
@@ -45,14 +46,14 @@ async def create_regulation(request: Request, body: RegulationCreate, query: Del
     each deleted stay listed here (the ids only as SHA-256 digests)."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = await owned_project(db, request, principal.user_id)
+        project = await project_for(db, request, principal, Role.ADMIN)
         assert project.id is not None
         if body.regulation_type not in ERASING:
             raise ValidationFailed("Suppression is not supported yet: use DELETE_ONLY or DELETE_INTERNAL.",
                                    fields={"regulationType": "suppression is not supported yet; use DELETE_ONLY "
                                                              "or DELETE_INTERNAL"})
         job_id = await create_job(await session_connection(db), "erase_person", project.id,
-                                  owner_id=principal.user_id, requested_by=principal.user_id, client=query.client,
+                                  requested_by=principal.user_id, client=query.client,
                                   subject_type=body.subject_type, subject_ids=body.subject_ids)
         await db.commit()
     log.info("erasure requested", extra={"user_id": principal.user_id, "project_id": project.id, "job_id": job_id,
@@ -60,14 +61,14 @@ async def create_regulation(request: Request, body: RegulationCreate, query: Del
     return RegulationCreated(data=RegulationRef(regulate_id=str(job_id)))
 
 
-@endpoint("GET", PATH, tag=TAG, summary="List a project's deletion requests", errors=(NotFound,),
+@endpoint("GET", PATH, tag=TAG, summary="List a project's deletion requests", errors=(NotFound, Forbidden),
           path_params=PROJECT_ID)
 async def list_regulations(request: Request, query: RegulationsQuery) -> RegulationList:
     """The audit record of each erasure asked for in the project, newest first: who asked, when, its
-    status, the rows each table lost and the digests of the ids erased (never the ids)."""
+    status, the rows each table lost and the digests of the ids erased (never the ids). Needs `admin`."""
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
-        project = await owned_project(db, request, principal.user_id)
+        project = await project_for(db, request, principal, Role.ADMIN)
         assert project.id is not None
         jobs = await project_erasures(await session_connection(db), project.id, query.limit + 1,
                                       int(query.cursor) if query.cursor else None)
