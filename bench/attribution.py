@@ -21,7 +21,8 @@ ERASURE_PREFIX = STEP_NAME.format("")
 SAMPLE_SECONDS = 1.0
 
 # one row a sample; the rollup run: a connection other than the erasure's holding the job's lock
-# (an advisory lock on a bigint below 2^32 shows as classid 0, objid the key), not idle
+# (an advisory lock on a bigint below 2^32 shows as classid 0, objid the key), not idle, with the
+# seconds since its connection opened (the job opens one a run) and the head of its statement
 _SAMPLE = f"""
 SELECT clock_timestamp() AS at,
        (SELECT string_agg(substr(application_name, {len(ERASURE_PREFIX) + 1})
@@ -30,9 +31,11 @@ SELECT clock_timestamp() AS at,
        (SELECT string_agg(regexp_replace(query, '^autovacuum: (VACUUM|ANALYZE|VACUUM ANALYZE) (public\\.)?',
                                          '\\1 '), ', ')
         FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND query <> '') AS autovacuum,
-       EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-               WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = {LOCK_KEY} AND l.granted
-                 AND a.state <> 'idle' AND a.application_name NOT LIKE '{ERASURE_PREFIX}%') AS rollup_run,
+       (SELECT extract(epoch FROM clock_timestamp() - a.backend_start)::float8
+                  || ' s: ' || left(regexp_replace(a.query, '\s+', ' ', 'g'), 60)
+        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = {LOCK_KEY} AND l.granted
+          AND a.state <> 'idle' AND a.application_name NOT LIKE '{ERASURE_PREFIX}%' LIMIT 1) AS rollup_run,
        EXISTS (SELECT 1 FROM pg_stat_activity
                WHERE backend_type = 'checkpointer' AND wait_event = 'CheckpointWriteDelay') AS checkpoint"""
 
@@ -42,7 +45,7 @@ class Sample:
     at: dt.datetime
     erasure: str | None  # the erasure's step, `*` when a statement of it was running
     autovacuum: str | None
-    rollup_run: bool
+    rollup_run: str | None  # "<seconds into the run> s: <statement>"
     checkpoint: bool
 
 
@@ -91,6 +94,15 @@ def _step(sample: Sample) -> str:
     return (sample.erasure or "-").rstrip("*")
 
 
+def _longest_run(seen: list[Sample]) -> str:
+    """The sample furthest into a rollup run: how long it had run, and what it was running."""
+    runs = [s.rollup_run for s in seen if s.rollup_run]
+    if not runs:
+        return ""
+    seconds, _, statement = max(runs, key=lambda r: float(r.split(" s: ")[0])).partition(" s: ")
+    return f" ({float(seconds):.0f} s in: {statement.strip()[:50]})"
+
+
 def describe(samples: list[Sample], window: Window, seconds: int) -> str:
     """What the samples of one window saw: the erasure's steps (samples in each / with a statement
     running), autovacuum's tables, the seconds a rollup run and a checkpoint were going on."""
@@ -105,10 +117,26 @@ def describe(samples: list[Sample], window: Window, seconds: int) -> str:
             running[_step(s)] += s.erasure.endswith("*")
     vacuumed = sorted({t for s in seen if s.autovacuum for t in s.autovacuum.split(", ")})
     parts = [f"erasure {', '.join(f'{k} {running[k]}/{n}' for k, n in steps.items())}" if steps else "no erasure",
-             f"rollup run {sum(s.rollup_run for s in seen)}/{len(seen)}",
+             f"rollup run {sum(bool(s.rollup_run) for s in seen)}/{len(seen)}{_longest_run(seen)}",
              f"checkpoint {sum(s.checkpoint for s in seen)}/{len(seen)}",
              f"autovacuum {'; '.join(vacuumed)}" if vacuumed else "no autovacuum"]
     return " | ".join(parts)
+
+
+def overall(samples: list[Sample], windows: list[Window], seconds: int) -> str:
+    """Over a phase's windows: the share of samples that saw a rollup run (and the longest run
+    seen), autovacuum, a checkpoint writing, the erasure's statement running."""
+    if not windows:
+        return "no windows"
+    seen = _within(samples, windows[0].start, seconds * len(windows))
+    if not seen:
+        return "no samples"
+    runs = [float(s.rollup_run.split(" s: ")[0]) for s in seen if s.rollup_run]
+    share = {"rollup run": len(runs), "autovacuum": sum(bool(s.autovacuum) for s in seen),
+             "checkpoint": sum(s.checkpoint for s in seen),
+             "erasure running": sum(bool(s.erasure and s.erasure.endswith("*")) for s in seen)}
+    return (", ".join(f"{k} {n / len(seen):.0%}" for k, n in share.items())
+            + (f"; longest rollup run seen {max(runs):.0f} s" if runs else "") + f" ({len(seen)} samples)")
 
 
 def step_summary(samples: list[Sample], windows: list[Window], seconds: int, base: float) -> list[str]:

@@ -36,7 +36,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.attribution import Sampler, Window, describe, step_summary
+from bench.attribution import Sampler, Window, describe, overall, step_summary
 from bench.common import machine_summary, register, require_tool, start_stack
 from bench.ingest import _event, _wrk
 from bench.queries import load, wait_for_rollups
@@ -180,6 +180,8 @@ def run(stack: DevStack, args: argparse.Namespace) -> None:
               f"(lowest {WINDOW_SECONDS} s window {p.lowest_window_per_s:>9,.0f} ev/s = "
               f"{p.lowest_window_per_s / base:.0%} of alone)  over {p.seconds:.0f} s; load {p.load}"
               + (f"; job {p.job}" if p.job else ""))
+    for p in phases:
+        print(f"# {p.label}: {overall(sampler.samples, p.windows or [], WINDOW_SECONDS)}")
     for p in phases[1:]:
         windows = p.windows or []
         print(f"# {p.label}: windows below {ATTRIBUTED_BELOW:.0%} of alone, and the lowest")

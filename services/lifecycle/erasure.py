@@ -6,15 +6,15 @@ others is what it would be had the person never been seen.
    ids that events carry only beside the person's user ids). The job's record keeps them (as
    subjects, with their digests) before anything is deleted, so a retry after a crash still
    knows the ids whose links it already removed.
-2. Hour by hour, each hour one transaction under the rollup job's advisory lock (taken for that
-   transaction only, so the job's runs go on between hours): every UTC hour the person had an
-   action in is recomputed from raw events without the person's (hourly.recompute_hours; counts
-   and visitor sketches cannot be decremented), with its bot count and the SDK sessions the
-   person's actions of that hour were part of (the rollup job's session code); after the last
-   such hour of a UTC day, that day's rows are summed again from its hours. The recomputes read
-   only rows the job has already added (`_ADDED`): rows stored since its last run are added by
-   its next one, and must not be counted twice. In the same transaction go the person's events
-   of that hour.
+2. A few hours at a time (one at a time in a busy project: _erase_hours), each unit one
+   transaction under the rollup job's advisory lock (taken for that transaction only, so the
+   job's runs go on between units): every UTC hour the person had an action in is recomputed from
+   raw events without the person's (hourly.recompute_hours; counts and visitor sketches cannot be
+   decremented), with its bot count and the SDK sessions the person's actions of that hour were
+   part of (the rollup job's session code); with the last such hour of a UTC day, that day's rows
+   are summed again from its hours. The recomputes read only rows the job has already added
+   (`_ADDED`): rows stored since its last run are added by its next one, and must not be counted
+   twice. In the same transaction go the person's events of those hours.
 3. The person's other events (identify, alias, group: no rollup reads them), in bounded batches
    per partition, without the lock.
 4. Under the lock, held to the end: the hours and SDK sessions of the person's events still there
@@ -23,7 +23,7 @@ others is what it would be had the person never been seen.
    state, their profiles and id links go; and the project's matrices are marked for rebuild
    (questions are answered from raw events until the job's next run has recomputed them).
 
-Why the job's runs between the hours of 2 leave every rollup exact: a run only ever adds rows it
+Why the job's runs between the units of 2 leave every rollup exact: a run only ever adds rows it
 has not added before (its snapshot moves forward), so the others' rows of an hour recomputed in 2
 that it adds later were left out of the recompute and are counted once; the person's rows of the
 hour go with the recompute, in one transaction, so no later run (nor a rebuild of every rollup,
@@ -52,7 +52,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -68,10 +67,11 @@ from services.tracking.rollups.hours import hour_of
 from services.tracking.rollups.job import rollup_sessions, unseen_by_last_run
 from services.tracking.sql import ACTION_TYPES
 
-SESSIONS_PER_BATCH = 500  # SDK sessions recomputed in one transaction (step 4)
 # after each unit of work, pause this many times as long as it took: the erasure then takes at most
 # a third of one database core, which ingest shares (docs/benchmarks.md, bench/lifecycle)
 UNIT_PAUSE_FACTOR = 2.0
+UNIT_SECONDS = 0.25  # step 2's units grow while they take less than half this, shrink above it
+MAX_UNIT_HOURS = 24
 STEP_NAME = "tme erasure: {}"  # the application_name of the job's connection during each step
 
 # Rows the rollup job has added: not stored since its last run's watermark by a transaction its
@@ -97,6 +97,7 @@ class Paced:
 
     def __init__(self, conn: asyncpg.Connection, ctx: JobContext) -> None:
         self.conn, self.ctx = conn, ctx
+        self.took = 0.0  # the last unit's time (without waiting for the lock or the pause)
 
     async def step(self, name: str) -> None:
         await self.conn.execute("SELECT set_config('application_name', $1, false)", STEP_NAME.format(name))
@@ -112,8 +113,8 @@ class Paced:
                     raise ProjectGone
             began = time.perf_counter()
             yield
-            took = time.perf_counter() - began
-        await asyncio.sleep(UNIT_PAUSE_FACTOR * took)
+            self.took = time.perf_counter() - began
+        await asyncio.sleep(UNIT_PAUSE_FACTOR * self.took)
         await self.ctx.pause()
 
 
@@ -185,43 +186,57 @@ async def _with_ids(conn: asyncpg.Connection, ids: list[str]) -> AsyncIterator[N
         yield
 
 
+def _midnight(hour: dt.datetime) -> dt.datetime:
+    return hour.astimezone(dt.UTC).replace(hour=0)
+
+
 async def _erase_hours(paced: Paced, ids: list[str], hours: list[dt.datetime]) -> None:
-    """Step 2: each hour in a transaction of its own under the lock, paced."""
-    by_day: dict[dt.date, list[dt.datetime]] = defaultdict(list)
-    for hour in hours:
-        by_day[hour.astimezone(dt.UTC).date()].append(hour)
-    for day_hours in by_day.values():
-        for hour in day_hours:
-            async with paced.unit(locked=True):
-                await _erase_hour(paced, ids, hour, last_of_day=hour == day_hours[-1])
+    """Step 2: the hours a few at a time, each unit a transaction of its own under the lock,
+    paced. A unit starts as one hour and doubles (up to MAX_UNIT_HOURS) while units take under
+    half of UNIT_SECONDS, halving when one takes longer: a busy project's hours go one by one, so
+    no unit holds the lock or the database for long."""
+    last_of_day = {_midnight(hour): hour for hour in hours}  # hours are in order: the day's last wins
+    size, done = 1, 0
+    while done < len(hours):
+        unit = hours[done:done + size]
+        async with paced.unit(locked=True):
+            await _erase_unit(paced, ids, unit, [_midnight(h) for h in unit if last_of_day[_midnight(h)] == h])
+        done += len(unit)
+        if paced.took < UNIT_SECONDS / 2:
+            size = min(2 * size, MAX_UNIT_HOURS)
+        elif paced.took > UNIT_SECONDS:
+            size = max(1, size // 2)
 
 
-async def _erase_hour(paced: Paced, ids: list[str], hour: dt.datetime, *, last_of_day: bool) -> None:
-    """One hour without the person (under the lock, the caller's): its rollups, bot count and
-    the SDK sessions of the person's actions in it recomputed from the others' rows the job has
-    added, then the person's events of that hour deleted. Before the job's first run (or after its
-    state was cleared for a rebuild) only the events go: that run computes every rollup from the
-    events left."""
+async def _erase_unit(paced: Paced, ids: list[str], hours: list[dt.datetime], days: list[dt.datetime]) -> None:
+    """The given hours without the person (under the lock, the caller's): their rollups, bot
+    counts and the SDK sessions of the person's actions in them recomputed from the others' rows the
+    job has added, and `days` (midnights) summed again from their hours; then the person's events of
+    those hours deleted. Before the job's first run (or after its state was cleared for a rebuild)
+    only the events go: that run computes every rollup from the events left."""
     conn, ctx = paced.conn, paced.ctx
-    project_id, end = ctx.job.project_id, hour + dt.timedelta(hours=1)
-    in_hour = "e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3"
+    project_id = ctx.job.project_id
+    span = (project_id, hours[0], hours[-1] + dt.timedelta(hours=1), hours)
+    in_hours = (f"e.project_id = $1 AND e.event_time >= $2 AND e.event_time < $3 "
+                f"AND {hour_of('e.event_time')} = ANY($4::timestamptz[])")
     sessions = 0
     async with _with_ids(conn, ids):
         job_ran = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_state WHERE id = 1)")
         if job_ran:
             sids = [r["session_id"] for r in await conn.fetch(
                 f"""SELECT DISTINCT e.session_id FROM events e
-                    WHERE {in_hour} AND e.visitor_id = ANY($4::text[]) AND e.session_id IS NOT NULL
-                      AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", project_id, hour, end, ids)]
-            await hourly.recompute_hours(conn, project_id, [hour], _REWRITE)
-            if last_of_day:
-                await hourly.recompute_days(conn, project_id, [hour.astimezone(dt.UTC).replace(hour=0)])
-            await conn.execute("DELETE FROM rollup_bot_hours WHERE project_id = $1 AND hour = $2", project_id, hour)
-            await conn.execute(hourly.add_bots(f"{in_hour} AND {_REWRITE}"), project_id, hour, end)
+                    WHERE {in_hours} AND e.visitor_id = ANY($5::text[]) AND e.session_id IS NOT NULL
+                      AND e.type IN {ACTION_TYPES} AND NOT e.is_bot""", *span, ids)]
+            await hourly.recompute_hours(conn, project_id, hours, _REWRITE)
+            if days:
+                await hourly.recompute_days(conn, project_id, days)
+            await conn.execute("DELETE FROM rollup_bot_hours WHERE project_id = $1 AND hour = ANY($2::timestamptz[])",
+                               project_id, hours)
+            await conn.execute(hourly.add_bots(f"{in_hours} AND {_REWRITE}"), *span)
             if sids:
                 sessions = await _recompute_sessions(conn, project_id, sids, [])
-        status = await conn.execute(f"DELETE FROM events e WHERE {in_hour} AND e.visitor_id = ANY($4::text[])",
-                                    project_id, hour, end, ids)
+        status = await conn.execute(f"DELETE FROM events e WHERE {in_hours} AND e.visitor_id = ANY($5::text[])",
+                                    *span, ids)
     await ctx.record({"events": _count(status), "rollup_sessions": sessions})
 
 
@@ -239,8 +254,9 @@ async def _erase_rest(paced: Paced, ids: list[str]) -> None:
     """Step 4, under the lock (the caller's)."""
     conn, ctx = paced.conn, paced.ctx
     project_id = ctx.job.project_id
-    for hour in await _action_hours(conn, project_id, ids, visitor_state=False):
-        await _erase_hour(paced, ids, hour, last_of_day=True)
+    left = await _action_hours(conn, project_id, ids, visitor_state=False)
+    if left:
+        await _erase_unit(paced, ids, left, sorted({_midnight(h) for h in left}))
     await _delete_events(paced, ids, "TRUE", locked=True)  # came in since the hours were looked at
     async with _with_ids(conn, ids):
         if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rollup_state WHERE id = 1)"):
