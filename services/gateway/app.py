@@ -21,6 +21,7 @@ from services.gateway.ingest.state import open_ingest
 from services.gateway.openapi import openapi_json
 from services.gateway.routes import proxy_routes
 from services.gateway.settings import GatewaySettings
+from services.gateway.share_views import ShareViews
 from services.gateway.state import GatewayState
 from services.gateway.streams import StreamSlots
 from services.gateway.web import web_routes
@@ -65,13 +66,14 @@ async def open_state(stack: contextlib.AsyncExitStack, settings: GatewaySettings
                               max_connections=settings.stream_max_connections)
     stack.push_async_callback(streams.aclose)
     auth = Authenticator(users, settings)
-    broadcast = gateway_broadcast(redis, auth, ingest.keys)  # revocations reach every gateway process at once
+    shares = ShareViews(users, settings)
+    broadcast = gateway_broadcast(redis, auth, ingest.keys, shares)  # revocations reach every gateway process at once
     stack.push_async_callback(broadcast.close)
     await stack.enter_async_context(broadcast.listening(settings.service_name))
     return GatewayState(
         settings=settings, redis=redis, users=users, tracking=tracking, streams=streams,
         stream_slots=StreamSlots(per_user=settings.stream_max_per_user, per_project=settings.stream_max_per_project),
-        auth=auth, ingest=ingest, broadcast=broadcast,
+        auth=auth, ingest=ingest, broadcast=broadcast, shares=shares,
     )
 
 

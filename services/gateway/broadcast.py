@@ -32,6 +32,7 @@ from services.shared.background import BackgroundLoop
 
 if TYPE_CHECKING:  # the ingest package's routes import the gateway state, which imports this module
     from services.gateway.ingest.writekeys import WriteKeyResolver
+    from services.gateway.share_views import ShareViews
 
 log = logging.getLogger("tme.gateway.broadcast")
 
@@ -111,17 +112,25 @@ class Broadcast:
             log.warning("malformed %s invalidation ignored", kind)
 
 
-def gateway_broadcast(redis: aioredis.Redis, auth: Authenticator, keys: WriteKeyResolver) -> Broadcast:
+def gateway_broadcast(redis: aioredis.Redis, auth: Authenticator, keys: WriteKeyResolver,
+                      shares: ShareViews) -> Broadcast:
     """The gateway's broadcast: tokens, logins and users revoked, projects deleted or their key
-    rotated (the authenticator and the ingest write key cache forget them)."""
+    rotated (the authenticator, the ingest write key cache and the share views forget them), share
+    links revoked."""
     def forget_project(project_id: str) -> None:
         auth.forget_project(project_id)
         keys.forget_project(int(project_id))
+        shares.forget_project(project_id)
+
+    def forget_everything() -> None:
+        auth.forget_everything()
+        shares.forget_everything()
 
     handlers: dict[str, Handler] = {
         "token": auth.forget_token_digest,
         "session": auth.forget_session,
         "user": auth.forget_user,
         "project": forget_project,
+        "share_link": shares.forget_link,
     }
-    return Broadcast(redis, handlers, on_subscribe=auth.forget_everything)
+    return Broadcast(redis, handlers, on_subscribe=forget_everything)

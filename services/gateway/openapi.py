@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.ingest.document import INGEST_COMPONENTS, INGEST_PATHS
+from services.gateway.share import SHARE_ENDPOINTS
 from services.shared.api.document import PROXY_ERRORS, Error, error_codes_table, paths_and_schemas, schemas_of
 from services.shared.jsonutil import JSONResponse
 from services.tracking.routes import ENDPOINTS as TRACKING_ENDPOINTS
@@ -97,7 +98,7 @@ def _package_version() -> str:
 def openapi_document() -> dict[str, Any]:
     document = copy.deepcopy(BASE_DOCUMENT)
     document["info"]["version"] = _package_version()
-    paths, schemas = paths_and_schemas([*ENDPOINTS, *TRACKING_ENDPOINTS], PROXY_ERRORS)
+    paths, schemas = paths_and_schemas([*ENDPOINTS, *TRACKING_ENDPOINTS, *SHARE_ENDPOINTS], PROXY_ERRORS)
     merge(document, paths, {"schemas": schemas}, source="endpoints")
     merge(document, INGEST_PATHS, INGEST_COMPONENTS, source="services.gateway.ingest.document")
     return document

@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from services.shared.errors import BadGateway, UpstreamTimeout, UpstreamUnavailable
+from services.shared.errors import ApiError, BadGateway, UpstreamTimeout, UpstreamUnavailable
 
 log = logging.getLogger("tme.gateway.proxy")
 
@@ -86,13 +86,18 @@ def _response_headers(upstream: httpx.Response, rid: str) -> list[tuple[bytes, b
     return out
 
 
-def upstream_error(exc: Exception, name: str, rid: str) -> Response:
+def upstream_failure(exc: Exception, name: str, rid: str) -> ApiError:
+    """The error an upstream call that failed (`exc`, an httpx error) answers with."""
     headers = {"x-request-id": rid}
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return UpstreamUnavailable(f"The {name} service is unavailable; try again shortly.", headers=headers).response()
+        return UpstreamUnavailable(f"The {name} service is unavailable; try again shortly.", headers=headers)
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"The {name} service did not answer in time.", headers=headers).response()
-    return BadGateway(f"The {name} service failed to answer.", headers=headers).response()
+        return UpstreamTimeout(f"The {name} service did not answer in time.", headers=headers)
+    return BadGateway(f"The {name} service failed to answer.", headers=headers)
+
+
+def upstream_error(exc: Exception, name: str, rid: str) -> Response:
+    return upstream_failure(exc, name, rid).response()
 
 
 class ProxyResponse(Response):

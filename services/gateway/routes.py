@@ -25,8 +25,10 @@ from services.gateway.auth import (
     token_digest,
 )
 from services.gateway.proxy import ProxyResponse, forward, request_id, upstream_error
+from services.gateway.share import SHARE_ENDPOINTS
 from services.gateway.state import gateway_state
 from services.gateway.streams import is_long_lived
+from services.shared.api.endpoint import routes
 from services.shared.errors import ApiError, NotFound
 from services.users.public import DeletionJobs
 
@@ -101,8 +103,27 @@ async def _forget_project(request: Request, project_id: int) -> None:
     def forget(value: str) -> None:
         _auth(request).forget_project(value)
         keys.forget_project(int(value))
+        gateway_state(request.app).shares.forget_project(value)
 
     await _everywhere(request, "project", str(project_id), forget)
+
+
+async def create_share_link(request: Request) -> Response:
+    """Proxy a share link's creation, telling users the origin this gateway was reached at (the
+    answer's `url` is the link to give out)."""
+    origin = str(request.base_url).rstrip("/")
+    return await forward(request, gateway_state(request.app).users, "users",
+                         extra_headers={"x-tme-public-origin": origin})
+
+
+async def revoke_share_link(request: Request) -> Response:
+    """Proxy a share link's revocation; once users accepted it, every gateway forgets the link's
+    views at once (services/gateway/share_views.py)."""
+    response = await forward(request, gateway_state(request.app).users, "users")
+    if response.status_code < 400:
+        link_id = str(request.path_params["link_id"])
+        await _everywhere(request, "share_link", link_id, gateway_state(request.app).shares.forget_link)
+    return response
 
 
 async def delete_account(request: Request) -> Response:
@@ -192,6 +213,10 @@ def proxy_routes() -> list[BaseRoute]:
         Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/projects/{project_id:int}/rotate-key", project, methods=["POST"]),
         Route("/api/projects/{project_id:int}/regulations", to_users, methods=["GET", "POST"]),
+        Route("/api/projects/{project_id:int}/share-links", to_users, methods=["GET"]),
+        Route("/api/projects/{project_id:int}/share-links", create_share_link, methods=["POST"]),
+        Route("/api/projects/{project_id:int}/share-links/{link_id:int}", revoke_share_link, methods=["DELETE"]),
+        *routes(SHARE_ENDPOINTS),  # shared dashboards: public, without a login (share.py)
         # Analytics paths are documented by the tracking service's own OpenAPI paths, not as one route.
         Route("/api/projects/{project_id:int}/{rest:path}", to_tracking, methods=TRACKING_METHODS,
               include_in_schema=False),

@@ -37,6 +37,13 @@ class GatewaySettings(ServiceSettings):
     stream_max_per_project: int = Field(
         default=20, ge=1, description="Event streams and exports open on one project per gateway process")
 
+    # shared dashboards (share.py): public requests, limited per client address in each gateway process
+    share_rate_per_address: float = Field(
+        default=20.0, ge=0, description="Shared-dashboard requests per second one client address may make through "
+                                        "one gateway process (429 beyond; 0: no limit)")
+    share_rate_burst: int = Field(
+        default=100, ge=1, description="Shared-dashboard requests one client address may make at once above its rate")
+
     # CORS for the dashboard API; empty = same origin only (no CORS headers at all).
     # Comma-separated list of origins, e.g. "https://dash.example.com,https://admin.example.com".
     cors_origins: Annotated[list[str], NoDecode] = Field(

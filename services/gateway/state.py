@@ -20,6 +20,7 @@ from services.shared.probes import Check, Probes
 
 if TYPE_CHECKING:  # ingest/state.py reads the ingest state through gateway_state
     from services.gateway.ingest.state import IngestState
+    from services.gateway.share_views import ShareViews  # imports the ingest package's rate limit
 
 
 @dataclass
@@ -33,6 +34,7 @@ class GatewayState:
     auth: Authenticator
     ingest: IngestState
     broadcast: Broadcast  # revocations reach every gateway process at once
+    shares: ShareViews  # what share links show (share.py)
 
     def probes(self) -> Probes:
         return Probes(checks={"redis": self.redis.ping, "users": upstream_check(self.users),

@@ -4,7 +4,7 @@ gateway): one definition that the users service writes and the gateway reads."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from services.shared.api.model import ApiModel
 
@@ -44,3 +44,18 @@ class WriteKeyOwner(ApiModel):
 
     project_id: int
     team_id: int | None = None
+
+
+class ShareView(ApiModel):
+    """`GET /internal/share/{token}` (with the `X-TME-Share-Password` the viewer gave, if any): the
+    share link's project and view (404: unknown, revoked, or its project is gone). `unlocked` is
+    false when the link has a password and it was not given or is wrong."""
+
+    link_id: int
+    project_id: int
+    project_name: str
+    domain: str | None
+    name: str | None
+    params: dict[str, Any]
+    password_required: bool
+    unlocked: bool

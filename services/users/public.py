@@ -10,7 +10,8 @@ from pydantic import Field
 from services.lifecycle.jobs import JobKind, JobStatus
 from services.shared.api.model import PUBLIC_CONFIG, ApiModel
 from services.users.access import ProjectAccess, Role
-from services.users.models import Project, ProjectBase, Team, TeamBase, User, UserBase
+from services.users.models import Project, ProjectBase, ShareLink, Team, TeamBase, User, UserBase
+from services.users.schemas import ShareParams
 from services.users.tokens import TokenPair
 
 
@@ -131,3 +132,33 @@ class AccountDeletion(DeletionJobs):
 class TeamDeletion(DeletionJobs):
     """The team is gone (with its members, invitations, keys and share links); each of its
     projects is deleted by a job."""
+
+
+class ShareLinkPublic(ApiModel):
+    """A public, read-only link to one project's dashboard (its token is shown once, when made)."""
+
+    id: int
+    name: str | None
+    created_by: int | None = Field(description="The account that made it (null once deleted).")
+    created_at: dt.datetime
+    last_viewed_at: dt.datetime | None = Field(description="When it was last opened (to the minute).")
+    revoked_at: dt.datetime | None = Field(description="When it was revoked: it answers 404 since.")
+    has_password: bool = Field(description="Whoever opens it must give its password.")
+    params: ShareParams
+
+    @classmethod
+    def of(cls, link: ShareLink) -> ShareLinkPublic:
+        return cls.model_validate({**link.model_dump(), "has_password": link.password_hash is not None})
+
+
+class ShareLinkList(ApiModel):
+    """The project's share links, newest first, revoked ones included."""
+
+    share_links: list[ShareLinkPublic]
+
+
+class ShareLinkCreated(ApiModel):
+    """The new link: `url` holds its token, shown this once (only its SHA-256 is stored)."""
+
+    share_link: ShareLinkPublic
+    url: str = Field(description="The link to give: `<origin>/share/<token>`.")

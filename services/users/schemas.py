@@ -4,12 +4,16 @@ are trimmed; public field names are camelCase. A project's bodies derive from th
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from typing import Annotated, Any
+import zoneinfo
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from services.shared.api.model import REQUEST_CONFIG, RequestBody
+from services.tracking.filters import MAX_CONDITIONS
+from services.tracking.schemas import AnalyticsCondition
 from services.users.models import ProjectBase
 
 NAME_MAX = 100
@@ -178,3 +182,33 @@ class ProjectUpdate(RequestBody):
     name: PatchName = None
     domain: Domain = None
     retention_days: RetentionDays = None
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError("must be an IANA time zone such as Europe/Berlin") from None
+    return value
+
+
+class ShareParams(RequestBody):
+    """The view a share link opens with (the dashboard's range and filters); whoever opens the link
+    may change them."""
+
+    period: Literal["today", "7d", "30d", "90d", "custom"] | None = Field(
+        None, description="A range relative to the day it is viewed, or `custom` (then `from` and `to`).")
+    from_: dt.date | None = Field(None, alias="from", description="First day of a `custom` range.")
+    to: dt.date | None = Field(None, description="Last day of a `custom` range (included).")
+    tz: Annotated[str, AfterValidator(_time_zone)] | None = Field(None, description="IANA time zone of the days.")
+    filters: list[AnalyticsCondition] | None = Field(None, max_length=MAX_CONDITIONS,
+                                                     description="Conditions the view starts with.")
+
+
+class ShareLinkCreate(RequestBody):
+    """A new public, read-only link to the project's dashboard."""
+
+    name: Name | None = Field(None, description="What the link is for (e.g. who it was given to).")
+    password: NewPassword | None = Field(None, json_schema_extra={"writeOnly": True},
+                                         description="Asked of whoever opens the link (8 to 128 characters).")
+    params: ShareParams = Field(default_factory=ShareParams)

@@ -7,27 +7,31 @@ one token per event it carries. A request that finds too few tokens is refused w
 the shared error shape and `Retry-After` (the seconds until enough tokens are back), and takes
 nothing (tme_ingest_requests_total counts it as outcome `rate_limited`). The limit is per
 process: a deployment of N gateway processes lets one key through at up to N x rate. Checked in
-memory on the hot path (a dict lookup and some arithmetic, no Redis)."""
+memory on the hot path (a dict lookup and some arithmetic, no Redis). The shared dashboards
+(services/gateway/share.py) use the same buckets, one per client address, counting requests."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from services.shared.errors import RateLimited
 
 
 class IngestRateLimit:
     def __init__(self, *, rate: float, burst: int, max_keys: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, subject: str = "This write key",
+                 unit: str = "events") -> None:
         self.rate = rate  # events per second; 0 turns the limit off
+        self.subject = subject  # who the 429's message names, and what it counts
+        self.unit = unit
         self.burst = max(burst, 1)
         self.max_keys = max_keys
         self._clock = clock
-        self._buckets: dict[int, list[float]] = {}  # project id -> [tokens, last refill time]
+        self._buckets: dict[Hashable, list[float]] = {}  # project id (or address) -> [tokens, last refill time]
 
-    def take(self, project_id: int, events: int) -> None:
+    def take(self, project_id: Hashable, events: int) -> None:
         """Spend `events` tokens of the project's bucket, or raise ApiError 429."""
         if self.rate <= 0:
             return
@@ -45,7 +49,7 @@ class IngestRateLimit:
             bucket[0] -= need
             return
         wait = max(1, math.ceil((need - bucket[0]) / self.rate))
-        raise RateLimited(f"This write key sends more than {self.rate:g} events per second (bursts up to "
+        raise RateLimited(f"{self.subject} sends more than {self.rate:g} {self.unit} per second (bursts up to "
                           f"{self.burst}); retry in {wait} s.",
                           headers={"Retry-After": str(wait)})
 
