@@ -66,14 +66,17 @@ class ShareDashboard(ApiModel):
     params: ShareParams | None = Field(description="The range and filters the link was shared with.")
     password_required: bool
     unlocked: bool = Field(description="The view is open: no password is needed, or the right one was sent.")
+    dimensions: list[str] = Field(description="What the view may be broken down and filtered by (empty until the "
+                                              "password is given).")
 
     @classmethod
     def of(cls, view: ShareView) -> ShareDashboard:
         if not view.unlocked:
-            return cls(name=None, project_name=None, domain=None, params=None, password_required=True, unlocked=False)
+            return cls(name=None, project_name=None, domain=None, params=None, password_required=True, unlocked=False,
+                       dimensions=[])
         return cls(name=view.name, project_name=view.project_name, domain=view.domain,
                    params=ShareParams.model_validate(view.params), password_required=view.password_required,
-                   unlocked=True)
+                   unlocked=True, dimensions=sorted(_dimensions(view)))
 
 
 def _views(request: Request) -> ShareViews:
@@ -84,11 +87,16 @@ def _token(request: Request) -> str:
     return str(request.path_params["token"])
 
 
-def _refuse_others(view: ShareView, filters: Iterable[Condition], by: str | None = None) -> None:
-    """400 for a breakdown or a filter on a dimension the shared dashboard does not show (one the
-    link's own filters use is allowed)."""
+def _dimensions(view: ShareView) -> frozenset[str]:
+    """What the view may be broken down and filtered by: the dashboard's dimensions and those of the
+    link's own filters."""
     shared = {str(f["field"]) for f in view.params.get("filters") or () if isinstance(f, dict) and "field" in f}
-    allowed = SHARED_DIMENSIONS | shared
+    return SHARED_DIMENSIONS | shared
+
+
+def _refuse_others(view: ShareView, filters: Iterable[Condition], by: str | None = None) -> None:
+    """400 for a breakdown or a filter on a dimension the shared dashboard does not show."""
+    allowed = _dimensions(view)
     if by is not None and by not in allowed:
         raise InvalidParameter("A shared dashboard is not broken down by this.",
                                fields={"by": "must be one of " + ", ".join(sorted(allowed))})

@@ -110,7 +110,9 @@ def test_a_share_link_shows_its_projects_numbers_as_its_owner_sees_them(client: 
     assert opened.json() == {"name": "Investors", "projectName": shop.project["name"], "domain": "shop.example",
                              "params": {"period": "7d", "from": None, "to": None, "tz": "UTC",
                                         "filters": [{"field": "browser", "op": "eq", "value": "Firefox"}]},
-                             "passwordRequired": False, "unlocked": True}
+                             "passwordRequired": False, "unlocked": True, "dimensions": opened.json()["dimensions"]}
+    assert {"page", "source", "browser"} <= set(opened.json()["dimensions"])
+    assert not {"userId", "anonymousId", "visitor", "session", "url"} & set(opened.json()["dimensions"])
 
     questions = [("summary", {}), ("timeseries", {"metric": "visitors", "interval": "day"}),
                  ("breakdown", {"by": "page"}), ("breakdown", {"by": "browser"}),
@@ -173,7 +175,7 @@ def test_a_link_with_a_password_needs_it_and_throttles_wrong_ones(client: httpx.
     locked = client.get(base)
     assert locked.status_code == 200
     assert locked.json() == {"name": None, "projectName": None, "domain": None, "params": None,
-                             "passwordRequired": True, "unlocked": False}
+                             "passwordRequired": True, "unlocked": False, "dimensions": []}
     assert client.get(f"{base}/stats/summary", params=RANGE).status_code == 401
 
     right = {"X-TME-Share-Password": SHARE_PASSWORD.replace(" ", "%20").replace(",", "%2C")}

@@ -15,6 +15,7 @@ import { ProjectsPage } from "./pages/ProjectsPage";
 import { RealtimePage } from "./pages/RealtimePage";
 import { RetentionPage } from "./pages/RetentionPage";
 import { SetupPage } from "./pages/SetupPage";
+import { SharePage } from "./pages/SharePage";
 import { AuthProvider, useAuth } from "./state/auth";
 import { ProjectsProvider, useProjects } from "./state/projects";
 
@@ -105,6 +106,7 @@ export function App() {
         <Routes>
           <Route path="/login" element={<AnonymousOnly><LoginPage /></AnonymousOnly>} />
           <Route path="/register" element={<AnonymousOnly><RegisterPage /></AnonymousOnly>} />
+          <Route path="/share/:token" element={<SharePage />} />
           <Route element={<SignedIn />}>
             <Route path="/" element={<Home />} />
             <Route path="/projects" element={<ProjectsPage />} />

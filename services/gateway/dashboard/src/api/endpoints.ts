@@ -22,6 +22,10 @@ import type {
   Registration,
   Retention,
   Session,
+  ShareLinkCreated,
+  ShareLinkList,
+  CreateShareLinkRequest,
+  SharedDashboard,
   Summary,
   Timeseries,
   UpdateMeRequest,
@@ -69,13 +73,49 @@ export const dataJobs = {
 
 const base = (pid: number) => `/api/projects/${pid}`;
 
+/** Where a dashboard's figures come from: a project of the signed-in account, or a share link
+ * (no login; its password, if any, in a header). `key` changes when the answers would. */
+export interface StatsSource {
+  base: string;
+  key: string;
+  options: Pick<RequestOptions, "anonymous" | "headers">;
+}
+
+export const projectStats = (pid: number): StatsSource => ({ base: base(pid), key: base(pid), options: {} });
+
+/** The header a share link's password travels in: percent-encoded UTF-8, since headers are Latin-1. */
+const SHARE_PASSWORD_HEADER = "X-TME-Share-Password";
+
+function sharePassword(password?: string): Record<string, string> {
+  return password ? { [SHARE_PASSWORD_HEADER]: encodeURIComponent(password) } : {};
+}
+
+export const sharedStats = (token: string, password?: string): StatsSource => {
+  const path = `/api/share/${encodeURIComponent(token)}`;
+  return { base: path, key: `${path}#${password || ""}`, options: { anonymous: true, headers: sharePassword(password) } };
+};
+
 export const stats = {
-  summary: (pid: number, query: Query, signal?: AbortSignal) =>
-    api<Summary>(`${base(pid)}/stats/summary`, { query, signal }),
-  timeseries: (pid: number, query: Query, signal?: AbortSignal) =>
-    api<Timeseries>(`${base(pid)}/stats/timeseries`, { query, signal }),
-  breakdown: (pid: number, query: Query, signal?: AbortSignal) =>
-    api<Breakdown>(`${base(pid)}/stats/breakdown`, { query, signal }),
+  summary: (source: StatsSource, query: Query, signal?: AbortSignal) =>
+    api<Summary>(`${source.base}/stats/summary`, { ...source.options, query, signal }),
+  timeseries: (source: StatsSource, query: Query, signal?: AbortSignal) =>
+    api<Timeseries>(`${source.base}/stats/timeseries`, { ...source.options, query, signal }),
+  breakdown: (source: StatsSource, query: Query, signal?: AbortSignal) =>
+    api<Breakdown>(`${source.base}/stats/breakdown`, { ...source.options, query, signal }),
+};
+
+export const shareLinks = {
+  list: (pid: number, signal?: AbortSignal) =>
+    api<ShareLinkList>(`${base(pid)}/share-links`, { signal }).then((r) => r.shareLinks),
+  create: (pid: number, body: CreateShareLinkRequest) =>
+    api<ShareLinkCreated>(`${base(pid)}/share-links`, { method: "POST", body }),
+  revoke: (pid: number, id: number) => api<void>(`${base(pid)}/share-links/${id}`, { method: "DELETE" }),
+};
+
+/** A shared dashboard, opened without a login. */
+export const shared = {
+  open: (token: string, password: string | undefined, signal?: AbortSignal) =>
+    api<SharedDashboard>(`/api/share/${encodeURIComponent(token)}`, { anonymous: true, headers: sharePassword(password), signal }),
 };
 
 export const funnels = {

@@ -91,3 +91,12 @@ export type TrackedEvent = Schemas["AnalyticsEvent"];
 export type EventPage = Schemas["AnalyticsEventPage"];
 export type Person = Schemas["AnalyticsPerson"];
 export type Realtime = Schemas["AnalyticsRealtime"];
+
+// share links: a project's public, read-only dashboards
+type ShareLinksPath = "/api/projects/{projectId}/share-links";
+export type CreateShareLinkRequest = JsonBody<paths[ShareLinksPath]["post"]>;
+export type ShareLinkCreated = JsonAnswer<paths[ShareLinksPath]["post"], 201>;
+export type ShareLinkList = JsonAnswer<paths[ShareLinksPath]["get"], 200>;
+export type ShareLink = Item<ShareLinkList["shareLinks"]>;
+export type ShareParams = NonNullable<CreateShareLinkRequest["params"]>;
+export type SharedDashboard = JsonAnswer<paths["/api/share/{token}"]["get"], 200>;

@@ -3,7 +3,7 @@
 // API's cursor. Clicking a row filters the whole view by that (raw) value.
 import { useEffect, useState } from "react";
 
-import { stats } from "../api/endpoints";
+import { stats, type StatsSource } from "../api/endpoints";
 import type { BreakdownRow, Filter } from "../api/types";
 import { labelAndValue, valueLabel } from "../dimensionValues";
 import { formatNumber } from "../format";
@@ -33,17 +33,17 @@ interface Props {
   tabs: { by: string; label: string }[];
   active: string;
   onTab: (by: string) => void;
-  projectId: number;
+  source: StatsSource;
   query: Record<string, string>;
   onFilter: (f: Filter) => void;
   extra?: React.ReactNode;
   emptyHint?: React.ReactNode;
 }
 
-export function BreakdownPanel({ title, tabs, active, onTab, projectId, query, onFilter, extra, emptyHint }: Props) {
+export function BreakdownPanel({ title, tabs, active, onTab, source, query, onFilter, extra, emptyHint }: Props) {
   const by = tabs.some((t) => t.by === active) || active.startsWith("prop:") ? active : tabs[0].by;
   const key = JSON.stringify(query) + by;
-  const first = useAsync((signal) => stats.breakdown(projectId, { ...query, by, limit: PAGE }, signal), [projectId, key]);
+  const first = useAsync((signal) => stats.breakdown(source, { ...query, by, limit: PAGE }, signal), [source.key, key]);
   const [more, setMore] = useState<{ rows: BreakdownRow[]; cursor: string | null | undefined }>({ rows: [], cursor: undefined });
   const [loadingMore, setLoadingMore] = useState(false);
   useEffect(() => setMore({ rows: [], cursor: undefined }), [key]);
@@ -56,7 +56,7 @@ export function BreakdownPanel({ title, tabs, active, onTab, projectId, query, o
     if (!cursor) return;
     setLoadingMore(true);
     try {
-      const page = await stats.breakdown(projectId, { ...query, by, limit: 50, cursor });
+      const page = await stats.breakdown(source, { ...query, by, limit: 50, cursor });
       setMore((m) => ({ rows: [...m.rows, ...(page.rows || [])], cursor: page.nextCursor ?? null }));
     } finally {
       setLoadingMore(false);

@@ -70,8 +70,9 @@ export function FilterChips({ filters, onRemove, onClear }: { filters: Filter[];
   );
 }
 
-/** Add a filter by hand: a dimension (or prop:key), an operator and a value. */
-export function AddFilter({ onAdd }: { onAdd: (f: Filter) => void }) {
+/** Add a filter by hand: a dimension (or prop:key), an operator and a value; only `fields` when given
+ * (a shared dashboard's), without custom properties. */
+export function AddFilter({ onAdd, fields }: { onAdd: (f: Filter) => void; fields?: readonly string[] }) {
   const [open, setOpen] = useState(false);
   const [field, setField] = useState("page");
   const [prop, setProp] = useState("");
@@ -100,12 +101,14 @@ export function AddFilter({ onAdd }: { onAdd: (f: Filter) => void }) {
       <label>
         <span className="sr-only">Dimension</span>
         <select aria-label="Dimension" value={field} onChange={(e) => setField(e.target.value)} autoFocus>
-          {Object.entries(DIMENSION_LABELS).map(([k, v]) => (
-            <option key={k} value={k}>
-              {v}
-            </option>
-          ))}
-          <option value="prop">Custom property…</option>
+          {Object.entries(DIMENSION_LABELS)
+            .filter(([k]) => !fields || fields.includes(k))
+            .map(([k, v]) => (
+              <option key={k} value={k}>
+                {v}
+              </option>
+            ))}
+          {!fields && <option value="prop">Custom property…</option>}
         </select>
       </label>
       {field === "prop" && (

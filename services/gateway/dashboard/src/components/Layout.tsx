@@ -131,7 +131,8 @@ export function Layout({ children }: { children: ReactNode }) {
       {pid && (
         <nav className="sections" aria-label="Project" ref={sections}>
           {SECTIONS.map((s) => (
-            <NavLink key={s.path} to={`/projects/${pid}/${s.path}${s.analytics ? carry : ""}`}>
+            // settings too: a share link made there can be shared with the view's range and filters
+            <NavLink key={s.path} to={`/projects/${pid}/${s.path}${s.analytics || s.path === "settings" ? carry : ""}`}>
               {s.label}
             </NavLink>
           ))}

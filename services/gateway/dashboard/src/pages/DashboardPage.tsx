@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { Link } from "react-router";
 
-import { events, stats } from "../api/endpoints";
+import { events, projectStats, stats, type StatsSource } from "../api/endpoints";
 import { METRICS, SERIES_METRICS, type Filter, type Metric, type Project, type Summary } from "../api/types";
 import { BreakdownPanel } from "../components/Breakdown";
 import { AddFilter, FilterChips, RangePicker } from "../components/Controls";
@@ -70,12 +70,12 @@ function epoch(bucket: string): number {
   return Math.floor(new Date(bucket).getTime() / 1000);
 }
 
-function useChart(projectId: number, query: Record<string, string>, prev: Record<string, string> | null, metric: string, interval: string) {
+function useChart(source: StatsSource, query: Record<string, string>, prev: Record<string, string> | null, metric: string, interval: string) {
   return useAsync(
     async (signal) => {
       const [cur, before] = await Promise.all([
-        stats.timeseries(projectId, { ...query, metric, interval }, signal),
-        prev ? stats.timeseries(projectId, { ...prev, metric, interval }, signal) : Promise.resolve(null),
+        stats.timeseries(source, { ...query, metric, interval }, signal),
+        prev ? stats.timeseries(source, { ...prev, metric, interval }, signal) : Promise.resolve(null),
       ]);
       // buckets that start after now (the rest of today) have no data yet, not zero: not drawn
       const now = Date.now() / 1000;
@@ -88,7 +88,7 @@ function useChart(projectId: number, query: Record<string, string>, prev: Record
       if (before) series.previous = points.map((_, i) => before.points?.[i]?.value ?? null);
       return series;
     },
-    [projectId, JSON.stringify(query), JSON.stringify(prev), metric, interval],
+    [source.key, JSON.stringify(query), JSON.stringify(prev), metric, interval],
   );
 }
 
@@ -150,12 +150,28 @@ function PropertyKeyPicker({ projectId, query, value, onChange }: { projectId: n
 }
 
 export function DashboardPage({ project }: { project: Project }) {
+  const source = useMemo(() => projectStats(project.id), [project.id]);
+  return <DashboardView source={source} project={project} />;
+}
+
+interface DashboardViewProps {
+  source: StatsSource;
+  /** The signed-in project's own page: its setup link when empty, and custom properties (found through the event explorer). */
+  project?: Project;
+  /** The page's title (default "Dashboard"). */
+  title?: string;
+  /** The dimensions a filter may be added on (a shared dashboard's); default: all. */
+  filterFields?: readonly string[];
+}
+
+/** The dashboard: summary cards, the chart and the breakdowns of `source`, with its range and filter controls. */
+export function DashboardView({ source, project, title = "Dashboard", filterFields }: DashboardViewProps) {
   const { view, update, addFilter, removeFilter, setFilters } = useView();
   const query = useMemo(() => analyticsQuery(view), [view]);
   const prevQuery = useMemo(() => (view.compare ? { ...query, ...previousRange(view.range) } : null), [query, view.compare, view.range]);
   const chartMetric = (SERIES_METRICS as readonly string[]).includes(view.metric) ? view.metric : "visitors";
-  const summary = useAsync((signal) => stats.summary(project.id, query, signal), [project.id, JSON.stringify(query)]);
-  const chart = useChart(project.id, query, prevQuery, chartMetric, view.interval);
+  const summary = useAsync((signal) => stats.summary(source, query, signal), [source.key, JSON.stringify(query)]);
+  const chart = useChart(source, query, prevQuery, chartMetric, view.interval);
   const fmt = useMemo(() => (v: number | null) => formatNumber(v, true), []);
   const p = view.params;
   const propKey = p.get("prop") || "";
@@ -164,10 +180,10 @@ export function DashboardPage({ project }: { project: Project }) {
 
   return (
     <>
-      <PageTitle actions={<RangePicker range={view.range} compare={view.compare} onChange={update} />}>Dashboard</PageTitle>
+      <PageTitle actions={<RangePicker range={view.range} compare={view.compare} onChange={update} />}>{title}</PageTitle>
       <div className="filters-row">
         <FilterChips filters={view.filters} onRemove={removeFilter} onClear={() => setFilters([])} />
-        <AddFilter onAdd={addFilter} />
+        <AddFilter onAdd={addFilter} fields={filterFields} />
       </div>
       {summary.error && <ErrorBox error={summary.error} onRetry={summary.reload} />}
       {!summary.data && summary.loading && <Spinner label="Loading statistics…" />}
@@ -175,12 +191,14 @@ export function DashboardPage({ project }: { project: Project }) {
         <EmptyState
           title={`No events in ${describeRange(view.range).toLowerCase()}`}
           action={
-            <Link className="btn btn-primary" to={`/projects/${project.id}/setup`}>
-              Set up tracking
-            </Link>
+            project && (
+              <Link className="btn btn-primary" to={`/projects/${project.id}/setup`}>
+                Set up tracking
+              </Link>
+            )
           }
         >
-          Add the tracking script to your site (or send events with any Segment library) and they show up here within seconds. Or pick a longer date range.
+          {project ? "Add the tracking script to your site (or send events with any Segment library) and they show up here within seconds. Or pick a longer date range." : "Pick a longer date range."}
         </EmptyState>
       )}
       {summary.data && <SummaryCards summary={summary.data} compare={view.compare} metric={chartMetric as Metric} onMetric={(m) => update({ metric: m })} />}
@@ -212,28 +230,28 @@ export function DashboardPage({ project }: { project: Project }) {
         {chart.data && <TimeChart data={chart.data} label={METRIC_LABELS[chartMetric as Metric]} tz={view.range.tz} format={fmt} interval={view.interval} />}
       </Card>
       <div className="grid-2">
-        <BreakdownPanel title="Pages" tabs={PAGE_TABS} active={p.get("pages") || "page"} onTab={(by) => update({ pages: by })} projectId={project.id} query={query} onFilter={addFilter} />
-        <BreakdownPanel title="Sources" tabs={SOURCE_TABS} active={p.get("sources") || "source"} onTab={(by) => update({ sources: by })} projectId={project.id} query={query} onFilter={addFilter} emptyHint="Sources come from the referrer and utm_ parameters of the landing page." />
-        <BreakdownPanel title="Events" tabs={[{ by: "event", label: "Events" }]} active="event" onTab={() => undefined} projectId={project.id} query={query} onFilter={addFilter} emptyHint={<>Send custom events with <code>tme.track("Signup")</code>.</>} />
-        <BreakdownPanel title="Devices" tabs={TECH_TABS} active={p.get("tech") || "browser"} onTab={(by) => update({ tech: by })} projectId={project.id} query={query} onFilter={addFilter} />
+        <BreakdownPanel title="Pages" tabs={PAGE_TABS} active={p.get("pages") || "page"} onTab={(by) => update({ pages: by })} source={source} query={query} onFilter={addFilter} />
+        <BreakdownPanel title="Sources" tabs={SOURCE_TABS} active={p.get("sources") || "source"} onTab={(by) => update({ sources: by })} source={source} query={query} onFilter={addFilter} emptyHint="Sources come from the referrer and utm_ parameters of the landing page." />
+        <BreakdownPanel title="Events" tabs={[{ by: "event", label: "Events" }]} active="event" onTab={() => undefined} source={source} query={query} onFilter={addFilter} emptyHint={<>Send custom events with <code>tme.track("Signup")</code>.</>} />
+        <BreakdownPanel title="Devices" tabs={TECH_TABS} active={p.get("tech") || "browser"} onTab={(by) => update({ tech: by })} source={source} query={query} onFilter={addFilter} />
         <BreakdownPanel
           title="Sent by"
           tabs={SENDER_TABS}
           active="library"
           onTab={() => undefined}
-          projectId={project.id}
+          source={source}
           query={query}
           onFilter={addFilter}
           emptyHint="Web, server and app events side by side: each names its library (context.library.name)."
         />
-        <CustomProperties projectId={project.id} query={query} propKey={propKey} onPick={(k) => update({ prop: k })} onFilter={addFilter} />
+        {project && <CustomProperties source={source} projectId={project.id} query={query} propKey={propKey} onPick={(k) => update({ prop: k })} onFilter={addFilter} />}
       </div>
     </>
   );
 }
 
 /** A breakdown by one property of custom events, once a key is picked. */
-function CustomProperties({ projectId, query, propKey, onPick, onFilter }: { projectId: number; query: Record<string, string>; propKey: string; onPick: (k: string) => void; onFilter: (f: Filter) => void }) {
+function CustomProperties({ source, projectId, query, propKey, onPick, onFilter }: { source: StatsSource; projectId: number; query: Record<string, string>; propKey: string; onPick: (k: string) => void; onFilter: (f: Filter) => void }) {
   if (!propKey)
     return (
       <Card title="Custom properties">
@@ -247,7 +265,7 @@ function CustomProperties({ projectId, query, propKey, onPick, onFilter }: { pro
       tabs={[{ by: `prop:${propKey}`, label: propKey }]}
       active={`prop:${propKey}`}
       onTab={() => undefined}
-      projectId={projectId}
+      source={source}
       query={query}
       onFilter={onFilter}
       extra={<PropertyKeyPicker projectId={projectId} query={query} value={propKey} onChange={onPick} />}

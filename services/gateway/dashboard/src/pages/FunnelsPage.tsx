@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 
-import { funnels, stats } from "../api/endpoints";
+import { funnels, projectStats, stats } from "../api/endpoints";
 import type { FunnelStepDef, Project } from "../api/types";
 import { FilterChips, RangePicker } from "../components/Controls";
 import { Card, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
@@ -62,7 +62,7 @@ export function FunnelsPage({ project }: { project: Project }) {
   useEffect(() => setDraft(toDraft(steps)), [steps]);
   const query = analyticsQuery(view);
 
-  const names = useAsync((signal) => stats.breakdown(project.id, { ...query, by: "event", limit: 100 }, signal), [project.id, JSON.stringify(query)]);
+  const names = useAsync((signal) => stats.breakdown(projectStats(project.id), { ...query, by: "event", limit: 100 }, signal), [project.id, JSON.stringify(query)]);
   const ready = steps.length >= 2;
   const result = useAsync(
     (signal) =>

@@ -5,6 +5,7 @@ import { projects as projectsApi } from "../api/endpoints";
 import type { Project, RetentionDays } from "../api/types";
 import { DataJobList } from "../components/DataJobs";
 import { DeleteProjectConfirm } from "../components/DeleteProject";
+import { ShareLinksCard } from "../components/ShareLinks";
 import { Card, ErrorBox, PageTitle } from "../components/ui";
 import { useProjects } from "../state/projects";
 
@@ -166,6 +167,7 @@ export function ProjectSettingsPage({ project }: { project: Project }) {
         <RetentionCard project={project} />
         <ExportCard project={project} />
       </div>
+      {(project.role === "admin" || project.role === "owner") && <ShareLinksCard project={project} />}
       <Card title="Erasures and deletions">
         <p className="muted">
           This project's data jobs. Erase a person from their page (the person link in Events); all your jobs are listed

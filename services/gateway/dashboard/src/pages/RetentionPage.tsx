@@ -1,4 +1,4 @@
-import { retention, stats } from "../api/endpoints";
+import { projectStats, retention, stats } from "../api/endpoints";
 import type { Project } from "../api/types";
 import { FilterChips } from "../components/Controls";
 import { Card, CommitInput, EmptyState, ErrorBox, PageTitle, Spinner, useShown } from "../components/ui";
@@ -44,7 +44,7 @@ export function RetentionPage({ project }: { project: Project }) {
   const startEvent = p.get("startEvent") || "";
   const tz = view.range.tz;
   const filters = view.filters.length ? JSON.stringify(view.filters) : undefined;
-  const names = useAsync((signal) => stats.breakdown(project.id, { ...rangeQuery(tz), by: "event", limit: 100 }, signal), [project.id, tz]);
+  const names = useAsync((signal) => stats.breakdown(projectStats(project.id), { ...rangeQuery(tz), by: "event", limit: 100 }, signal), [project.id, tz]);
   const data = useAsync(
     (signal) => retention.get(project.id, { period, periods, tz, event, startEvent, filters }, signal),
     [project.id, period, periods, tz, event, startEvent, filters],
