@@ -14,14 +14,14 @@ read into their documented shapes (nothing else is passed on)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from starlette.requests import Request
 
 from services.gateway.proxy import request_id, upstream_failure
-from services.gateway.share_views import PASSWORD_HEADER, ShareViews, wrong_password
+from services.gateway.share_views import PASSWORD_HEADER, TOKEN_PATTERN, ShareViews, wrong_password
 from services.gateway.state import gateway_state
 from services.shared.api.endpoint import PUBLIC, Endpoint, endpoint
 from services.shared.api.model import ApiModel
@@ -42,7 +42,7 @@ from services.tracking.schemas import BreakdownQuery, SummaryQuery, TimeseriesQu
 from services.users.schemas import ShareParams
 
 TAG = "Shared dashboards"
-TOKEN = {"token": str}
+TOKEN = {"token": Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]}
 ERRORS = (NotFound, Unauthorized, RateLimited)
 ASKS = (*ERRORS, QueryTimeout)
 # what the shared dashboard breaks down and filters by (the dashboard page's tabs)
@@ -120,8 +120,12 @@ def _upstream_error(response: httpx.Response) -> ApiError:
     return kind(message, fields=fields, headers={"Retry-After": retry} if retry else None)
 
 
-async def _ask(request: Request, view: ShareView, section: str, answer: type[M]) -> M:
-    """The tracking service's answer to the viewer's question about the link's project."""
+async def _ask(request: Request, section: str, answer: type[M], filters: Iterable[Condition],
+               by: str | None = None) -> M:
+    """The tracking service's answer to the viewer's question about the link's project, once the link
+    is open and the question keeps to the shared dimensions."""
+    view = await _views(request).unlocked(request, _token(request))
+    _refuse_others(view, filters, by)
     gateway = gateway_state(request.app)
     rid = request_id(request)
     try:
@@ -160,25 +164,19 @@ SHARED_QUESTIONS = ("The shared dashboard's question about its project, with the
 @endpoint("GET", "/api/share/{token}/stats/summary", tag=TAG, summary="A shared dashboard's headline figures",
           security=PUBLIC, errors=ASKS, path_params=TOKEN, description=SHARED_QUESTIONS)
 async def share_summary(request: Request, query: SummaryQuery) -> AnalyticsSummary:
-    view = await _views(request).unlocked(request, _token(request))
-    _refuse_others(view, query.filters)
-    return await _ask(request, view, "summary", AnalyticsSummary)
+    return await _ask(request, "summary", AnalyticsSummary, query.filters)
 
 
 @endpoint("GET", "/api/share/{token}/stats/timeseries", tag=TAG, summary="A shared dashboard's chart",
           security=PUBLIC, errors=ASKS, path_params=TOKEN, description=SHARED_QUESTIONS)
 async def share_timeseries(request: Request, query: TimeseriesQuery) -> AnalyticsTimeseries:
-    view = await _views(request).unlocked(request, _token(request))
-    _refuse_others(view, query.filters)
-    return await _ask(request, view, "timeseries", AnalyticsTimeseries)
+    return await _ask(request, "timeseries", AnalyticsTimeseries, query.filters)
 
 
 @endpoint("GET", "/api/share/{token}/stats/breakdown", tag=TAG, summary="A shared dashboard's breakdown",
           security=PUBLIC, errors=ASKS, path_params=TOKEN, description=SHARED_QUESTIONS)
 async def share_breakdown(request: Request, query: BreakdownQuery) -> AnalyticsBreakdown:
-    view = await _views(request).unlocked(request, _token(request))
-    _refuse_others(view, query.filters, query.by)
-    return await _ask(request, view, "breakdown", AnalyticsBreakdown)
+    return await _ask(request, "breakdown", AnalyticsBreakdown, query.filters, query.by)
 
 
 SHARE_ENDPOINTS: list[Endpoint] = [share_dashboard, share_summary, share_timeseries, share_breakdown]

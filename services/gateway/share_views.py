@@ -28,7 +28,8 @@ from services.shared.internal_api import ShareView
 log = logging.getLogger("tme.gateway.share")
 
 PASSWORD_HEADER = "x-tme-share-password"
-_TOKEN = re.compile(r"^tme_share_[A-Za-z0-9_-]{1,190}$")
+TOKEN_PATTERN = r"^tme_share_[A-Za-z0-9_-]{1,190}$"  # what services/users/share_links.py makes
+_TOKEN = re.compile(TOKEN_PATTERN)
 MAX_PASSWORD_HEADER = 1024
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
@@ -83,7 +83,12 @@ def _path_parameters(endpoint: Endpoint) -> list[Schema]:
     out = []
     for name in re.findall(r"{(\w+)(?::\w+)?}", endpoint.path):
         kind = endpoint.path_params.get(name, str)
-        schema: Schema = {"type": "integer", "format": "int64", "minimum": 1} if kind is int else {"type": "string"}
+        if kind is int:
+            schema: Schema = {"type": "integer", "format": "int64", "minimum": 1}
+        elif kind is str:
+            schema = {"type": "string"}
+        else:
+            schema = TypeAdapter(kind).json_schema()
         out.append({"name": to_camel(name), "in": "path", "required": True, "schema": schema})
     return out
 

@@ -70,7 +70,8 @@ class Endpoint:
     security: Security = BEARER
     # a non-JSON answer (CSV, event stream), returned as a Response; a tuple when it has several formats
     media_type: str | tuple[str, ...] | None = None
-    path_params: dict[str, type] = field(default_factory=dict)
+    # a path parameter's type: int, str (the default), or an annotated type whose JSON Schema documents it
+    path_params: dict[str, Any] = field(default_factory=dict)
     examples: dict[str, Any] = field(default_factory=dict)  # "body" / "response": an example of each
     operation_id: str = ""
     max_body_bytes: int = MAX_JSON_BYTES
@@ -136,7 +137,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def endpoint(method: str, path: str, *, tag: str, summary: str, description: str = "", status: int = 200,
              errors: Sequence[type[ApiError]] = (), security: Security = BEARER,
-             media_type: str | tuple[str, ...] | None = None, path_params: Mapping[str, type] | None = None,
+             media_type: str | tuple[str, ...] | None = None, path_params: Mapping[str, Any] | None = None,
              examples: dict[str, Any] | None = None, max_body_bytes: int = MAX_JSON_BYTES,
              location: Callable[[Any], str] | None = None) -> Callable[[Handler], Endpoint]:
     """Make an Endpoint of a handler; its body, query and answer models come from its annotations."""
