@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 CLIENT_MAX = 200
 
@@ -51,7 +52,7 @@ class Actor:
     key_id: int | None = None
 
 
-async def record(conn: asyncpg.Connection, team_id: int, action: AuditAction, actor: Actor, *,
+async def record(conn: asyncpg.Connection | PoolConnectionProxy, team_id: int, action: AuditAction, actor: Actor, *,
                  project_id: int | None = None, target: str | None = None,
                  details: dict[str, Any] | None = None) -> None:
     """Add one row to the team's log, in the caller's transaction."""

@@ -23,6 +23,7 @@ from services.shared.errors import NUL_MESSAGE, InvalidParameter, NotFound, Quer
 from services.tracking import answers
 from services.tracking.buckets import label, series
 from services.tracking.db import Db
+from services.tracking.export_audit import record_export
 from services.tracking.metrics import timed
 from services.tracking.params import (
     bad,
@@ -274,6 +275,7 @@ async def export_events(request: Request, query: ExportQuery) -> Response:
     params = Params()
     sql = export_sql(raw_where(params, project_id, rng.start, rng.end, query.filters))
     filename = f"events-{project_id}-{rng.local(rng.start).date()}.{query.format}"
+    await record_export(request, project_id, "events", {"format": query.format, "filtered": bool(query.filters)})
     rows = stream(tracking_state(request.app).pool, sql, params.values, event_writer(query.format))
     return _download(rows, FORMATS[query.format], filename)
 
@@ -309,6 +311,7 @@ async def export_person(request: Request) -> Response:
         head = await person_export.person(db, project_id, visitor_id)
     if head is None:
         raise NotFound("Person not found.")
+    await record_export(request, project_id, "person", {"format": "json"})
     params = Params()
     sql = person_export.events_sql(params, project_id, head["ids"])
     rows = stream(db.pool, sql, params.values, PersonDocument(head))
@@ -364,6 +367,7 @@ async def export_project(request: Request, query: ProjectExportQuery) -> Respons
     sql = project_export.project_sql(project_export.project_where(params, project_id, start, end, after),
                                      query.format)
     writer = SegmentLines() if query.format == "ndjson" else EventCsv(header=after is None)
+    await record_export(request, project_id, "project", {"format": query.format, "resumed": after is not None})
     rows = stream(db.pool, sql, params.values, writer)
     return _download(rows, FORMATS[query.format], f"project-{project_id}-events.{query.format}")
 

@@ -28,3 +28,11 @@ async def audit(db: AsyncSession, request: Request, principal: Principal, team_i
     """One row in the team's log, in the session's transaction (it commits with the change)."""
     await record(await session_connection(db), team_id, action, await actor_of(db, request, principal),
                  project_id=project_id, target=target, details=details)
+
+
+async def audit_sign_in(db: AsyncSession, request: Request, user: User) -> None:
+    """A `sign_in` row in each team the account is in, in the login's transaction."""
+    conn = await session_connection(db)
+    actor = Actor(user.id, user.email, request.headers.get("user-agent"))
+    for row in await conn.fetch("SELECT team_id FROM team_members WHERE user_id = $1 ORDER BY team_id", user.id):
+        await record(conn, row["team_id"], AuditAction.SIGN_IN, actor)

@@ -21,6 +21,7 @@ from services.lifecycle.jobs import Job, create_job, get_job
 from services.shared.db import session_connection
 
 LEDGER_LOCK = "SELECT pg_advisory_xact_lock(tme_ledger_lock())"
+DELETED_ACCOUNT = "deleted account"  # the actor's name in audit logs once its account is deleted
 
 
 async def _locked_connection(db: AsyncSession) -> asyncpg.Connection:
@@ -84,6 +85,9 @@ async def delete_account(db: AsyncSession, user_id: int, *, client: str) -> list
                                     team["id"])
             jobs += await _jobs(conn, rows, requested_by=user_id, client=client)
             await conn.execute("DELETE FROM teams WHERE id = $1", team["id"])
+    # the other teams' logs keep what the account did, but no longer its email
+    await conn.execute("UPDATE audit_events SET actor_name = $2 WHERE actor_user_id = $1 AND actor_key_id IS NULL",
+                       user_id, DELETED_ACCOUNT)
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
     return jobs
 

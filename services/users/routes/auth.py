@@ -12,6 +12,7 @@ from starlette.requests import Request
 from services.shared.api.endpoint import PUBLIC, endpoint
 from services.shared.errors import ApiError, EmailTaken, RateLimited, Unauthorized
 from services.users.access import account_required
+from services.users.audit_log import audit_sign_in
 from services.users.bearer import authenticate, client_ip, unauthorized
 from services.users.metrics import auth_event
 from services.users.models import Project, User
@@ -109,6 +110,7 @@ async def login(request: Request, body: LoginRequest) -> Session:
             user.password_hash = await state.passwords.hash(body.password)
             db.add(user)
         session_id, pair = await start_session(db, state.settings, user.id, request.headers.get("user-agent"))
+        await audit_sign_in(db, request, user)
         await db.commit()
     await state.throttle.reset(body.email, ip)
     auth_event("login_success")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 
+from pydantic.alias_generators import to_camel
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
+from services.shared.audit import AuditAction
 from services.shared.errors import Forbidden, NotFound
 from services.users.access import (
     ProjectAccess,
@@ -22,6 +24,7 @@ from services.users.access import (
     require_project,
     require_team,
 )
+from services.users.audit_log import audit
 from services.users.bearer import authenticate
 from services.users.models import Project, utcnow
 from services.users.path_ids import path_id
@@ -84,6 +87,9 @@ async def create_project(request: Request, body: ProjectCreate) -> ProjectPublic
         project = Project(team_id=team_id, created_by=principal.user_id, name=body.name, domain=body.domain,
                           retention_days=body.retention_days, write_key=new_write_key())
         db.add(project)
+        await db.flush()
+        await audit(db, request, principal, team_id, AuditAction.PROJECT_CREATED, project_id=project.id,
+                    target=f"project:{project.id}", details={"name": project.name})
         await db.commit()
     log.info("project created", extra={"user_id": principal.user_id, "project_id": project.id, "team_id": team_id})
     return ProjectPublic.of(ProjectAccess(project, role))
@@ -113,9 +119,12 @@ async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
             project.domain = body.domain
         if "retention_days" in body.model_fields_set:
             project.retention_days = body.retention_days
-        if body.model_fields_set & {"name", "domain", "retention_days"}:
+        changed = body.model_fields_set & {"name", "domain", "retention_days"}
+        if changed:
             project.updated_at = utcnow()
             db.add(project)
+            await audit(db, request, principal, project.team_id, AuditAction.PROJECT_UPDATED, project_id=project.id,
+                        target=f"project:{project.id}", details={"fields": [to_camel(f) for f in sorted(changed)]})
             await db.commit()
     return ProjectPublic.of(ProjectAccess(project, await _role(db, principal, project)))
 
@@ -134,6 +143,8 @@ async def delete_project(request: Request, query: DeletionQuery) -> DataJob:
         jobs = await delete_projects(db, [project.id], requested_by=principal.user_id, client=query.client)
         if not jobs:  # deleted by a concurrent request meanwhile
             raise project_not_found()
+        await audit(db, request, principal, project.team_id, AuditAction.PROJECT_DELETED, project_id=project.id,
+                    target=f"project:{project.id}", details={"name": project.name, "jobId": jobs[0].id})
         await db.commit()
     log.info("project deleted", extra={"user_id": principal.user_id, "project_id": project.id,
                                        "job_id": jobs[0].id})
@@ -151,6 +162,8 @@ async def rotate_key(request: Request) -> ProjectPublic:
         project.write_key = new_write_key()
         project.updated_at = utcnow()
         db.add(project)
+        await audit(db, request, principal, project.team_id, AuditAction.WRITE_KEY_ROTATED, project_id=project.id,
+                    target=f"project:{project.id}")
         await db.commit()
     log.info("write key rotated", extra={"user_id": principal.user_id, "project_id": project.id})
     return ProjectPublic.of(ProjectAccess(project, await _role(db, principal, project)))

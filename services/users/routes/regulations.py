@@ -9,9 +9,11 @@ from starlette.requests import Request
 
 from services.lifecycle.jobs import create_job
 from services.shared.api.endpoint import endpoint
+from services.shared.audit import AuditAction
 from services.shared.db import session_connection
 from services.shared.errors import Forbidden, NotFound, ValidationFailed
 from services.users.access import Role
+from services.users.audit_log import audit
 from services.users.bearer import authenticate
 from services.users.regulations import (
     ERASING,
@@ -55,6 +57,9 @@ async def create_regulation(request: Request, body: RegulationCreate, query: Del
         job_id = await create_job(await session_connection(db), "erase_person", project.id,
                                   requested_by=principal.user_id, client=query.client,
                                   subject_type=body.subject_type, subject_ids=body.subject_ids)
+        # how many, never who: the ids are what is being erased
+        await audit(db, request, principal, project.team_id, AuditAction.PERSON_ERASED, project_id=project.id,
+                    target=f"data_job:{job_id}", details={"subjects": len(body.subject_ids), "jobId": job_id})
         await db.commit()
     log.info("erasure requested", extra={"user_id": principal.user_id, "project_id": project.id, "job_id": job_id,
                                          "subjects": len(body.subject_ids)})
