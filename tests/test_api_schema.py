@@ -43,7 +43,7 @@ EXAMPLES_PER_OPERATION = 5
 PASSWORD = "a long schema password"
 # operations that end the login or the project they are given: each request gets a fresh account
 SPOILERS = frozenset({("POST", "/api/auth/logout"), ("DELETE", "/api/projects/{}"),
-                      ("POST", "/api/projects/{}/rotate-key"), ("DELETE", "/api/me")})
+                      ("POST", "/api/projects/{}/rotate-key"), ("DELETE", "/api/me"), ("DELETE", "/api/teams/{}")})
 WRITE_KEY_FIELDS = ("apiKey", "writeKey")
 METHODS = ("get", "put", "post", "delete", "patch")
 STREAM_SECONDS = 1.0  # an SSE answer is read this long (its first bytes arrive at once)

@@ -259,11 +259,12 @@ def test_a_job_whose_worker_died_is_taken_over_and_finished(
     # sees the job before it looks abandoned
     job_id = db.fetchval(
         """WITH lock AS (SELECT pg_advisory_xact_lock(tme_ledger_lock())),
-                gone AS (DELETE FROM projects WHERE id = $1 AND (SELECT true FROM lock) RETURNING id, created_by, team_id),
+                gone AS (DELETE FROM projects WHERE id = $1 AND (SELECT true FROM lock)
+                         RETURNING id, created_by, team_id),
                 first AS (DELETE FROM events WHERE project_id = $1 AND event_time < now() - interval '100 days'
                           RETURNING 1)
-           INSERT INTO data_jobs (kind, project_id, owner_id, team_id, requested_by, client, status, attempts, started_at,
-                                  heartbeat_at, rows_deleted)
+           INSERT INTO data_jobs (kind, project_id, owner_id, team_id, requested_by, client, status, attempts,
+                                  started_at, heartbeat_at, rows_deleted)
            SELECT 'delete_project', id, created_by, team_id, created_by, 'api', 'running', 1, now() - interval '1 hour',
                   now() - interval '1 hour', jsonb_build_object('events', (SELECT count(*) FROM first))
            FROM gone RETURNING id""", owner.project_id)
@@ -368,9 +369,10 @@ def test_a_large_project_goes_batch_by_batch_each_starting_where_the_last_stoppe
     # worker takes it), so that this test's worker, with its small batches, is the one that does it
     job_id = db.fetchval(
         """WITH lock AS (SELECT pg_advisory_xact_lock(tme_ledger_lock())),
-                gone AS (DELETE FROM projects WHERE id = $1 AND (SELECT true FROM lock) RETURNING id, created_by, team_id)
-           INSERT INTO data_jobs (kind, project_id, owner_id, team_id, requested_by, client, status, attempts, started_at,
-                                  heartbeat_at)
+                gone AS (DELETE FROM projects WHERE id = $1 AND (SELECT true FROM lock)
+                         RETURNING id, created_by, team_id)
+           INSERT INTO data_jobs (kind, project_id, owner_id, team_id, requested_by, client, status, attempts,
+                                  started_at, heartbeat_at)
            SELECT 'delete_project', id, created_by, team_id, created_by, 'api', 'running', 1, now(), now() FROM gone
            RETURNING id""", owner.project_id)
 
