@@ -114,9 +114,9 @@ class Broadcast:
 
 def gateway_broadcast(redis: aioredis.Redis, auth: Authenticator, keys: WriteKeyResolver,
                       shares: ShareViews) -> Broadcast:
-    """The gateway's broadcast: tokens, logins and users revoked, projects deleted or their key
-    rotated (the authenticator, the ingest write key cache and the share views forget them), share
-    links revoked."""
+    """The gateway's broadcast: tokens, logins, users and API keys revoked (a key also when rotated),
+    projects deleted or their key rotated (the authenticator, the ingest write key cache and the
+    share views forget them), share links revoked."""
     def forget_project(project_id: str) -> None:
         auth.forget_project(project_id)
         keys.forget_project(int(project_id))
@@ -130,6 +130,7 @@ def gateway_broadcast(redis: aioredis.Redis, auth: Authenticator, keys: WriteKey
         "token": auth.forget_token_digest,
         "session": auth.forget_session,
         "user": auth.forget_user,
+        "api_key": auth.forget_api_key,
         "project": forget_project,
         "share_link": shares.forget_link,
     }

@@ -126,6 +126,15 @@ async def revoke_share_link(request: Request) -> Response:
     return response
 
 
+async def change_api_key(request: Request) -> Response:
+    """Proxy an API key's rotation or revocation; once users accepted it, every gateway forgets the
+    key's verified secret and roles at once (a lost broadcast: within TME_AUTH_CACHE_TTL_SECONDS)."""
+    response = await forward(request, gateway_state(request.app).users, "users")
+    if response.status_code < 400:
+        await _everywhere(request, "api_key", str(request.path_params["key_id"]), _auth(request).forget_api_key)
+    return response
+
+
 async def delete_account(request: Request) -> Response:
     """Proxy an account deletion: once users accepted it, every gateway forgets the user's logins
     and the deleted projects' roles and write keys at once (the answer lists the projects' jobs)."""
@@ -209,6 +218,9 @@ def proxy_routes() -> list[BaseRoute]:
         Route("/api/teams", to_users, methods=["GET", "POST"]),
         Route("/api/teams/{team_id:int}", to_users, methods=["GET", "PATCH"]),
         Route("/api/teams/{team_id:int}", delete_team, methods=["DELETE"]),
+        Route("/api/teams/{team_id:int}/api-keys", to_users, methods=["GET", "POST"]),
+        Route("/api/teams/{team_id:int}/api-keys/{key_id:int}", change_api_key, methods=["DELETE"]),
+        Route("/api/teams/{team_id:int}/api-keys/{key_id:int}/rotate", change_api_key, methods=["POST"]),
         Route("/api/teams/{team_id:int}/audit", to_users, methods=["GET"]),
         Route("/api/projects", to_users, methods=["GET", "POST"]),
         Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),

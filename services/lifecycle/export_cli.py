@@ -2,9 +2,10 @@
 progress bar, resuming a partial file instead of starting again.
 
   tme export --project ID --out FILE [--format ndjson|csv] [--from ...] [--to ...]
-             [--gateway URL] [--email EMAIL]
+             [--gateway URL] [--api-key KEY | --email EMAIL]
 
-Authentication: an access token from TME_TOKEN, else a login with --email and the password from
+Authentication: an API key (`tme_key_...`, a `read` key of the project is enough) from --api-key or
+TME_API_KEY, else an access token from TME_TOKEN, else a login with --email and the password from
 TME_PASSWORD or a prompt. The export is GET /api/projects/{id}/export (oldest first, in a stable
 order); the progress bar's total is /export/count with the same parameters.
 
@@ -59,6 +60,8 @@ def add_parser(sub: Any) -> None:
     export.add_argument("--gateway", default=default_gateway(),
                         help="the gateway's URL (default $TME_GATEWAY_URL, else http://localhost:$TME_GATEWAY_PORT "
                              "or 8000)")
+    export.add_argument("--api-key", default=os.environ.get("TME_API_KEY") or None,
+                        help="an API key (tme_key_..., default $TME_API_KEY) to use instead of a login")
     export.add_argument("--email", default=os.environ.get("TME_EMAIL") or None,
                         help="log in as this user (password from TME_PASSWORD or a prompt) unless TME_TOKEN is set")
     export.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
@@ -74,13 +77,16 @@ def _message(response: httpx.Response) -> str:
         return response.text[:200] or f"HTTP {response.status_code}"
 
 
-def access_token(http: httpx.Client, email: str | None) -> str:
+def access_token(http: httpx.Client, email: str | None, api_key: str | None = None) -> str:
+    """The bearer to send: the API key if given, else TME_TOKEN, else a login's access token."""
+    if api_key:
+        return api_key
     token = os.environ.get("TME_TOKEN")
     if token:
         return token
     if not email:
-        raise ExportError("set TME_TOKEN to an access token, or give --email (password from TME_PASSWORD or a "
-                          "prompt)")
+        raise ExportError("give --api-key (or TME_API_KEY), set TME_TOKEN to an access token, or give --email "
+                          "(password from TME_PASSWORD or a prompt)")
     password = os.environ.get("TME_PASSWORD")
     if password is None:
         if not sys.stdin.isatty():
@@ -189,7 +195,7 @@ def export_command(args: argparse.Namespace) -> int:
     fmt: Format = args.format
     try:
         with httpx.Client(base_url=args.gateway, timeout=TIMEOUT) as http:
-            http.headers["Authorization"] = f"Bearer {access_token(http, args.email)}"
+            http.headers["Authorization"] = f"Bearer {access_token(http, args.email, args.api_key)}"
             export = Export(http, args.project, fmt, args.out, args.from_, args.to)
             written, before = run_export(export, args.retries, args.quiet)
     except NotAnExport as exc:

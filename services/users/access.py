@@ -81,10 +81,10 @@ class ProjectAccess:
 
 async def team_role(db: AsyncSession, principal: Principal, team_id: int) -> Role | None:
     """The caller's role in the team, or None."""
-    if principal.key is not None:
-        if principal.key.team_id == team_id and principal.key.scope == KeyScope.ADMIN:
-            return Role.ADMIN
-        return None
+    if principal.key is not None:  # a read key sees its team as a viewer (its projects: project_access)
+        if principal.key.team_id != team_id:
+            return None
+        return Role.ADMIN if principal.key.scope == KeyScope.ADMIN else Role.VIEWER
     if principal.user_id is None:
         return None
     member = await db.get(TeamMember, (team_id, principal.user_id))

@@ -4,6 +4,7 @@ Derived from the table models' bases (services/users/models.py); camelCase in JS
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import Field
 
@@ -162,3 +163,34 @@ class ShareLinkCreated(ApiModel):
 
     share_link: ShareLinkPublic
     url: str = Field(description="The link to give: `<origin>/share/<token>`.")
+
+
+class ApiKeyPublic(ApiModel):
+    """An API key of the team, never its secret (shown once, when made or rotated; only its
+    SHA-256 is stored)."""
+
+    id: int
+    name: str
+    scope: Literal["read", "admin"] = Field(
+        description="`read`: a viewer of `projectIds`; `admin`: an admin of the team (not of its keys or members).")
+    project_ids: list[int] | None = Field(description="The projects a `read` key may read (null for `admin`).")
+    hint: str = Field(description="The secret's last four characters, to tell keys apart.")
+    created_by: int | None = Field(description="The account that made it (null once deleted).")
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None = Field(
+        description="When it was last accepted, to about a minute (written at most once a minute per key).")
+    expires_at: dt.datetime | None = Field(description="When it stops working (null: until revoked).")
+    revoked_at: dt.datetime | None = Field(description="When it was revoked: refused (401) since.")
+
+
+class ApiKeyList(ApiModel):
+    """The team's API keys, newest first, revoked ones included."""
+
+    api_keys: list[ApiKeyPublic]
+
+
+class ApiKeySecret(ApiModel):
+    """The key and its secret, shown this once: send it as `Authorization: Bearer tme_key_...`."""
+
+    api_key: ApiKeyPublic
+    secret: str = Field(description="The key itself (`tme_key_...`); only its SHA-256 is stored.")

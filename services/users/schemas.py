@@ -212,3 +212,24 @@ class ShareLinkCreate(RequestBody):
     password: NewPassword | None = Field(None, json_schema_extra={"writeOnly": True},
                                          description="Asked of whoever opens the link (8 to 128 characters).")
     params: ShareParams = Field(default_factory=ShareParams)
+
+
+def _in_future(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone (e.g. 2027-01-01T00:00:00Z)")
+    if value <= dt.datetime.now(dt.UTC):
+        raise ValueError("must be in the future")
+    return value
+
+
+class ApiKeyCreate(RequestBody):
+    """A new API key of the team: `read` the analytics of `projectIds`, or `admin` of the whole team."""
+
+    name: Name = Field(description="What the key is for (e.g. the script or tool using it).")
+    scope: Literal["read", "admin"] = Field(
+        description="`read`: a viewer of `projectIds`; `admin`: an admin of the team (not of its keys or members).")
+    project_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, max_length=1000, description="The team's projects a `read` key may read (required for `read`, "
+                                           "refused for `admin`).")
+    expires_at: Annotated[dt.datetime, AfterValidator(_in_future)] | None = Field(
+        None, description="When the key stops working (in the future; none: until revoked).")

@@ -10,7 +10,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +22,7 @@ REFRESH_PREFIX = "tme_rt_"
 API_KEY_PREFIX = "tme_key_"
 WRITE_KEY_PREFIX = "wk_"
 _MAX_TOKEN_LENGTH = 200
+KEY_USE_RECORD_SECONDS = 60  # an API key's last_used_at is written at most once a minute
 
 
 def token_hash(token: str) -> bytes:
@@ -132,9 +133,24 @@ async def verify_api_key(db: AsyncSession, token: str) -> Principal:
     if key.expires_at is not None and key.expires_at <= utcnow():
         raise TokenError("API key has expired.")
     assert key.id is not None
+    await _note_key_use(db, key.id)
     grant = KeyGrant(key_id=key.id, team_id=key.team_id, scope=key.scope, project_ids=tuple(key.project_ids or ()),
                      name=key.name)
     return Principal(key.created_by, None, key.expires_at, key=grant)
+
+
+async def _note_key_use(db: AsyncSession, key_id: int) -> None:
+    """Set the key's last_used_at, unless it was set less than a minute ago: one conditional UPDATE
+    that writes at most once a minute per key (committed at once, so it holds no lock for the request)."""
+    result = await db.exec(
+        update(ApiKey)
+        .where(col(ApiKey.id) == key_id,
+               col(ApiKey.last_used_at).is_(None)
+               | (col(ApiKey.last_used_at) < text(f"now() - interval '{KEY_USE_RECORD_SECONDS} seconds'")))
+        .values(last_used_at=utcnow())
+    )
+    if result.rowcount:
+        await db.commit()
 
 
 async def revoke_session(db: AsyncSession, session_id: uuid.UUID) -> None:

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
-from services.shared.errors import Conflict, InvalidPassword, RateLimited, ValidationFailed
+from services.shared.errors import Conflict, Forbidden, InvalidPassword, RateLimited, ValidationFailed
 from services.users.access import account_id
 from services.users.bearer import authenticate, client_ip, unauthorized
 from services.users.models import User, utcnow
@@ -45,14 +45,14 @@ async def _confirm_password(state: UsersState, request: Request, user: User, pas
         raise InvalidPassword("Current password is incorrect.", fields={field: "is incorrect"})
 
 
-@endpoint("GET", "/api/me", tag=TAG, summary="The logged-in user")
+@endpoint("GET", "/api/me", tag=TAG, summary="The logged-in user", errors=(Forbidden,))
 async def get_me(request: Request) -> UserPublic:
     async with users_state(request).sessions() as db:
         user = await _current_user(db, await authenticate(request, db))
     return UserPublic.model_validate(user)
 
 
-@endpoint("PATCH", "/api/me", tag=TAG, summary="Rename the logged-in user")
+@endpoint("PATCH", "/api/me", tag=TAG, summary="Rename the logged-in user", errors=(Forbidden,))
 async def patch_me(request: Request, body: UserUpdate) -> UserPublic:
     state = users_state(request)
     async with state.sessions() as db:
@@ -68,7 +68,7 @@ async def patch_me(request: Request, body: UserUpdate) -> UserPublic:
 
 
 @endpoint("POST", "/api/me/password", tag=TAG, summary="Change password",
-          errors=(InvalidPassword, ValidationFailed, RateLimited))
+          errors=(InvalidPassword, ValidationFailed, RateLimited, Forbidden))
 async def change_password(request: Request, body: PasswordChange) -> None:
     """Needs the current password. Logs out every other login of this user."""
     state = users_state(request)
@@ -91,7 +91,7 @@ async def change_password(request: Request, body: PasswordChange) -> None:
 
 
 @endpoint("DELETE", "/api/me", tag=TAG, summary="Delete my account", status=202,
-          errors=(InvalidPassword, RateLimited, Conflict))
+          errors=(InvalidPassword, RateLimited, Conflict, Forbidden))
 async def delete_me(request: Request, body: AccountDelete, query: DeletionQuery) -> AccountDeletion:
     """Needs the password. The account is deleted at once with every login and token (they answer
     401 from now on), and so is each of its projects, as `DELETE /api/projects/{projectId}` does:
