@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import PUBLIC, endpoint
-from services.shared.errors import ApiError, EmailTaken, RateLimited, Unauthorized
+from services.shared.errors import ApiError, EmailTaken, Forbidden, RateLimited, Unauthorized
 from services.users.access import account_required
 from services.users.audit_log import audit_sign_in
 from services.users.bearer import authenticate, client_ip, unauthorized
@@ -141,7 +141,7 @@ async def refresh(request: Request, body: RefreshRequest) -> Session:
     return Session.of(user, rotated.pair)
 
 
-@endpoint("POST", "/api/auth/logout", tag=TAG, summary="Log out")
+@endpoint("POST", "/api/auth/logout", tag=TAG, summary="Log out", errors=(Forbidden,))
 async def logout(request: Request) -> None:
     """Revokes this login's access and refresh tokens, effective immediately."""
     state = users_state(request)
