@@ -10,15 +10,8 @@ from starlette.requests import Request
 from services.shared.api.endpoint import endpoint
 from services.shared.audit import AuditAction
 from services.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.users import api_keys as rules
 from services.users.access import KeyScope, Role, account_id
-from services.users.api_keys import (
-    checked_projects,
-    create_api_key,
-    revoke_api_key,
-    rotate_api_key,
-    team_api_key,
-    team_api_keys,
-)
 from services.users.audit_log import audit
 from services.users.bearer import authenticate
 from services.users.path_ids import path_id
@@ -42,7 +35,7 @@ async def list_api_keys(request: Request) -> ApiKeyList:
         account_id(principal)
         team, _ = await team_for(db, request, principal, Role.ADMIN)
         assert team.id is not None
-        keys = await team_api_keys(db, team.id)
+        keys = await rules.team_api_keys(db, team.id)
     return ApiKeyList(api_keys=[ApiKeyPublic.model_validate(key) for key in keys])
 
 
@@ -50,7 +43,7 @@ async def list_api_keys(request: Request) -> ApiKeyList:
           errors=(NotFound, Forbidden, ValidationFailed), path_params=TEAM_ID,
           examples={"body": {"name": "Weekly report", "scope": "read", "projectIds": [1],
                              "expiresAt": "2027-12-31T00:00:00Z"}})
-async def create_key(request: Request, body: ApiKeyCreate) -> ApiKeySecret:
+async def create_api_key(request: Request, body: ApiKeyCreate) -> ApiKeySecret:
     """A key for scripts and other tools, sent as `Authorization: Bearer tme_key_...` on the same
     routes as a login's access token. `read`: a viewer of the team's projects in `projectIds`;
     `admin`: an admin of the team's projects and of the team, except its API keys and members.
@@ -61,8 +54,8 @@ async def create_key(request: Request, body: ApiKeyCreate) -> ApiKeySecret:
         team, _ = await team_for(db, request, principal, Role.ADMIN)
         assert team.id is not None
         scope = KeyScope(body.scope)
-        project_ids = await checked_projects(db, team.id, scope, body.project_ids)
-        key, secret = await create_api_key(db, team.id, user_id, name=body.name, scope=scope,
+        project_ids = await rules.checked_projects(db, team.id, scope, body.project_ids)
+        key, secret = await rules.create_api_key(db, team.id, user_id, name=body.name, scope=scope,
                                            project_ids=project_ids, expires_at=body.expires_at)
         await audit(db, request, principal, team.id, AuditAction.API_KEY_CREATED, target=f"api_key:{key.id}",
                     details={"name": key.name, "scope": key.scope, "projectIds": project_ids,
@@ -74,7 +67,7 @@ async def create_key(request: Request, body: ApiKeyCreate) -> ApiKeySecret:
 
 @endpoint("POST", PATH + "/{key_id}/rotate", tag=TAG, summary="Rotate an API key",
           errors=(NotFound, Forbidden, Conflict), path_params=KEY_ID)
-async def rotate_key(request: Request) -> ApiKeySecret:
+async def rotate_api_key(request: Request) -> ApiKeySecret:
     """A new secret for the same key (name, scope, projects and expiry kept); the old secret is
     refused from this answer on, on every gateway. The new `secret` is shown this once. A revoked
     or expired key cannot be rotated (409). Needs `admin`, signed in as an account."""
@@ -83,8 +76,8 @@ async def rotate_key(request: Request) -> ApiKeySecret:
         user_id = account_id(principal)
         team, _ = await team_for(db, request, principal, Role.ADMIN)
         assert team.id is not None
-        key = await team_api_key(db, team.id, path_id(request.path_params["key_id"]))
-        secret = await rotate_api_key(db, key)
+        key = await rules.team_api_key(db, team.id, path_id(request.path_params["key_id"]))
+        secret = await rules.rotate_api_key(db, key)
         await audit(db, request, principal, team.id, AuditAction.API_KEY_ROTATED, target=f"api_key:{key.id}",
                     details={"name": key.name})
         await db.commit()
@@ -94,7 +87,7 @@ async def rotate_key(request: Request) -> ApiKeySecret:
 
 @endpoint("DELETE", PATH + "/{key_id}", tag=TAG, summary="Revoke an API key", errors=(NotFound, Forbidden),
           path_params=KEY_ID)
-async def revoke_key(request: Request) -> ApiKeyPublic:
+async def revoke_api_key(request: Request) -> ApiKeyPublic:
     """The key is refused (401) from this answer on, on every gateway; it stays in the list as
     revoked. Revoking a revoked key changes nothing. Needs `admin`, signed in as an account."""
     async with users_state(request).sessions() as db:
@@ -102,8 +95,8 @@ async def revoke_key(request: Request) -> ApiKeyPublic:
         user_id = account_id(principal)
         team, _ = await team_for(db, request, principal, Role.ADMIN)
         assert team.id is not None
-        key = await team_api_key(db, team.id, path_id(request.path_params["key_id"]))
-        if revoke_api_key(db, key):
+        key = await rules.team_api_key(db, team.id, path_id(request.path_params["key_id"]))
+        if rules.revoke_api_key(db, key):
             await audit(db, request, principal, team.id, AuditAction.API_KEY_REVOKED, target=f"api_key:{key.id}",
                         details={"name": key.name})
             await db.commit()
@@ -111,4 +104,4 @@ async def revoke_key(request: Request) -> ApiKeyPublic:
     return ApiKeyPublic.model_validate(key)
 
 
-endpoints = [list_api_keys, create_key, rotate_key, revoke_key]
+endpoints = [list_api_keys, create_api_key, rotate_api_key, revoke_api_key]

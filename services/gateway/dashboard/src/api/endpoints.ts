@@ -1,9 +1,15 @@
 // Typed calls to the gateway's API (users and tracking services behind it).
 import { api, download, type RequestOptions } from "./client";
 import type {
+  ApiKey,
+  ApiKeyList,
+  ApiKeySecret,
   Breakdown,
   ChangePasswordRequest,
   AccountDeletion,
+  AuditPage,
+  AuditQuery,
+  CreateApiKeyRequest,
   CreateProjectRequest,
   DataJob,
   DataJobList,
@@ -71,6 +77,12 @@ export const dataJobs = {
   get: (id: number | string, signal?: AbortSignal) => api<DataJob>(`/api/data-jobs/${id}`, { signal }),
 };
 
+/** A team's audit log (its admins only): `before` is the `nextBefore` of the page before. */
+export const audit = {
+  page: (teamId: number, query: AuditQuery, signal?: AbortSignal) =>
+    api<AuditPage>(`/api/teams/${teamId}/audit`, { query, signal }),
+};
+
 const base = (pid: number) => `/api/projects/${pid}`;
 
 /** Where a dashboard's figures come from: a project of the signed-in account, or a share link
@@ -110,6 +122,17 @@ export const shareLinks = {
   create: (pid: number, body: CreateShareLinkRequest) =>
     api<ShareLinkCreated>(`${base(pid)}/share-links`, { method: "POST", body }),
   revoke: (pid: number, id: number) => api<void>(`${base(pid)}/share-links/${id}`, { method: "DELETE" }),
+};
+
+/** A team's API keys (its admins only): the secret is in the answer of create and rotate only. */
+export const apiKeys = {
+  list: (teamId: number, signal?: AbortSignal) =>
+    api<ApiKeyList>(`/api/teams/${teamId}/api-keys`, { signal }).then((r) => r.apiKeys),
+  create: (teamId: number, body: CreateApiKeyRequest) =>
+    api<ApiKeySecret>(`/api/teams/${teamId}/api-keys`, { method: "POST", body }),
+  rotate: (teamId: number, id: number) =>
+    api<ApiKeySecret>(`/api/teams/${teamId}/api-keys/${id}/rotate`, { method: "POST" }),
+  revoke: (teamId: number, id: number) => api<ApiKey>(`/api/teams/${teamId}/api-keys/${id}`, { method: "DELETE" }),
 };
 
 /** A shared dashboard, opened without a login. */

@@ -48,6 +48,13 @@ export type ErasureAccepted = JsonAnswer<paths["/api/projects/{projectId}/regula
 /** Days a project keeps its events; null keeps them forever. */
 export type RetentionDays = Project["retentionDays"];
 
+// a team's audit log (its admins only), newest first, a page at a time
+type AuditPath = "/api/teams/{teamId}/audit";
+export type AuditPage = JsonAnswer<paths[AuditPath]["get"], 200>;
+export type AuditEntry = Item<AuditPage["entries"]>;
+export type AuditAction = AuditEntry["action"];
+export type AuditQuery = NonNullable<paths[AuditPath]["get"]["parameters"]["query"]>;
+
 type Condition = Schemas["AnalyticsCondition"];
 export type FilterOp = NonNullable<Condition["op"]>;
 /** A filter as the dashboard builds it: always with its operator, and a value typed in as text. */
@@ -100,3 +107,10 @@ export type ShareLinkList = JsonAnswer<paths[ShareLinksPath]["get"], 200>;
 export type ShareLink = Item<ShareLinkList["shareLinks"]>;
 export type ShareParams = NonNullable<CreateShareLinkRequest["params"]>;
 export type SharedDashboard = JsonAnswer<paths["/api/share/{token}"]["get"], 200>;
+
+// API keys: a team's long-lived keys for scripts (secret shown once, when made or rotated)
+type ApiKeysPath = "/api/teams/{teamId}/api-keys";
+export type CreateApiKeyRequest = JsonBody<paths[ApiKeysPath]["post"]>;
+export type ApiKeySecret = JsonAnswer<paths[ApiKeysPath]["post"], 201>;
+export type ApiKeyList = JsonAnswer<paths[ApiKeysPath]["get"], 200>;
+export type ApiKey = Item<ApiKeyList["apiKeys"]>;

@@ -88,6 +88,9 @@ export function Layout({ children }: { children: ReactNode }) {
   }, [location.pathname]);
   const carry = carryQuery(new URLSearchParams(location.search));
   const name = user?.name || "Account";
+  // the team pages of the current project's team, for its admins
+  const current = projects?.find((p) => String(p.id) === pid);
+  const teamAdmin = current && !current.guest && (current.role === "admin" || current.role === "owner") ? current : null;
 
   return (
     <div className="shell">
@@ -119,6 +122,8 @@ export function Layout({ children }: { children: ReactNode }) {
             Projects
           </NavLink>
           <NavLink to="/profile">Profile</NavLink>
+          {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/api-keys`}>API keys</NavLink>}
+          {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/audit`}>Audit log</NavLink>}
           <button
             type="button"
             className="btn btn-ghost"
