@@ -5,6 +5,7 @@ import type { Project } from "./api/types";
 import { LAST_PROJECT_KEY, Layout } from "./components/Layout";
 import { EmptyState, ErrorBox, PageTitle, Spinner } from "./components/ui";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
+import { AuditPage } from "./pages/AuditPage";
 import { LoginPage, RegisterPage } from "./pages/AuthPages";
 import { DashboardPage } from "./pages/DashboardPage";
 import { EventsPage } from "./pages/EventsPage";
@@ -113,6 +114,7 @@ export function App() {
             <Route path="/projects" element={<ProjectsPage />} />
             <Route path="/profile" element={<ProfilePage />} />
             <Route path="/teams/:teamId/api-keys" element={<ApiKeysPage />} />
+            <Route path="/teams/:teamId/audit" element={<AuditPage />} />
             <Route path="/projects/:pid" element={<Navigate to="dashboard" replace />} />
             <Route path="/projects/:pid/dashboard" element={<WithProject render={(p) => <DashboardPage project={p} />} />} />
             <Route path="/projects/:pid/funnels" element={<WithProject render={(p) => <FunnelsPage project={p} />} />} />

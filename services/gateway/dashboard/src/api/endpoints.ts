@@ -7,6 +7,8 @@ import type {
   Breakdown,
   ChangePasswordRequest,
   AccountDeletion,
+  AuditPage,
+  AuditQuery,
   CreateApiKeyRequest,
   CreateProjectRequest,
   DataJob,
@@ -73,6 +75,12 @@ export const projects = {
 export const dataJobs = {
   list: (signal?: AbortSignal) => api<DataJobList>("/api/data-jobs", { signal }),
   get: (id: number | string, signal?: AbortSignal) => api<DataJob>(`/api/data-jobs/${id}`, { signal }),
+};
+
+/** A team's audit log (its admins only): `before` is the `nextBefore` of the page before. */
+export const audit = {
+  page: (teamId: number, query: AuditQuery, signal?: AbortSignal) =>
+    api<AuditPage>(`/api/teams/${teamId}/audit`, { query, signal }),
 };
 
 const base = (pid: number) => `/api/projects/${pid}`;

@@ -48,6 +48,13 @@ export type ErasureAccepted = JsonAnswer<paths["/api/projects/{projectId}/regula
 /** Days a project keeps its events; null keeps them forever. */
 export type RetentionDays = Project["retentionDays"];
 
+// a team's audit log (its admins only), newest first, a page at a time
+type AuditPath = "/api/teams/{teamId}/audit";
+export type AuditPage = JsonAnswer<paths[AuditPath]["get"], 200>;
+export type AuditEntry = Item<AuditPage["entries"]>;
+export type AuditAction = AuditEntry["action"];
+export type AuditQuery = NonNullable<paths[AuditPath]["get"]["parameters"]["query"]>;
+
 type Condition = Schemas["AnalyticsCondition"];
 export type FilterOp = NonNullable<Condition["op"]>;
 /** A filter as the dashboard builds it: always with its operator, and a value typed in as text. */

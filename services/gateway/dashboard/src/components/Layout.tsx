@@ -123,6 +123,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </NavLink>
           <NavLink to="/profile">Profile</NavLink>
           {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/api-keys`}>API keys</NavLink>}
+          {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/audit`}>Audit log</NavLink>}
           <button
             type="button"
             className="btn btn-ghost"
