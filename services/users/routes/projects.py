@@ -38,6 +38,7 @@ log = logging.getLogger("tme.users.projects")
 
 TAG = "Projects"
 PROJECT_ID = {"project_id": int}
+PATCHABLE = ("domain", "name", "retention_days")  # what PATCH changes, in the audit log's order
 
 
 def parse_project_id(raw: str) -> int:
@@ -113,18 +114,20 @@ async def patch_project(request: Request, body: ProjectUpdate) -> ProjectPublic:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         project = await project_for(db, request, principal, Role.ADMIN)
+        before = {field: getattr(project, field) for field in PATCHABLE}
         if body.name is not None:
             project.name = body.name
         if "domain" in body.model_fields_set:
             project.domain = body.domain
         if "retention_days" in body.model_fields_set:
             project.retention_days = body.retention_days
-        changed = body.model_fields_set & {"name", "domain", "retention_days"}
-        if changed:
+        if body.model_fields_set & set(PATCHABLE):
             project.updated_at = utcnow()
             db.add(project)
-            await audit(db, request, principal, project.team_id, AuditAction.PROJECT_UPDATED, project_id=project.id,
-                        target=f"project:{project.id}", details={"fields": [to_camel(f) for f in sorted(changed)]})
+            changed = [to_camel(field) for field in PATCHABLE if getattr(project, field) != before[field]]
+            if changed:  # the log names what changed, not what was sent again unchanged
+                await audit(db, request, principal, project.team_id, AuditAction.PROJECT_UPDATED,
+                            project_id=project.id, target=f"project:{project.id}", details={"fields": changed})
             await db.commit()
     return ProjectPublic.of(ProjectAccess(project, await _role(db, principal, project)))
 
