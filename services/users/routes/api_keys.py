@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
@@ -14,11 +17,13 @@ from services.users import api_keys as rules
 from services.users.access import KeyScope, Role, account_id
 from services.users.audit_log import audit
 from services.users.bearer import authenticate
+from services.users.models import ApiKey
 from services.users.path_ids import path_id
 from services.users.public import ApiKeyList, ApiKeyPublic, ApiKeySecret
 from services.users.routes.teams import TEAM_ID, team_for
 from services.users.schemas import ApiKeyCreate
 from services.users.state import users_state
+from services.users.tokens import Principal
 
 log = logging.getLogger("tme.users.api_keys")
 
@@ -27,15 +32,45 @@ PATH = "/api/teams/{team_id}/api-keys"
 KEY_ID = {**TEAM_ID, "key_id": int}
 
 
+@dataclass(frozen=True)
+class KeyManager:
+    """The caller of a key route: an account that is an admin of the path's team."""
+
+    principal: Principal
+    user_id: int
+    team_id: int
+
+    def log_fields(self, key: ApiKey) -> dict[str, int | None]:
+        return {"user_id": self.user_id, "team_id": self.team_id, "api_key_id": key.id}
+
+
+async def key_manager(db: AsyncSession, request: Request) -> KeyManager:
+    """The caller, when it is an account (an API key: 403) and an admin of the path's team (else 404 or 403)."""
+    principal = await authenticate(request, db)
+    user_id = account_id(principal)
+    team, _ = await team_for(db, request, principal, Role.ADMIN)
+    assert team.id is not None
+    return KeyManager(principal, user_id, team.id)
+
+
+async def audit_key(db: AsyncSession, request: Request, caller: KeyManager, action: AuditAction, key: ApiKey,
+                    **details: Any) -> None:
+    """The change's row in the team's audit log (never the secret)."""
+    await audit(db, request, caller.principal, caller.team_id, action, target=f"api_key:{key.id}",
+                details={"name": key.name, **details})
+
+
+async def path_key(db: AsyncSession, request: Request, caller: KeyManager) -> ApiKey:
+    """The path's key of the caller's team, locked for the change (else 404)."""
+    return await rules.team_api_key(db, caller.team_id, path_id(request.path_params["key_id"]))
+
+
 @endpoint("GET", PATH, tag=TAG, summary="List a team's API keys", errors=(NotFound, Forbidden), path_params=TEAM_ID)
 async def list_api_keys(request: Request) -> ApiKeyList:
     """Newest first, revoked ones included, never their secrets. Needs `admin`, signed in as an account."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
-        keys = await rules.team_api_keys(db, team.id)
+        caller = await key_manager(db, request)
+        keys = await rules.team_api_keys(db, caller.team_id)
     return ApiKeyList(api_keys=[ApiKeyPublic.model_validate(key) for key in keys])
 
 
@@ -49,19 +84,16 @@ async def create_api_key(request: Request, body: ApiKeyCreate) -> ApiKeySecret:
     `admin`: an admin of the team's projects and of the team, except its API keys and members.
     The answer's `secret` is shown this once. Needs `admin`, signed in as an account."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        user_id = account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
+        caller = await key_manager(db, request)
         scope = KeyScope(body.scope)
-        project_ids = await rules.checked_projects(db, team.id, scope, body.project_ids)
-        key, secret = await rules.create_api_key(db, team.id, user_id, name=body.name, scope=scope,
-                                           project_ids=project_ids, expires_at=body.expires_at)
-        await audit(db, request, principal, team.id, AuditAction.API_KEY_CREATED, target=f"api_key:{key.id}",
-                    details={"name": key.name, "scope": key.scope, "projectIds": project_ids,
-                             "expiresAt": None if key.expires_at is None else key.expires_at.isoformat()})
+        project_ids = await rules.checked_projects(db, caller.team_id, scope, body.project_ids)
+        key, secret = await rules.create_api_key(db, caller.team_id, caller.user_id, name=body.name, scope=scope,
+                                                 project_ids=project_ids, expires_at=body.expires_at)
+        await audit_key(db, request, caller, AuditAction.API_KEY_CREATED, key,
+                        scope=key.scope, projectIds=project_ids,
+                        expiresAt=None if key.expires_at is None else key.expires_at.isoformat())
         await db.commit()
-    log.info("api key created", extra={"user_id": user_id, "team_id": team.id, "api_key_id": key.id})
+    log.info("api key created", extra=caller.log_fields(key))
     return ApiKeySecret(api_key=ApiKeyPublic.model_validate(key), secret=secret)
 
 
@@ -72,16 +104,12 @@ async def rotate_api_key(request: Request) -> ApiKeySecret:
     refused from this answer on, on every gateway. The new `secret` is shown this once. A revoked
     or expired key cannot be rotated (409). Needs `admin`, signed in as an account."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        user_id = account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
-        key = await rules.team_api_key(db, team.id, path_id(request.path_params["key_id"]))
+        caller = await key_manager(db, request)
+        key = await path_key(db, request, caller)
         secret = await rules.rotate_api_key(db, key)
-        await audit(db, request, principal, team.id, AuditAction.API_KEY_ROTATED, target=f"api_key:{key.id}",
-                    details={"name": key.name})
+        await audit_key(db, request, caller, AuditAction.API_KEY_ROTATED, key)
         await db.commit()
-    log.info("api key rotated", extra={"user_id": user_id, "team_id": team.id, "api_key_id": key.id})
+    log.info("api key rotated", extra=caller.log_fields(key))
     return ApiKeySecret(api_key=ApiKeyPublic.model_validate(key), secret=secret)
 
 
@@ -91,16 +119,12 @@ async def revoke_api_key(request: Request) -> ApiKeyPublic:
     """The key is refused (401) from this answer on, on every gateway; it stays in the list as
     revoked. Revoking a revoked key changes nothing. Needs `admin`, signed in as an account."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        user_id = account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
-        key = await rules.team_api_key(db, team.id, path_id(request.path_params["key_id"]))
+        caller = await key_manager(db, request)
+        key = await path_key(db, request, caller)
         if rules.revoke_api_key(db, key):
-            await audit(db, request, principal, team.id, AuditAction.API_KEY_REVOKED, target=f"api_key:{key.id}",
-                        details={"name": key.name})
+            await audit_key(db, request, caller, AuditAction.API_KEY_REVOKED, key)
             await db.commit()
-    log.info("api key revoked", extra={"user_id": user_id, "team_id": team.id, "api_key_id": key.id})
+    log.info("api key revoked", extra=caller.log_fields(key))
     return ApiKeyPublic.model_validate(key)
 
 
