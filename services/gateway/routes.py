@@ -7,6 +7,7 @@ after the gateway has verified the token and the project's owner, with the calle
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -135,6 +136,47 @@ async def change_api_key(request: Request) -> Response:
     return response
 
 
+async def invite(request: Request) -> Response:
+    """Proxy an invitation, telling users the origin this gateway was reached at (the answer's
+    `link`, unless TME_PUBLIC_URL says otherwise)."""
+    origin = str(request.base_url).rstrip("/")
+    return await forward(request, gateway_state(request.app).users, "users",
+                         extra_headers={"x-tme-public-origin": origin})
+
+
+async def change_member(request: Request) -> Response:
+    """Proxy a member's role change or removal (or a guest's removal); once users accepted it, every
+    gateway forgets that account's roles at once (a lost broadcast: within TME_AUTH_CACHE_TTL_SECONDS)."""
+    response = await forward(request, gateway_state(request.app).users, "users")
+    if response.status_code < 400:
+        await _everywhere(request, "user", str(request.path_params["user_id"]), _auth(request).forget_user)
+    return response
+
+
+async def transfer_team(request: Request) -> Response:
+    """Proxy a transfer of ownership: the new owner's and the caller's roles are forgotten everywhere."""
+    identity = await _identity_or_none(request) if bearer_token(request) else None
+    try:  # {"userId": ...}: read before forwarding (the body is kept for the upstream)
+        target = int(json.loads(await request.body())["userId"])
+    except (ValueError, KeyError, TypeError):
+        target = None
+    response = await forward(request, gateway_state(request.app).users, "users")
+    if response.status_code < 400:
+        for user_id in {target, None if identity is None else identity.user_id} - {None}:
+            await _everywhere(request, "user", str(user_id), _auth(request).forget_user)
+    return response
+
+
+async def accept_invitation(request: Request) -> Response:
+    """Proxy an invitation's acceptance: the caller's cached answers (404 for the team's projects)
+    are forgotten everywhere, so the new role applies at once."""
+    identity = await _identity_or_none(request) if bearer_token(request) else None
+    response = await forward(request, gateway_state(request.app).users, "users")
+    if identity is not None and identity.user_id is not None and response.status_code < 400:
+        await _everywhere(request, "user", str(identity.user_id), _auth(request).forget_user)
+    return response
+
+
 async def delete_account(request: Request) -> Response:
     """Proxy an account deletion: once users accepted it, every gateway forgets the user's logins
     and the deleted projects' roles and write keys at once (the answer lists the projects' jobs)."""
@@ -222,10 +264,20 @@ def proxy_routes() -> list[BaseRoute]:
         Route("/api/teams/{team_id:int}/api-keys/{key_id:int}", change_api_key, methods=["DELETE"]),
         Route("/api/teams/{team_id:int}/api-keys/{key_id:int}/rotate", change_api_key, methods=["POST"]),
         Route("/api/teams/{team_id:int}/audit", to_users, methods=["GET"]),
+        Route("/api/teams/{team_id:int}/members", to_users, methods=["GET"]),
+        Route("/api/teams/{team_id:int}/members/{user_id:int}", change_member, methods=["PATCH", "DELETE"]),
+        Route("/api/teams/{team_id:int}/transfer", transfer_team, methods=["POST"]),
+        Route("/api/teams/{team_id:int}/invitations", to_users, methods=["GET"]),
+        Route("/api/teams/{team_id:int}/invitations", invite, methods=["POST"]),
+        Route("/api/teams/{team_id:int}/invitations/{invitation_id:int}", to_users, methods=["DELETE"]),
+        Route("/api/invitations/{token}", to_users, methods=["GET"]),
+        Route("/api/invitations/{token}/accept", accept_invitation, methods=["POST"]),
         Route("/api/projects", to_users, methods=["GET", "POST"]),
         Route("/api/projects/{project_id:int}", project, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/projects/{project_id:int}/rotate-key", project, methods=["POST"]),
         Route("/api/projects/{project_id:int}/regulations", to_users, methods=["GET", "POST"]),
+        Route("/api/projects/{project_id:int}/guests", to_users, methods=["GET"]),
+        Route("/api/projects/{project_id:int}/guests/{user_id:int}", change_member, methods=["DELETE"]),
         Route("/api/projects/{project_id:int}/share-links", to_users, methods=["GET"]),
         Route("/api/projects/{project_id:int}/share-links", create_share_link, methods=["POST"]),
         Route("/api/projects/{project_id:int}/share-links/{link_id:int}", revoke_share_link, methods=["DELETE"]),

@@ -194,3 +194,85 @@ class ApiKeySecret(ApiModel):
 
     api_key: ApiKeyPublic
     secret: str = Field(description="The key itself (`tme_key_...`); only its SHA-256 is stored.")
+
+
+class MemberPublic(ApiModel):
+    """A member of the team."""
+
+    user_id: int
+    name: str
+    email: str
+    role: Role = Field(description=ROLE_DESCRIPTION.replace("Your role", "The member's role"))
+    joined_at: dt.datetime
+
+
+class GuestPublic(ApiModel):
+    """An account that reads one project of the team (a `viewer` of it) without being a member."""
+
+    user_id: int
+    name: str
+    email: str
+    project_id: int
+    project_name: str
+    added_at: dt.datetime
+
+
+class MemberList(ApiModel):
+    """The team's members, oldest first; and, for admins, the guests of its projects."""
+
+    members: list[MemberPublic]
+    guests: list[GuestPublic] | None = Field(description="The guests of the team's projects (null unless you are "
+                                                         "an admin).")
+
+
+class GuestList(ApiModel):
+    """The project's guests, oldest first."""
+
+    guests: list[GuestPublic]
+
+
+class InvitationPublic(ApiModel):
+    """A pending invitation (never its token: it is in the link, shown once)."""
+
+    id: int
+    email: str = Field(description="Whom it was sent to: only the account with this email can accept it.")
+    role: Role
+    project_id: int | None = Field(description="A guest invitation's project (null: to the team).")
+    invited_by: int | None = Field(description="The account that sent it (null once deleted).")
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class InvitationList(ApiModel):
+    """The team's pending invitations (neither used, revoked nor expired), newest first."""
+
+    invitations: list[InvitationPublic]
+
+
+class InvitationCreated(ApiModel):
+    """The invitation and its link, shown this once (only the token's SHA-256 is stored)."""
+
+    invitation: InvitationPublic
+    link: str = Field(description="The link to give: `<dashboard>/invite/<token>`; it works once.")
+    mailed: bool = Field(description="The link was also mailed to the email (TME_SMTP_HOST is set and the server "
+                                     "accepted it).")
+
+
+class InvitationView(ApiModel):
+    """What an invitation link offers, shown to whoever opens it (no login needed)."""
+
+    team_name: str
+    project_name: str | None = Field(description="A guest invitation's project (null: the whole team).")
+    inviter_name: str | None = Field(description="Who sent it (null once that account is deleted).")
+    role: Role
+    email: str = Field(description="Whom it was sent to: sign in (or register) with this email to accept it.")
+    expires_at: dt.datetime
+    account_exists: bool = Field(description="An account with this email exists: sign in; else register first.")
+
+
+class InvitationAccepted(ApiModel):
+    """You joined the team (or became the project's guest)."""
+
+    team_id: int
+    project_id: int | None = Field(description="A guest invitation's project (null: you joined the team).")
+    role: Role = Field(description="Your role now (the higher one, if you were a member already).")

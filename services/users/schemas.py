@@ -233,3 +233,29 @@ class ApiKeyCreate(RequestBody):
                                            "refused for `admin`).")
     expires_at: Annotated[dt.datetime, AfterValidator(_in_future)] | None = Field(
         None, description="When the key stops working (in the future; none: until revoked).")
+
+
+RoleName = Literal["viewer", "member", "admin", "owner"]
+ROLE_FIELD = ("`viewer` reads analytics; `member` also creates projects; `admin` also manages settings, keys, "
+              "members and deletions; `owner` also deletes the team and makes owners.")
+
+
+class MemberUpdate(RequestBody):
+    """A member's new role."""
+
+    role: RoleName = Field(description=ROLE_FIELD)
+
+
+class OwnershipTransfer(RequestBody):
+    """Whom to give the team to: one of its members."""
+
+    user_id: Annotated[int, Field(ge=1, le=2**63 - 1)] = Field(description="The member who becomes the owner.")
+
+
+class InvitationCreate(RequestBody):
+    """Invite someone by email to the team, or to one project as a guest (`projectId`, role `viewer`)."""
+
+    email: Email
+    role: RoleName = Field("member", description=ROLE_FIELD + " A guest invitation takes `viewer` only.")
+    project_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+        None, description="Invite a guest of this project of the team only (a viewer of it, not a member).")

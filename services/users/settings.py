@@ -1,6 +1,9 @@
-"""Users service settings (`TME_*`): token lifetimes, password hashing cost, login and registration throttles."""
+"""Users service settings (`TME_*`): token lifetimes, password hashing cost, login and registration throttles,
+invitations and the SMTP server that mails them."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -34,3 +37,19 @@ class UsersSettings(ServiceSettings):
     # how often expired tokens and dead logins are deleted (0 turns the cleanup off)
     token_cleanup_interval_seconds: int = Field(default=3600, ge=0,
                                                 description="How often expired tokens are deleted (0: never)")
+
+    # invitations to a team (services/users/invitations.py) and the mail that carries them (mailer.py)
+    invitation_ttl_hours: int = Field(default=168, ge=1, description="An invitation link expires after this long")
+    public_url: str = Field(
+        default="", description="The dashboard's address (https://analytics.example.com): invitation links start "
+                                "with it; empty: the address the gateway was reached at")
+    smtp_host: str = Field(default="", description="SMTP server that mails invitations (empty: none is mailed; the "
+                                                   "dashboard shows the link to copy)")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port (587 STARTTLS, 465 TLS)")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (upgrade a plain connection), tls (TLS from the start) or none")
+    smtp_username: str = Field(default="", description="SMTP login (empty: no login)")
+    smtp_password: str = Field(default="", description="SMTP password (the chart reads it from a Secret)")
+    smtp_from: str = Field(default="", description="Sender of the mails, e.g. 'TME <tme@example.com>' (empty: "
+                                                   "noreply@ the SMTP host)")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, description="How long a mail may take to send")

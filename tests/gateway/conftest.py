@@ -45,6 +45,11 @@ class Account:
     def write_key(self) -> str:
         return str(self.project["writeKey"])
 
+    @property
+    def team_id(self) -> int:
+        """The personal team's id (registration makes one, owning the first project)."""
+        return int(self.project["teamId"])
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

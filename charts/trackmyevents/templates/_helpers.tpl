@@ -180,6 +180,36 @@ imagePullSecrets:
       key: {{ .Values.internalToken.existingSecretKey }}
 {{- end }}
 
+{{/* Invitations and the SMTP server that mails them (users service); the password from a Secret. */}}
+{{- define "tme.mailEnv" -}}
+{{- $mail := .Values.mail }}
+- name: TME_INVITATION_TTL_HOURS
+  value: {{ $mail.invitationTtlHours | quote }}
+{{- with $mail.publicUrl }}
+- name: TME_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- if $mail.smtp.host }}
+- name: TME_SMTP_HOST
+  value: {{ $mail.smtp.host | quote }}
+- name: TME_SMTP_PORT
+  value: {{ $mail.smtp.port | quote }}
+- name: TME_SMTP_SECURITY
+  value: {{ $mail.smtp.security | quote }}
+- name: TME_SMTP_USERNAME
+  value: {{ $mail.smtp.username | quote }}
+- name: TME_SMTP_FROM
+  value: {{ $mail.smtp.from | quote }}
+{{- if or $mail.smtp.existingSecret $mail.smtp.password }}
+- name: TME_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $mail.smtp.existingSecret | default (printf "%s-smtp" (include "tme.fullname" .)) }}
+      key: {{ $mail.smtp.existingSecretKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* ---------------------------------------------------------------- secrets */}}
 
 {{/* A password generated once: the value already in the cluster's Secret when there is one

@@ -12,6 +12,7 @@ from services.users.routes import (
     data_jobs,
     internal,
     me,
+    members,
     projects,
     regulations,
     share_links,
@@ -19,8 +20,9 @@ from services.users.routes import (
 )
 
 # the public routes, in the order the API reference lists them
-ENDPOINTS: list[Endpoint] = [*auth.endpoints, *me.endpoints, *teams.endpoints, *audit.endpoints, *projects.endpoints,
-                             *api_keys.endpoints, *data_jobs.endpoints, *regulations.endpoints, *share_links.endpoints]
+ENDPOINTS: list[Endpoint] = [*auth.endpoints, *me.endpoints, *teams.endpoints, *members.endpoints, *audit.endpoints,
+                             *projects.endpoints, *api_keys.endpoints, *data_jobs.endpoints, *regulations.endpoints,
+                             *share_links.endpoints]
 
 
 def all_routes() -> list[BaseRoute]:

@@ -9,8 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from services.shared.api.endpoint import endpoint
+from services.shared.audit import AuditAction
 from services.shared.errors import Forbidden, NotFound
 from services.users.access import Role, account_id, my_teams, require_team, team_not_found
+from services.users.audit_log import audit
 from services.users.bearer import authenticate
 from services.users.models import Team, utcnow
 from services.users.path_ids import path_id
@@ -54,6 +56,8 @@ async def create_team(request: Request, body: TeamCreate) -> TeamPublic:
     async with users_state(request).sessions() as db:
         principal = await authenticate(request, db)
         team = await new_team(db, account_id(principal), body.name)
+        assert team.id is not None
+        await audit(db, request, principal, team.id, AuditAction.TEAM_CREATED, details={"name": team.name})
         await db.commit()
     log.info("team created", extra={"user_id": principal.user_id, "team_id": team.id})
     return TeamPublic.of(team, Role.OWNER)
@@ -75,6 +79,9 @@ async def patch_team(request: Request, body: TeamUpdate) -> TeamPublic:
         principal = await authenticate(request, db)
         team, role = await team_for(db, request, principal, Role.ADMIN)
         if body.name is not None and body.name != team.name:
+            assert team.id is not None
+            await audit(db, request, principal, team.id, AuditAction.TEAM_RENAMED,
+                        details={"from": team.name, "to": body.name})
             team.name = body.name
             team.updated_at = utcnow()
             db.add(team)
