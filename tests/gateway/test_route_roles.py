@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 import pytest
-from conftest import Database
+from conftest import Database, unique_email
 from schema_check import schema_hooks
 
 from services.users.access import Role
@@ -65,7 +65,6 @@ class World:
     team: TeamWorld
     stranger_key: str
     job_id: int
-    made: list[str] = field(default_factory=list)
 
     def token(self, caller: str, team: TeamWorld | None = None) -> dict[str, str]:
         """The caller's credentials, for `team` (its keys) or the shared team."""
@@ -163,6 +162,49 @@ def as_new_account(method: str, path: str, body: dict[str, Any] | None = None) -
     return make
 
 
+def on_new_member(method: str, where: Literal["team", "guest"]) -> Callable[[World, str], Call]:
+    """A call on a new account made a `member` of the shared team (or a guest of its project) for it."""
+    def make(world: World, _caller: str) -> Call:
+        fresh = register(world.client, "Joiner")
+        if where == "team":
+            world.db.execute("INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, 'member')",
+                             world.team.team_id, fresh.user["id"])
+            return Call(method, f"/api/teams/{world.team.team_id}/members/{fresh.user['id']}")
+        world.db.execute("INSERT INTO project_guests (project_id, user_id) VALUES ($1, $2)", world.team.project_id,
+                         fresh.user["id"])
+        return Call(method, f"/api/projects/{world.team.project_id}/guests/{fresh.user['id']}")
+    return make
+
+
+def invite(world: World, email: str) -> dict[str, Any]:
+    made = world.client.post(f"/api/teams/{world.team.team_id}/invitations", json={"email": email, "role": "viewer"},
+                             headers=world.accounts["owner"].auth)
+    assert made.status_code == 201, made.text
+    body: dict[str, Any] = made.json()
+    return body
+
+
+def on_new_invitation(world: World, _caller: str) -> Call:
+    made = invite(world, unique_email("invited"))
+    return Call("DELETE", f"/api/teams/{world.team.team_id}/invitations/{made['invitation']['id']}")
+
+
+def accepting_new_invitation(world: World, caller: str) -> Call:
+    """An account accepts the invitation sent to it (a new account, invited for the call); an API
+    key or no one tries the same with a new invitation's token."""
+    fresh = register(world.client, "Invited")
+    token = invite(world, fresh.email)["link"].rsplit("/", 1)[-1]
+    headers = fresh.auth if caller in MEMBERS or caller in ("guest", "stranger") else None
+    return Call("POST", f"/api/invitations/{token}/accept", headers=headers)
+
+
+def on_new_team_transfer(world: World, caller: str) -> Call:
+    """A transfer of a team made for the call to its admin."""
+    team = build_team(world.client, world.db, world.accounts, "Handed over")
+    return Call("POST", f"/api/teams/{team.team_id}/transfer", json={"userId": world.accounts["admin"].user["id"]},
+                headers=world.token(caller, team))
+
+
 def project(needed: Role, method: str, suffix: str, **kwargs: Any) -> Route:
     return Route("project", needed, fixed(method, "/api/projects/{p}" + suffix, **kwargs))
 
@@ -199,6 +241,30 @@ TABLE: dict[tuple[str, str], Route] = {
                                                                    accounts_only=True),
     ("DELETE", "/api/teams/{teamId}/api-keys/{keyId}"): Route("team", Role.ADMIN, on_new_key("DELETE"),
                                                               accounts_only=True),
+    ("GET", "/api/teams/{teamId}/members"): Route("team", Role.VIEWER, fixed("GET", "/api/teams/{t}/members"),
+                                                  accounts_only=True),
+    # setting the member's role it already has: allowed callers change nothing
+    ("PATCH", "/api/teams/{teamId}/members/{userId}"): Route("team", Role.ADMIN, lambda world, _caller: Call(
+        "PATCH", f"/api/teams/{world.team.team_id}/members/{world.accounts['member'].user['id']}",
+        json={"role": "member"}), accounts_only=True),
+    ("DELETE", "/api/teams/{teamId}/members/{userId}"): Route("team", Role.ADMIN, on_new_member("DELETE", "team"),
+                                                             accounts_only=True),
+    ("POST", "/api/teams/{teamId}/transfer"): Route("team", Role.OWNER, on_new_team_transfer, accounts_only=True),
+    ("GET", "/api/projects/{projectId}/guests"): Route("project", Role.ADMIN, fixed("GET", "/api/projects/{p}/guests"),
+                                                      accounts_only=True),
+    ("DELETE", "/api/projects/{projectId}/guests/{userId}"): Route("project", Role.ADMIN,
+                                                                  on_new_member("DELETE", "guest"),
+                                                                  accounts_only=True),
+    ("POST", "/api/teams/{teamId}/invitations"): Route("team", Role.ADMIN, lambda world, _caller: Call(
+        "POST", f"/api/teams/{world.team.team_id}/invitations", json={"email": unique_email("invited"),
+                                                                      "role": "member"}), accounts_only=True),
+    ("GET", "/api/teams/{teamId}/invitations"): Route("team", Role.ADMIN, fixed("GET", "/api/teams/{t}/invitations"),
+                                                      accounts_only=True),
+    ("DELETE", "/api/teams/{teamId}/invitations/{invitationId}"): Route("team", Role.ADMIN, on_new_invitation,
+                                                                        accounts_only=True),
+    # an invitation is accepted by the account it was sent to, whoever else it is
+    ("POST", "/api/invitations/{token}/accept"): Route("self", Role.VIEWER, accepting_new_invitation,
+                                                       accounts_only=True),
     ("GET", "/api/projects"): Route("self", Role.VIEWER, fixed("GET", "/api/projects")),
     # creating a project is about the team it goes in
     ("POST", "/api/projects"): Route("team", Role.MEMBER, lambda world, _caller: Call(
@@ -240,9 +306,10 @@ TABLE: dict[tuple[str, str], Route] = {
                                                              fixed("GET", "/api/projects/{p}/export/count")),
 }
 
-# routes without a login: registration and login, shared dashboards (a share link's token is their
+# routes without a login: registration and login, an invitation's page, shared dashboards (a share link's token is their
 # credential: tests/gateway/test_share_links.py) and ingest (a project's write key)
-PUBLIC = {("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh")}
+PUBLIC = {("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
+          ("GET", "/api/invitations/{token}")}  # what an invitation is for: its token is the credential
 PUBLIC_PREFIXES = ("/api/share/", "/v1/", "/api/track", "/api/tracking-service/")
 
 
