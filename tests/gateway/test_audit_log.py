@@ -1,7 +1,7 @@
 """A team's audit log on the real stack: what its admins can read at GET /api/teams/{id}/audit
-after signing in, changing projects, asking for erasures and exporting data; newest first, a page
-at a time, filtered by action or project; never an address; and an account's deletion leaves the
-other teams' logs without its email."""
+after signing in, changing projects, asking for erasures and exporting data (as an account or with
+an API key, named by the key); newest first, a page at a time, filtered by action or project; never
+an address; and an account's deletion leaves the other teams' logs without its email."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def personal_team(client: httpx.Client, account: Account) -> int:
     return int(teams.json()["teams"][0]["id"])
 
 
-def audit(client: httpx.Client, account: Account, team_id: int, **params: Any) -> dict[str, Any]:
-    answer = client.get(f"/api/teams/{team_id}/audit", params=params, headers=account.auth)
+def audit(client: httpx.Client, headers: dict[str, str], team_id: int, **params: Any) -> dict[str, Any]:
+    answer = client.get(f"/api/teams/{team_id}/audit", params=params, headers=headers)
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
@@ -39,7 +39,7 @@ def test_a_sign_in_is_logged_with_who_and_the_client_but_no_address(client: http
                             headers={"User-Agent": AGENT})
     assert signed_in.status_code == 200, signed_in.text
 
-    entry = audit(client, ada, team_id)["entries"][0]
+    entry = audit(client, ada.auth, team_id)["entries"][0]
     assert entry["action"] == "sign_in"
     assert entry["actor"] == {"userId": ada.user["id"], "apiKeyId": None, "name": ada.email}
     assert entry["client"] == AGENT
@@ -49,7 +49,7 @@ def test_a_sign_in_is_logged_with_who_and_the_client_but_no_address(client: http
 
     failed = client.post("/api/auth/login", json={"email": ada.email, "password": "not the password"})
     assert failed.status_code == 401
-    assert audit(client, ada, team_id)["entries"][0]["id"] == entry["id"]  # a failed login is not a sign-in
+    assert audit(client, ada.auth, team_id)["entries"][0]["id"] == entry["id"]  # a failed login is not a sign-in
 
 
 def test_project_changes_erasures_and_exports_are_logged_newest_first(client: httpx.Client) -> None:
@@ -74,7 +74,7 @@ def test_project_changes_erasures_and_exports_are_logged_newest_first(client: ht
     deleted = client.delete(f"/api/projects/{shop}", headers=headers)
     assert deleted.status_code == 202, deleted.text
 
-    entries = audit(client, ada, team_id, projectId=shop)["entries"]
+    entries = audit(client, ada.auth, team_id, projectId=shop)["entries"]
     assert [e["action"] for e in entries] == ["project.deleted", "data.exported", "person.erasure_requested",
                                               "project.write_key_rotated", "project.updated", "project.created"]
     assert all(e["projectId"] == shop and e["client"] == AGENT and e["actor"]["name"] == ada.email
@@ -87,7 +87,7 @@ def test_project_changes_erasures_and_exports_are_logged_newest_first(client: ht
     assert by_action["data.exported"]["details"] == {"what": "project", "format": "csv", "resumed": False}
     assert by_action["project.deleted"]["details"]["jobId"] == deleted.json()["id"]
 
-    only = audit(client, ada, team_id, action="project.updated")
+    only = audit(client, ada.auth, team_id, action="project.updated")
     assert actions(only) == ["project.updated"]
 
 
@@ -97,11 +97,11 @@ def test_the_log_is_read_a_page_at_a_time_without_gaps_or_repeats(client: httpx.
     for n in range(5):
         assert client.patch(f"/api/projects/{ada.project_id}", json={"name": f"Name {n}"},
                             headers=ada.auth).status_code == 200
-    whole = audit(client, ada, team_id, limit=200)["entries"]
+    whole = audit(client, ada.auth, team_id, limit=200)["entries"]
     seen: list[int] = []
     before: int | None = None
     while True:
-        page = audit(client, ada, team_id, limit=2, **({"before": before} if before else {}))
+        page = audit(client, ada.auth, team_id, limit=2, **({"before": before} if before else {}))
         seen += [e["id"] for e in page["entries"]]
         before = page["nextBefore"]
         if before is None:
@@ -132,9 +132,30 @@ def test_a_deleted_account_keeps_its_actions_in_others_logs_but_not_its_email(cl
     gone = client.request("DELETE", "/api/me", headers=bob.auth, json={"password": bob.password})
     assert gone.status_code == 202, gone.text
 
-    page = audit(client, ada, team_id)
+    page = audit(client, ada.auth, team_id)
     bobs = [e for e in page["entries"] if e["actor"]["userId"] == bob.user["id"]]
     assert [e["action"] for e in bobs] == ["project.updated"]
     assert bobs[0]["actor"]["name"] == "deleted account"
     assert bob.email not in str(page)
     assert client.get(f"/api/teams/{team_id}/audit", headers=bearer(bob.access_token)).status_code == 401
+
+
+def test_an_api_keys_export_is_logged_under_the_keys_name_and_an_admin_key_reads_the_log(
+        client: httpx.Client) -> None:
+    ada = register(client, "Ada")
+    team_id = personal_team(client, ada)
+    made = client.post(f"/api/teams/{team_id}/api-keys", headers=ada.auth,
+                       json={"name": "Nightly export", "scope": "read", "projectIds": [ada.project_id]})
+    assert made.status_code == 201, made.text
+    key_id, secret = made.json()["apiKey"]["id"], made.json()["secret"]
+    exported = client.get(f"/api/projects/{ada.project_id}/events/export", params={"format": "csv"},
+                          headers={**bearer(secret), "User-Agent": AGENT})
+    assert exported.status_code == 200, exported.text
+    assert client.get(f"/api/teams/{team_id}/audit", headers=bearer(secret)).status_code == 403  # a read key
+
+    admin = client.post(f"/api/teams/{team_id}/api-keys", headers=ada.auth, json={"name": "Ops", "scope": "admin"})
+    assert admin.status_code == 201, admin.text
+    entry = audit(client, bearer(admin.json()["secret"]), team_id, action="data.exported")["entries"][0]
+    assert entry["actor"] == {"userId": ada.user["id"], "apiKeyId": key_id, "name": "Nightly export"}
+    assert entry["details"] == {"what": "events", "format": "csv", "filtered": False}
+    assert entry["client"] == AGENT and entry["projectId"] == ada.project_id
