@@ -24,6 +24,8 @@ from services.users.tokens import token_hash
 
 INVITATION_PREFIX = "tme_inv_"
 MAX_INVITATION_TOKEN = 200
+# what new_invitation_token makes (43 characters after the prefix), with room to spare
+TOKEN_PATTERN = r"^tme_inv_[A-Za-z0-9_-]{1,192}$"
 
 
 def new_invitation_token() -> str:

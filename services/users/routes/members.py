@@ -5,7 +5,9 @@ forgets an account's cached roles on every gateway once its role changed or it l
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
+from pydantic import StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
@@ -16,6 +18,7 @@ from services.users.access import Role, account_id
 from services.users.audit_log import audit
 from services.users.bearer import authenticate
 from services.users.invitations import (
+    TOKEN_PATTERN,
     accept_invitation,
     create_invitation,
     invitation_link,
@@ -61,7 +64,7 @@ TAG = "Members and invitations"
 MEMBER_ID = {**TEAM_ID, "user_id": int}
 INVITATION_ID = {**TEAM_ID, "invitation_id": int}
 GUEST_ID = {**PROJECT_ID, "user_id": int}
-TOKEN = {"token": str}
+TOKEN = {"token": Annotated[str, StringConstraints(pattern=TOKEN_PATTERN)]}
 
 
 def _member(m: Member) -> MemberPublic:
