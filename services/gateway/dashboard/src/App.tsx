@@ -10,6 +10,8 @@ import { LoginPage, RegisterPage } from "./pages/AuthPages";
 import { DashboardPage } from "./pages/DashboardPage";
 import { EventsPage } from "./pages/EventsPage";
 import { FunnelsPage } from "./pages/FunnelsPage";
+import { InvitePage } from "./pages/InvitePage";
+import { MembersPage } from "./pages/MembersPage";
 import { PersonPage } from "./pages/PersonPage";
 import { ProfilePage } from "./pages/ProfilePage";
 import { ProjectSettingsPage } from "./pages/ProjectSettingsPage";
@@ -18,6 +20,7 @@ import { RealtimePage } from "./pages/RealtimePage";
 import { RetentionPage } from "./pages/RetentionPage";
 import { SetupPage } from "./pages/SetupPage";
 import { SharePage } from "./pages/SharePage";
+import { TeamSettingsPage } from "./pages/TeamSettingsPage";
 import { AuthProvider, useAuth } from "./state/auth";
 import { ProjectsProvider, useProjects } from "./state/projects";
 
@@ -36,13 +39,15 @@ function safeNext(next: string | null): string {
   return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
-/** Login and register pages; once signed in, go on to the page asked for (a new account: its setup page). */
+/** Login and register pages; once signed in, go on to the page asked for (a new account: its setup
+ * page, unless it came from a page to go back to, such as an invitation). */
 function AnonymousOnly({ children }: { children: ReactNode }) {
   const { status, welcomeProject } = useAuth();
   const [params] = useSearchParams();
   if (status === "loading") return <Spinner label="Loading…" />;
   if (status === "authenticated") {
-    const to = welcomeProject ? `/projects/${welcomeProject.id}/setup` : safeNext(params.get("next"));
+    const next = params.get("next");
+    const to = welcomeProject && !next ? `/projects/${welcomeProject.id}/setup` : safeNext(next);
     return <Navigate to={to} replace />;
   }
   return <>{children}</>;
@@ -109,10 +114,13 @@ export function App() {
           <Route path="/login" element={<AnonymousOnly><LoginPage /></AnonymousOnly>} />
           <Route path="/register" element={<AnonymousOnly><RegisterPage /></AnonymousOnly>} />
           <Route path="/share/:token" element={<SharePage />} />
+          <Route path="/invite/:token" element={<InvitePage />} />
           <Route element={<SignedIn />}>
             <Route path="/" element={<Home />} />
             <Route path="/projects" element={<ProjectsPage />} />
             <Route path="/profile" element={<ProfilePage />} />
+            <Route path="/teams/:teamId/settings" element={<TeamSettingsPage />} />
+            <Route path="/teams/:teamId/members" element={<MembersPage />} />
             <Route path="/teams/:teamId/api-keys" element={<ApiKeysPage />} />
             <Route path="/teams/:teamId/audit" element={<AuditPage />} />
             <Route path="/projects/:pid" element={<Navigate to="dashboard" replace />} />

@@ -19,7 +19,18 @@ import type {
   EventPage,
   FunnelRequest,
   FunnelResult,
+  CreateInvitationRequest,
+  InvitationAccepted,
+  InvitationCreated,
+  InvitationList,
+  InvitationView,
   LoginRequest,
+  Member,
+  MemberList,
+  Team,
+  TeamDeletion,
+  TeamList,
+  UpdateTeamRequest,
   Person,
   Project,
   ProjectList,
@@ -75,6 +86,40 @@ export const projects = {
 export const dataJobs = {
   list: (signal?: AbortSignal) => api<DataJobList>("/api/data-jobs", { signal }),
   get: (id: number | string, signal?: AbortSignal) => api<DataJob>(`/api/data-jobs/${id}`, { signal }),
+};
+
+/** The account's teams (personal first) and what their admins and owners change. */
+export const teams = {
+  list: (signal?: AbortSignal) => api<TeamList>("/api/teams", { signal }).then((r) => r.teams),
+  update: (id: number, body: UpdateTeamRequest) => api<Team>(`/api/teams/${id}`, { method: "PATCH", body }),
+  /** The team is gone at once; its projects' data is deleted by the jobs answered. */
+  remove: (id: number) => api<TeamDeletion>(`/api/teams/${id}`, { method: "DELETE", query: CLIENT }),
+  transfer: (id: number, userId: number) =>
+    api<MemberList>(`/api/teams/${id}/transfer`, { method: "POST", body: { userId } }),
+};
+
+/** A team's members (guests: for its admins) and pending invitations. */
+export const members = {
+  list: (teamId: number, signal?: AbortSignal) => api<MemberList>(`/api/teams/${teamId}/members`, { signal }),
+  setRole: (teamId: number, userId: number, role: Member["role"]) =>
+    api<Member>(`/api/teams/${teamId}/members/${userId}`, { method: "PATCH", body: { role } }),
+  /** Removes a member; your own id: you leave the team. */
+  remove: (teamId: number, userId: number) => api<void>(`/api/teams/${teamId}/members/${userId}`, { method: "DELETE" }),
+  removeGuest: (projectId: number, userId: number) =>
+    api<void>(`/api/projects/${projectId}/guests/${userId}`, { method: "DELETE" }),
+};
+
+export const invitations = {
+  list: (teamId: number, signal?: AbortSignal) =>
+    api<InvitationList>(`/api/teams/${teamId}/invitations`, { signal }).then((r) => r.invitations),
+  create: (teamId: number, body: CreateInvitationRequest) =>
+    api<InvitationCreated>(`/api/teams/${teamId}/invitations`, { method: "POST", body }),
+  revoke: (teamId: number, id: number) => api<void>(`/api/teams/${teamId}/invitations/${id}`, { method: "DELETE" }),
+  /** What an invitation link offers, without a login. */
+  open: (token: string, signal?: AbortSignal) =>
+    api<InvitationView>(`/api/invitations/${encodeURIComponent(token)}`, { anonymous: true, signal }),
+  accept: (token: string) =>
+    api<InvitationAccepted>(`/api/invitations/${encodeURIComponent(token)}/accept`, { method: "POST" }),
 };
 
 /** A team's audit log (its admins only): `before` is the `nextBefore` of the page before. */

@@ -114,3 +114,22 @@ export type CreateApiKeyRequest = JsonBody<paths[ApiKeysPath]["post"]>;
 export type ApiKeySecret = JsonAnswer<paths[ApiKeysPath]["post"], 201>;
 export type ApiKeyList = JsonAnswer<paths[ApiKeysPath]["get"], 200>;
 export type ApiKey = Item<ApiKeyList["apiKeys"]>;
+
+// teams: an account's teams with its role in each, their members, guests and invitations
+type TeamPath = "/api/teams/{teamId}";
+export type TeamList = JsonAnswer<paths["/api/teams"]["get"], 200>;
+export type Team = Item<TeamList["teams"]>;
+export type Role = Team["role"];
+export type UpdateTeamRequest = JsonBody<paths[TeamPath]["patch"]>;
+export type TeamDeletion = JsonAnswer<paths[TeamPath]["delete"], 202>;
+type MembersPath = "/api/teams/{teamId}/members";
+export type MemberList = JsonAnswer<paths[MembersPath]["get"], 200>;
+export type Member = Item<MemberList["members"]>;
+export type Guest = Item<MemberList["guests"]>;
+type InvitationsPath = "/api/teams/{teamId}/invitations";
+export type CreateInvitationRequest = JsonBody<paths[InvitationsPath]["post"]>;
+export type InvitationCreated = JsonAnswer<paths[InvitationsPath]["post"], 201>;
+export type InvitationList = JsonAnswer<paths[InvitationsPath]["get"], 200>;
+export type Invitation = Item<InvitationList["invitations"]>;
+export type InvitationView = JsonAnswer<paths["/api/invitations/{token}"]["get"], 200>;
+export type InvitationAccepted = JsonAnswer<paths["/api/invitations/{token}/accept"]["post"], 200>;

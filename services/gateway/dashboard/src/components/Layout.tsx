@@ -3,7 +3,9 @@ import { Link, NavLink, useLocation, useMatch, useNavigate } from "react-router"
 
 import { useAuth } from "../state/auth";
 import { useProjects } from "../state/projects";
+import { storedTeam, useTeams } from "../state/teams";
 import { carryQuery } from "../state/view";
+import { TeamSwitcher } from "./TeamSwitcher";
 
 // `analytics`: the section shows the view's range and filters, carried along from page to page
 const SECTIONS = [
@@ -35,9 +37,12 @@ function useCurrentProject(): string | undefined {
   return projects?.some((p) => String(p.id) === last) ? last! : undefined;
 }
 
-function ProjectSwitcher() {
-  const { projects } = useProjects();
-  const pid = useCurrentProject();
+/** The chosen team's projects (all of them before the teams are known). */
+function ProjectSwitcher({ teamId }: { teamId: number | undefined }) {
+  const { projects: all } = useProjects();
+  const projects = all?.filter((p) => teamId === undefined || p.teamId === teamId);
+  const current = useCurrentProject();
+  const pid = projects?.some((p) => String(p.id) === current) ? current : undefined;
   const navigate = useNavigate();
   const location = useLocation();
   if (!projects || !projects.length) return null;
@@ -91,6 +96,11 @@ export function Layout({ children }: { children: ReactNode }) {
   // the team pages of the current project's team, for its admins
   const current = projects?.find((p) => String(p.id) === pid);
   const teamAdmin = current && !current.guest && (current.role === "admin" || current.role === "owner") ? current : null;
+  // the chosen team: the team page's, else the open project's, else the one chosen last, else the first
+  const teamList = useTeams();
+  const teamPage = useMatch("/teams/:teamId/*")?.params.teamId;
+  const teamId = teamPage ? Number(teamPage) : (current?.teamId ?? storedTeam() ?? teamList.data?.[0]?.id);
+  const myTeam = teamList.data?.find((t) => t.id === teamId);
 
   return (
     <div className="shell">
@@ -102,7 +112,8 @@ export function Layout({ children }: { children: ReactNode }) {
           <img src="/favicon.svg" alt="" width={24} height={24} />
           <span>Track My Events</span>
         </Link>
-        <ProjectSwitcher />
+        {teamList.data && <TeamSwitcher teams={teamList.data} teamId={teamId} />}
+        <ProjectSwitcher teamId={teamId} />
         <button
           type="button"
           className="btn btn-ghost menu-toggle"
@@ -122,6 +133,8 @@ export function Layout({ children }: { children: ReactNode }) {
             Projects
           </NavLink>
           <NavLink to="/profile">Profile</NavLink>
+          {myTeam && <NavLink to={`/teams/${myTeam.id}/members`}>Members</NavLink>}
+          {myTeam && <NavLink to={`/teams/${myTeam.id}/settings`}>Team settings</NavLink>}
           {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/api-keys`}>API keys</NavLink>}
           {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/audit`}>Audit log</NavLink>}
           <button
