@@ -18,6 +18,7 @@ import asyncpg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.lifecycle.jobs import Job, create_job, get_job
+from services.shared.audit import Actor, AuditAction, record
 from services.shared.db import session_connection
 
 LEDGER_LOCK = "SELECT pg_advisory_xact_lock(tme_ledger_lock())"
@@ -85,11 +86,24 @@ async def delete_account(db: AsyncSession, user_id: int, *, client: str) -> list
                                     team["id"])
             jobs += await _jobs(conn, rows, requested_by=user_id, client=client)
             await conn.execute("DELETE FROM teams WHERE id = $1", team["id"])
-    # the other teams' logs keep what the account did, but no longer its email
-    await conn.execute("UPDATE audit_events SET actor_name = $2 WHERE actor_user_id = $1 AND actor_key_id IS NULL",
-                       user_id, DELETED_ACCOUNT)
+        else:
+            await record(conn, team["id"], AuditAction.MEMBER_LEFT, Actor(user_id, DELETED_ACCOUNT, None),
+                         target=f"user:{user_id}", details={"role": team["role"], "accountDeleted": True})
+    await _forget_in_audit_logs(conn, user_id)
     await conn.execute("DELETE FROM users WHERE id = $1", user_id)
     return jobs
+
+
+async def _forget_in_audit_logs(conn: asyncpg.Connection, user_id: int) -> None:
+    """The other teams' logs keep what the account did and what was done to it, but no longer its
+    email: as who acted, and in the details of its invitation and joining."""
+    email = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+    await conn.execute("UPDATE audit_events SET actor_name = $2 WHERE actor_user_id = $1 AND actor_key_id IS NULL",
+                       user_id, DELETED_ACCOUNT)
+    await conn.execute(
+        """UPDATE audit_events SET details = details - 'email'
+           WHERE details ? 'email' AND (target = 'user:' || $1::bigint OR lower(details->>'email') = lower($2))""",
+        user_id, email)
 
 
 async def _jobs(conn: asyncpg.Connection, rows: list[asyncpg.Record], *, requested_by: int | None,

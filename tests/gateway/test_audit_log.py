@@ -122,21 +122,27 @@ def test_only_the_teams_admins_read_its_log(client: httpx.Client, db: Database) 
     assert bad.status_code == 400, bad.text
 
 
-def test_a_deleted_account_keeps_its_actions_in_others_logs_but_not_its_email(client: httpx.Client,
-                                                                               db: Database) -> None:
+def test_a_deleted_account_keeps_its_actions_in_others_logs_but_not_its_email(client: httpx.Client) -> None:
     ada, bob = register(client, "Ada"), register(client, "Bob")
     team_id = personal_team(client, ada)
-    db.execute("INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, 'admin')", team_id, bob.user["id"])
+    invited = client.post(f"/api/teams/{team_id}/invitations", json={"email": bob.email, "role": "admin"},
+                          headers=ada.auth)
+    assert invited.status_code == 201, invited.text
+    token = invited.json()["link"].rsplit("/", 1)[-1]
+    assert client.post(f"/api/invitations/{token}/accept", headers=bob.auth).status_code == 200
     assert client.patch(f"/api/projects/{ada.project_id}", json={"name": "Bob was here"},
                         headers=bob.auth).status_code == 200
+    assert bob.email in str(audit(client, ada.auth, team_id))
     gone = client.request("DELETE", "/api/me", headers=bob.auth, json={"password": bob.password})
     assert gone.status_code == 202, gone.text
 
     page = audit(client, ada.auth, team_id)
     bobs = [e for e in page["entries"] if e["actor"]["userId"] == bob.user["id"]]
-    assert [e["action"] for e in bobs] == ["project.updated"]
-    assert bobs[0]["actor"]["name"] == "deleted account"
-    assert bob.email not in str(page)
+    assert [e["action"] for e in bobs] == ["member.left", "project.updated", "member.joined"]
+    assert {e["actor"]["name"] for e in bobs} == {"deleted account"}
+    assert bobs[0]["details"] == {"role": "admin", "accountDeleted": True}
+    assert bob.email not in str(page)  # nor in the invitation's entry
+    assert [e["action"] for e in page["entries"]][-1] == "member.invited"
     assert client.get(f"/api/teams/{team_id}/audit", headers=bearer(bob.access_token)).status_code == 401
 
 
