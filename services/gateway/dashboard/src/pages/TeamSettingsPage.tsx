@@ -184,7 +184,7 @@ export function TeamSettingsPage() {
         “{team.name}”{team.personal ? ", your personal team" : ""}: your role is <strong>{team.role}</strong>.{" "}
         <Link to={`/teams/${team.id}/members`}>Members and invitations</Link>
       </p>
-      <Card title="Name">{allows(team.role, "admin") ? <Rename key={team.name} team={team} /> : <p>{team.name}</p>}</Card>
+      <Card title="Name">{allows(team.role, "admin") ? <Rename team={team} /> : <p>{team.name}</p>}</Card>
       {team.role === "owner" && (
         <>
           <Card title="Transfer ownership">
