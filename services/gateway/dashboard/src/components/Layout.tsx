@@ -3,7 +3,7 @@ import { Link, NavLink, useLocation, useMatch, useNavigate } from "react-router"
 
 import { useAuth } from "../state/auth";
 import { useProjects } from "../state/projects";
-import { storedTeam, useTeams } from "../state/teams";
+import { allows, storedTeam, useTeams } from "../state/teams";
 import { carryQuery } from "../state/view";
 import { TeamSwitcher } from "./TeamSwitcher";
 
@@ -136,7 +136,7 @@ export function Layout({ children }: { children: ReactNode }) {
           {myTeam && <NavLink to={`/teams/${myTeam.id}/members`}>Members</NavLink>}
           {myTeam && <NavLink to={`/teams/${myTeam.id}/settings`}>Team settings</NavLink>}
           {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/api-keys`}>API keys</NavLink>}
-          {teamAdmin && <NavLink to={`/teams/${teamAdmin.teamId}/audit`}>Audit log</NavLink>}
+          {myTeam && allows(myTeam.role, "admin") && <NavLink to={`/teams/${myTeam.id}/audit`}>Audit log</NavLink>}
           <button
             type="button"
             className="btn btn-ghost"
