@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from services.lifecycle.jobs import Conn, Job, JobStatus, SubjectType
 from services.shared.api.model import ApiModel, RequestBody
@@ -87,9 +87,16 @@ class RegulationList(ApiModel):
     data: RegulationPage
 
 
+def _job_id(value: str) -> str:
+    """19 digits may still be past a bigint (a job id)."""
+    if int(value) > 2**63 - 1:
+        raise ValueError("is not a cursor this list answered")
+    return value
+
+
 class RegulationsQuery(RequestBody):
     limit: int = Field(50, ge=1, le=100, description="Page size (1 to 100).")
-    cursor: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$")] | None = Field(
+    cursor: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,18}$"), AfterValidator(_job_id)] | None = Field(
         None, description="The `nextCursor` of the page before.")
 
 
