@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,16 +13,14 @@ from services.shared.api.endpoint import endpoint
 from services.shared.audit import AuditAction
 from services.shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.users import api_keys as rules
-from services.users.access import KeyScope, Role, account_id
+from services.users.access import KeyScope, Role
 from services.users.audit_log import audit
-from services.users.bearer import authenticate
 from services.users.models import ApiKey
 from services.users.path_ids import path_id
 from services.users.public import ApiKeyList, ApiKeyPublic, ApiKeySecret
-from services.users.routes.teams import TEAM_ID, team_for
+from services.users.routes.teams import TEAM_ID, TeamCaller, account_in_team
 from services.users.schemas import ApiKeyCreate
 from services.users.state import users_state
-from services.users.tokens import Principal
 
 log = logging.getLogger("tme.users.api_keys")
 
@@ -32,35 +29,23 @@ PATH = "/api/teams/{team_id}/api-keys"
 KEY_ID = {**TEAM_ID, "key_id": int}
 
 
-@dataclass(frozen=True)
-class KeyManager:
-    """The caller of a key route: an account that is an admin of the path's team."""
-
-    principal: Principal
-    user_id: int
-    team_id: int
-
-    def log_fields(self, key: ApiKey) -> dict[str, int | None]:
-        return {"user_id": self.user_id, "team_id": self.team_id, "api_key_id": key.id}
+def _log_fields(caller: TeamCaller, key: ApiKey) -> dict[str, int | None]:
+    return {"user_id": caller.user_id, "team_id": caller.team_id, "api_key_id": key.id}
 
 
-async def key_manager(db: AsyncSession, request: Request) -> KeyManager:
+async def key_manager(db: AsyncSession, request: Request) -> TeamCaller:
     """The caller, when it is an account (an API key: 403) and an admin of the path's team (else 404 or 403)."""
-    principal = await authenticate(request, db)
-    user_id = account_id(principal)
-    team, _ = await team_for(db, request, principal, Role.ADMIN)
-    assert team.id is not None
-    return KeyManager(principal, user_id, team.id)
+    return await account_in_team(db, request, Role.ADMIN)
 
 
-async def audit_key(db: AsyncSession, request: Request, caller: KeyManager, action: AuditAction, key: ApiKey,
+async def audit_key(db: AsyncSession, request: Request, caller: TeamCaller, action: AuditAction, key: ApiKey,
                     **details: Any) -> None:
     """The change's row in the team's audit log (never the secret)."""
     await audit(db, request, caller.principal, caller.team_id, action, target=f"api_key:{key.id}",
                 details={"name": key.name, **details})
 
 
-async def path_key(db: AsyncSession, request: Request, caller: KeyManager) -> ApiKey:
+async def path_key(db: AsyncSession, request: Request, caller: TeamCaller) -> ApiKey:
     """The path's key of the caller's team, locked for the change (else 404)."""
     return await rules.team_api_key(db, caller.team_id, path_id(request.path_params["key_id"]))
 
@@ -93,7 +78,7 @@ async def create_api_key(request: Request, body: ApiKeyCreate) -> ApiKeySecret:
                         scope=key.scope, projectIds=project_ids,
                         expiresAt=None if key.expires_at is None else key.expires_at.isoformat())
         await db.commit()
-    log.info("api key created", extra=caller.log_fields(key))
+    log.info("api key created", extra=_log_fields(caller, key))
     return ApiKeySecret(api_key=ApiKeyPublic.model_validate(key), secret=secret)
 
 
@@ -109,7 +94,7 @@ async def rotate_api_key(request: Request) -> ApiKeySecret:
         secret = await rules.rotate_api_key(db, key)
         await audit_key(db, request, caller, AuditAction.API_KEY_ROTATED, key)
         await db.commit()
-    log.info("api key rotated", extra=caller.log_fields(key))
+    log.info("api key rotated", extra=_log_fields(caller, key))
     return ApiKeySecret(api_key=ApiKeyPublic.model_validate(key), secret=secret)
 
 
@@ -124,7 +109,7 @@ async def revoke_api_key(request: Request) -> ApiKeyPublic:
         if rules.revoke_api_key(db, key):
             await audit_key(db, request, caller, AuditAction.API_KEY_REVOKED, key)
             await db.commit()
-    log.info("api key revoked", extra=caller.log_fields(key))
+    log.info("api key revoked", extra=_log_fields(caller, key))
     return ApiKeyPublic.model_validate(key)
 
 

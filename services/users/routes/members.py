@@ -54,7 +54,7 @@ from services.users.public import (
 from services.users.routes.auth import find_user_by_email
 from services.users.routes.projects import PROJECT_ID, project_for
 from services.users.routes.share_links import ORIGIN_HEADER
-from services.users.routes.teams import TEAM_ID, team_for
+from services.users.routes.teams import TEAM_ID, account_in_team
 from services.users.schemas import InvitationCreate, MemberUpdate, OwnershipTransfer
 from services.users.state import users_state
 
@@ -88,12 +88,9 @@ def _invitation(invitation: Invitation) -> InvitationPublic:
 async def list_members(request: Request) -> MemberList:
     """Any member sees the members; an `admin` also sees the guests of the team's projects."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        account_id(principal)
-        team, role = await team_for(db, request, principal, Role.VIEWER)
-        assert team.id is not None
-        members = await team_members(db, team.id)
-        guests = await project_guests(db, team_id=team.id) if role.allows(Role.ADMIN) else None
+        who = await account_in_team(db, request, Role.VIEWER)
+        members = await team_members(db, who.team_id)
+        guests = await project_guests(db, team_id=who.team_id) if who.role.allows(Role.ADMIN) else None
     return MemberList(members=[_member(m) for m in members],
                       guests=None if guests is None else [_guest(g) for g in guests])
 
@@ -104,20 +101,17 @@ async def patch_member(request: Request, body: MemberUpdate) -> MemberPublic:
     """Needs `admin`; making or unmaking an `owner` needs `owner`. Demoting the team's last owner
     is refused (409). The new role applies at once, on every gateway."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        account_id(principal)
-        team, role = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
-        member, previous = await change_role(db, team.id, role, path_id(request.path_params["user_id"]),
+        who = await account_in_team(db, request, Role.ADMIN)
+        member, previous = await change_role(db, who.team_id, who.role, path_id(request.path_params["user_id"]),
                                              Role(body.role))
         user = await db.get(User, member.user_id)
         assert user is not None
         if previous.value != member.role:
-            await audit(db, request, principal, team.id, AuditAction.MEMBER_ROLE_CHANGED,
+            await audit(db, request, who.principal, who.team_id, AuditAction.MEMBER_ROLE_CHANGED,
                         target=f"user:{member.user_id}", details={"email": user.email, "from": previous.value,
                                                                   "to": member.role})
         await db.commit()
-    log.info("member role changed", extra={"team_id": team.id, "user_id": member.user_id, "role": member.role})
+    log.info("member role changed", extra={"team_id": who.team_id, "user_id": member.user_id, "role": member.role})
     return _member(Member(member, user))
 
 
@@ -128,18 +122,16 @@ async def delete_member(request: Request) -> None:
     the team. The team's last owner cannot go (409), a personal team's neither: make someone else
     owner first, or delete the team. The account loses the team's projects at once."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        caller = account_id(principal)
-        team, role = await team_for(db, request, principal, Role.VIEWER)
-        assert team.id is not None
-        member = await remove_member(db, team.id, caller, role, path_id(request.path_params["user_id"]))
+        who = await account_in_team(db, request, Role.VIEWER)
+        member = await remove_member(db, who.team_id, who.user_id, who.role, path_id(request.path_params["user_id"]))
         user = await db.get(User, member.user_id)
-        leaving = member.user_id == caller
-        await audit(db, request, principal, team.id, AuditAction.MEMBER_LEFT if leaving else AuditAction.MEMBER_REMOVED,
+        leaving = member.user_id == who.user_id
+        action = AuditAction.MEMBER_LEFT if leaving else AuditAction.MEMBER_REMOVED
+        await audit(db, request, who.principal, who.team_id, action,
                     target=f"user:{member.user_id}", details={"email": None if user is None else user.email,
                                                              "role": member.role})
         await db.commit()
-    log.info("member left" if leaving else "member removed", extra={"team_id": team.id, "user_id": member.user_id})
+    log.info("member left" if leaving else "member removed", extra={"team_id": who.team_id, "user_id": member.user_id})
 
 
 @endpoint("POST", "/api/teams/{team_id}/transfer", tag=TAG, summary="Transfer the team's ownership",
@@ -148,17 +140,14 @@ async def transfer(request: Request, body: OwnershipTransfer) -> MemberList:
     """Needs `owner`. The member named becomes an owner and you an `admin`; the answer is the team's
     members after the change."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        caller = account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.OWNER)
-        assert team.id is not None
-        target = await transfer_ownership(db, team.id, caller, body.user_id)
+        who = await account_in_team(db, request, Role.OWNER)
+        target = await transfer_ownership(db, who.team_id, who.user_id, body.user_id)
         user = await db.get(User, target.user_id)
-        await audit(db, request, principal, team.id, AuditAction.OWNERSHIP_TRANSFERRED,
+        await audit(db, request, who.principal, who.team_id, AuditAction.OWNERSHIP_TRANSFERRED,
                     target=f"user:{target.user_id}", details={"email": None if user is None else user.email})
         await db.commit()
-        members = await team_members(db, team.id)
-    log.info("team ownership transferred", extra={"team_id": team.id, "from": caller, "to": target.user_id})
+        members = await team_members(db, who.team_id)
+    log.info("team ownership transferred", extra={"team_id": who.team_id, "from": who.user_id, "to": target.user_id})
     return MemberList(members=[_member(m) for m in members], guests=None)
 
 
@@ -203,27 +192,25 @@ async def invite(request: Request, body: InvitationCreate) -> InvitationCreated:
     `expiresAt` (TME_INVITATION_TTL_HOURS, a week by default)."""
     state = users_state(request)
     async with state.sessions() as db:
-        principal = await authenticate(request, db)
-        caller = account_id(principal)
-        team, role = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
+        who = await account_in_team(db, request, Role.ADMIN)
         invited_role = Role(body.role)
-        if invited_role == Role.OWNER and role != Role.OWNER:
+        if invited_role == Role.OWNER and who.role != Role.OWNER:
             raise Forbidden("Only an owner can invite an owner.")
-        project = await _guest_project(db, team, body)
-        invitation, token = await create_invitation(db, team, email=body.email, role=invited_role, project=project,
-                                                    invited_by=caller, ttl_hours=state.settings.invitation_ttl_hours)
-        await audit(db, request, principal, team.id, AuditAction.MEMBER_INVITED,
+        project = await _guest_project(db, who.team, body)
+        invitation, token = await create_invitation(db, who.team, email=body.email, role=invited_role,
+                                                    project=project, invited_by=who.user_id,
+                                                    ttl_hours=state.settings.invitation_ttl_hours)
+        await audit(db, request, who.principal, who.team_id, AuditAction.MEMBER_INVITED,
                     project_id=None if project is None else project.id, target=f"invitation:{invitation.id}",
                     details={"email": invitation.email, "role": invitation.role})
         await db.commit()
-        inviter = await db.get(User, caller)
+        inviter = await db.get(User, who.user_id)
     origin = state.settings.public_url or request.headers.get(ORIGIN_HEADER, "")
     link = invitation_link(origin, token)
-    mail = invitation_mail(invitation, link, team=team.name, project=None if project is None else project.name,
+    mail = invitation_mail(invitation, link, team=who.team.name, project=None if project is None else project.name,
                            inviter=None if inviter is None else inviter.name)
     mailed = await Mailer(state.settings).send(mail)
-    log.info("member invited", extra={"team_id": team.id, "invitation_id": invitation.id, "mailed": mailed})
+    log.info("member invited", extra={"team_id": who.team_id, "invitation_id": invitation.id, "mailed": mailed})
     return InvitationCreated(invitation=_invitation(invitation), link=link, mailed=mailed)
 
 
@@ -244,11 +231,8 @@ async def _guest_project(db: AsyncSession, team: Team, body: InvitationCreate) -
 async def list_invitations(request: Request) -> InvitationList:
     """Needs `admin`."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
-        invitations = await pending_invitations(db, team.id)
+        who = await account_in_team(db, request, Role.ADMIN)
+        invitations = await pending_invitations(db, who.team_id)
     return InvitationList(invitations=[_invitation(i) for i in invitations])
 
 
@@ -257,16 +241,13 @@ async def list_invitations(request: Request) -> InvitationList:
 async def delete_invitation(request: Request) -> None:
     """Its link answers 404 from now on. Needs `admin`."""
     async with users_state(request).sessions() as db:
-        principal = await authenticate(request, db)
-        account_id(principal)
-        team, _ = await team_for(db, request, principal, Role.ADMIN)
-        assert team.id is not None
-        invitation = await revoke_invitation(db, team.id, path_id(request.path_params["invitation_id"]))
-        await audit(db, request, principal, team.id, AuditAction.INVITATION_REVOKED,
+        who = await account_in_team(db, request, Role.ADMIN)
+        invitation = await revoke_invitation(db, who.team_id, path_id(request.path_params["invitation_id"]))
+        await audit(db, request, who.principal, who.team_id, AuditAction.INVITATION_REVOKED,
                     project_id=invitation.project_id, target=f"invitation:{invitation.id}",
                     details={"email": invitation.email})
         await db.commit()
-    log.info("invitation revoked", extra={"team_id": team.id, "invitation_id": invitation.id})
+    log.info("invitation revoked", extra={"team_id": who.team_id, "invitation_id": invitation.id})
 
 
 @endpoint("GET", "/api/invitations/{token}", tag=TAG, summary="Open an invitation", security=PUBLIC,

@@ -4,6 +4,7 @@ answers 404, exactly like a missing one. (Members and invitations: routes/member
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
@@ -27,6 +28,27 @@ log = logging.getLogger("tme.users.teams")
 
 TAG = "Teams"
 TEAM_ID = {"team_id": int}
+
+
+@dataclass(frozen=True)
+class TeamCaller:
+    """An account (never an API key) calling a route of the path's team, and its role there."""
+
+    principal: Principal
+    user_id: int
+    team: Team
+    team_id: int
+    role: Role
+
+
+async def account_in_team(db: AsyncSession, request: Request, needed: Role) -> TeamCaller:
+    """The caller, when it is an account (an API key: 403) whose role in the path's team allows
+    `needed` (else 404 or 403)."""
+    principal = await authenticate(request, db)
+    user_id = account_id(principal)
+    team, role = await team_for(db, request, principal, needed)
+    assert team.id is not None
+    return TeamCaller(principal, user_id, team, team.id, role)
 
 
 async def team_for(db: AsyncSession, request: Request, principal: Principal, needed: Role) -> tuple[Team, Role]:
